@@ -1,0 +1,84 @@
+/* templ: learns endpoint templates from a stream of (method, path) pairs,
+ * e.g. GET /api/v1/users/8127/profile -> GET /api/v1/users/{id}/profile.
+ *
+ * Two stages, both streaming:
+ *  A. typed masks per path segment (the stem before a trailing ".ext" is
+ *     masked, the extension kept): uuid -> {uuid}, integer -> {id}, decimal
+ *     -> {num}, 32/40/64 hex -> {hash}, other hex of 16+ chars with a digit
+ *     -> {hex}, ISO date/time -> {date}, e-mail -> {email}, IPv4 -> {ip},
+ *     base64/base64url-like token of 20+ chars with a digit -> {token};
+ *     "v1"-style version segments stay literal;
+ *  B. cardinality: a prefix tree per method counts hits per node; when a
+ *     node gets more than `collapse_children` distinct literal children, the
+ *     position becomes a variable {name} (kept extension: {name}.csv), all
+ *     literal children are merged into it except those holding at least
+ *     `keep_share` of the node's hits (/users/me stays next to /users/{id}),
+ *     and later literals at that position go to the variable directly.
+ * Because of B an endpoint handle issued early may later be merged into
+ * another; templ_resolve() follows merges (union-find).
+ *
+ * Parameter values (path positions that are variables) are kept in bounded
+ * pools (topk). Values of secret-like types (email, token, hash) are never
+ * stored in clear: the pool holds format-preserving fakes made with
+ * redact_fake() under the salt, and the parameter is flagged redacted.
+ *
+ * Memory is bounded: at most max_endpoints live endpoints and max_nodes
+ * tree nodes. Past either cap, a new path is mapped to its method's
+ * catch-all endpoint "/{path}" and counted (templ_capped). */
+#ifndef MIMIC_TEMPL_H
+#define MIMIC_TEMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct templ;
+struct topk;
+
+struct templ_opts {
+  unsigned collapse_children; /* default 20 when 0 */
+  double keep_share;          /* default 0.01 when 0 */
+  size_t max_endpoints;       /* default 20000 when 0 */
+  size_t max_nodes;           /* default 200000 when 0 */
+  size_t pool_cap;            /* values kept per parameter; default 256 */
+  uint64_t salt[2];           /* key for redact_fake */
+};
+
+int templ_new(const struct templ_opts *opts, struct templ **out);
+void templ_free(struct templ *t);
+
+/* Maps a request to an endpoint handle and records its path parameter
+ * values. method is upper-case; path starts with '/' (no query). Handles are
+ * dense: 0 .. templ_handles()-1. Returns 0 or -ENOMEM. */
+int templ_add(struct templ *t, const char *method, size_t mlen,
+              const char *path, size_t plen, uint32_t *ep);
+
+/* Number of handles issued so far (merged ones included). */
+uint32_t templ_handles(const struct templ *t);
+/* The live endpoint a handle now belongs to (itself when never merged). */
+uint32_t templ_resolve(struct templ *t, uint32_t ep);
+/* 1 if ep is live (templ_resolve(ep) == ep). */
+int templ_is_live(const struct templ *t, uint32_t ep);
+
+/* Of a live endpoint: method, template text ("/users/{id}/profile"), hits.
+ * Strings are owned by t and valid until the next templ_add. */
+const char *templ_method(const struct templ *t, uint32_t ep);
+const char *templ_text(const struct templ *t, uint32_t ep);
+uint64_t templ_hits(const struct templ *t, uint32_t ep);
+
+/* Path parameters of a live endpoint, in path order. Names are unique
+ * within a template ("id", "id2", "name", ...); types are "int", "num",
+ * "uuid", "hex", "hash", "date", "email", "ip", "token", "word". */
+size_t templ_nparams(const struct templ *t, uint32_t ep);
+const char *templ_param_name(const struct templ *t, uint32_t ep, size_t i);
+const char *templ_param_type(const struct templ *t, uint32_t ep, size_t i);
+int templ_param_redacted(const struct templ *t, uint32_t ep, size_t i);
+const struct topk *templ_param_pool(const struct templ *t, uint32_t ep,
+                                    size_t i);
+
+/* Requests mapped to a catch-all endpoint because a cap was reached. */
+uint64_t templ_capped(const struct templ *t);
+/* Values replaced by fakes, by type name; returns counts for "email",
+ * "token", "hash" (other names: 0). */
+uint64_t templ_redacted(const struct templ *t, const char *type);
+
+#endif
