@@ -14,6 +14,14 @@ static inline size_t slot_of(uint64_t key, size_t cap) {
   return (size_t)key & (cap - 1);
 }
 
+/* 0 (empty) and TOMB are reserved: fold them onto neighbours. Callers that
+ * cannot tolerate such a collision compare their real keys anyway. */
+static inline uint64_t fold(uint64_t key) {
+  if (key == 0) return 1;
+  if (key == TOMB) return TOMB - 1;
+  return key;
+}
+
 void hmap_init(struct hmap *m) {
   m->keys = NULL;
   m->vals = NULL;
@@ -28,7 +36,7 @@ void hmap_cleanup(struct hmap *m) {
 
 uint64_t *hmap_get(const struct hmap *m, uint64_t key) {
   if (m->cap == 0) return NULL;
-  if (key == TOMB) key = TOMB - 1; /* TOMB is reserved; fold it */
+  key = fold(key);
   for (size_t i = slot_of(key, m->cap);; i = (i + 1) & (m->cap - 1)) {
     uint64_t k = m->keys[i];
     if (k == key) return &m->vals[i];
@@ -62,7 +70,7 @@ static int grow(struct hmap *m, size_t ncap) {
 }
 
 int hmap_put(struct hmap *m, uint64_t key, uint64_t val, uint64_t **slot) {
-  if (key == TOMB) key = TOMB - 1;
+  key = fold(key);
   /* Keep the load (live + tombstones) under 70%. */
   if ((m->len + m->tombs + 1) * 10 >= m->cap * 7) {
     size_t ncap = m->cap ? m->cap : 16;
@@ -94,7 +102,7 @@ int hmap_put(struct hmap *m, uint64_t key, uint64_t val, uint64_t **slot) {
 
 int hmap_del(struct hmap *m, uint64_t key) {
   if (m->cap == 0) return 0;
-  if (key == TOMB) key = TOMB - 1;
+  key = fold(key);
   for (size_t i = slot_of(key, m->cap);; i = (i + 1) & (m->cap - 1)) {
     uint64_t k = m->keys[i];
     if (k == key) {

@@ -1,4 +1,4 @@
-/* hmap: open-addressing hash map from a non-zero 64-bit key to a 64-bit
+/* hmap: open-addressing hash map from a 64-bit key to a 64-bit
  * value. Callers hash their real keys (strings, tuples) to 64 bits and, when
  * collisions matter, keep the real key in their own table and compare it. */
 #ifndef MIMIC_HMAP_H
@@ -17,7 +17,7 @@ struct hmap {
 
 void hmap_init(struct hmap *m);
 void hmap_cleanup(struct hmap *m);
-/* Pointer to the value of key (must be != 0), or NULL when absent. The
+/* Pointer to the value of key, or NULL when absent. The
  * pointer is valid until the next insertion or removal. */
 uint64_t *hmap_get(const struct hmap *m, uint64_t key);
 /* Inserts key with value val if absent. *slot gets a pointer to the (old or
