@@ -1,0 +1,43 @@
+/* input: reads an input file (or stdin) line by line, plain, gzip or zstd
+ * (recognised by their magic bytes, not the file name), streamed through a
+ * bounded buffer so memory never depends on the input size. */
+#ifndef MIMIC_INPUT_H
+#define MIMIC_INPUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define INPUT_MAX_LINE (1u << 20) /* longer lines are skipped, see INPUT_LONG */
+
+struct input;
+
+enum {
+  INPUT_EOF = 0,  /* no more lines */
+  INPUT_LINE = 1, /* *line / *len hold the next line */
+  INPUT_LONG = 2, /* a line over INPUT_MAX_LINE bytes was skipped */
+};
+
+/* Opens path ("-" = standard input). On failure returns -errno and writes
+ * a message naming the file into err. */
+int input_open(const char *path, struct input **out, char *err,
+               size_t errlen);
+
+/* Reads the next line, without its "\n" or "\r\n". The line is valid until
+ * the next call. Returns INPUT_LINE, INPUT_LONG, INPUT_EOF, or a negative
+ * code (ERR_TRUNCATED, ERR_CORRUPT, -errno) with input_error() telling why;
+ * lines returned before an error stay valid input. */
+int input_next(struct input *in, const char **line, size_t *len);
+
+/* Line number of the last line returned (1-based). */
+uint64_t input_line_no(const struct input *in);
+/* Uncompressed bytes consumed so far. */
+uint64_t input_bytes(const struct input *in);
+/* "plain", "gzip" or "zstd". */
+const char *input_compression(const struct input *in);
+/* Message of the last error, naming the file ("" when none). */
+const char *input_error(const struct input *in);
+const char *input_path(const struct input *in);
+
+void input_close(struct input *in);
+
+#endif

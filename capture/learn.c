@@ -1,0 +1,818 @@
+#include "learn.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hist.h"
+#include "hmap.h"
+#include "model.h"
+#include "redact.h"
+#include "templ.h"
+#include "topk.h"
+
+#define MAX_QUERY_PARAMS 64 /* names kept per endpoint; more are ignored */
+#define MAX_NAME 64         /* query names longer than this are ignored */
+#define MAX_VALUE 256       /* longer query values are cut */
+#define UA_POOL 256
+
+/* Value shapes seen for a query parameter (bit set). */
+enum {
+  SHAPE_INT = 1, SHAPE_NUM = 2, SHAPE_UUID = 4, SHAPE_BOOL = 8,
+  SHAPE_TEXT = 16, SHAPE_EMPTY = 32,
+};
+
+struct status_count {
+  int status;
+  uint64_t count;
+};
+
+struct qparam {
+  char *name;
+  uint64_t present;
+  uint64_t redacted; /* values replaced by fakes */
+  unsigned shapes;
+  struct topk *pool;
+};
+
+struct ep_stats {
+  uint64_t count;
+  struct hist latency, resp, req;
+  struct status_count *status;
+  uint32_t nstatus, cap_status;
+  struct qparam *q;
+  uint32_t nq, cap_q;
+};
+
+struct trans {
+  int32_t from, to; /* handles, or MODEL_START / MODEL_END */
+  uint64_t count;
+  struct hist think;
+};
+
+struct dropped {
+  char loc[16], name[48];
+  uint64_t count;
+};
+
+struct learn {
+  struct learn_opts opts;
+  struct templ *templ;
+  struct ep_stats *eps;
+  size_t neps, cap_eps;
+  struct hmap trans_index; /* key(from, to) -> index into trans */
+  struct trans *trans;
+  size_t ntrans, cap_trans;
+  struct hmap backoff_index; /* from handle -> index into backoff */
+  struct hist *backoff;
+  int32_t *backoff_from;
+  size_t nbackoff, cap_backoff;
+  struct hist think_all, length, duration;
+  struct hmap arrivals; /* minute key -> sessions */
+  uint64_t tod15[96], dow_hour[168];
+  struct topk *uas;
+  struct dropped dropped[8];
+  size_t ndropped;
+  uint64_t requests, sessions;
+};
+
+int learn_new(const struct learn_opts *opts, struct learn **out) {
+  struct learn *l = calloc(1, sizeof *l);
+  if (!l) return -ENOMEM;
+  l->opts = *opts;
+  if (!l->opts.query_pool_cap) l->opts.query_pool_cap = 64;
+  if (!l->opts.path_pool_cap) l->opts.path_pool_cap = 256;
+  struct templ_opts to = {
+      .collapse_children = opts->collapse_children,
+      .max_endpoints = opts->max_endpoints,
+      .pool_cap = l->opts.path_pool_cap,
+      .salt = {opts->salt[0], opts->salt[1]},
+  };
+  int rc = templ_new(&to, &l->templ);
+  if (rc) goto fail;
+  if ((rc = topk_new(UA_POOL, &l->uas))) goto fail;
+  hmap_init(&l->trans_index);
+  hmap_init(&l->backoff_index);
+  hmap_init(&l->arrivals);
+  hist_init(&l->think_all);
+  hist_init(&l->length);
+  hist_init(&l->duration);
+  *out = l;
+  return 0;
+fail:
+  templ_free(l->templ);
+  free(l);
+  return rc;
+}
+
+static void ep_stats_cleanup(struct ep_stats *e) {
+  hist_cleanup(&e->latency);
+  hist_cleanup(&e->resp);
+  hist_cleanup(&e->req);
+  free(e->status);
+  for (uint32_t i = 0; i < e->nq; i++) {
+    free(e->q[i].name);
+    topk_free(e->q[i].pool);
+  }
+  free(e->q);
+}
+
+void learn_free(struct learn *l) {
+  if (!l) return;
+  templ_free(l->templ);
+  for (size_t i = 0; i < l->neps; i++) ep_stats_cleanup(&l->eps[i]);
+  free(l->eps);
+  for (size_t i = 0; i < l->ntrans; i++) hist_cleanup(&l->trans[i].think);
+  free(l->trans);
+  hmap_cleanup(&l->trans_index);
+  for (size_t i = 0; i < l->nbackoff; i++) hist_cleanup(&l->backoff[i]);
+  free(l->backoff);
+  free(l->backoff_from);
+  hmap_cleanup(&l->backoff_index);
+  hist_cleanup(&l->think_all);
+  hist_cleanup(&l->length);
+  hist_cleanup(&l->duration);
+  hmap_cleanup(&l->arrivals);
+  topk_free(l->uas);
+  free(l);
+}
+
+/* Grows an array of elem-sized items to hold at least need items. */
+static int reserve(void *arrp, size_t *cap, size_t need, size_t elem) {
+  if (need <= *cap) return 0;
+  size_t ncap = *cap ? *cap : 8;
+  while (ncap < need) ncap *= 2;
+  char *arr;
+  memcpy(&arr, arrp, sizeof arr);
+  char *na = realloc(arr, ncap * elem);
+  if (!na) return -ENOMEM;
+  memset(na + *cap * elem, 0, (ncap - *cap) * elem);
+  memcpy(arrp, &na, sizeof na);
+  *cap = ncap;
+  return 0;
+}
+
+static struct ep_stats *ep_get(struct learn *l, uint32_t ep) {
+  if (ep >= l->neps) {
+    if (reserve(&l->eps, &l->cap_eps, (size_t)ep + 1, sizeof *l->eps))
+      return NULL;
+    for (size_t i = l->neps; i <= ep; i++) {
+      hist_init(&l->eps[i].latency);
+      hist_init(&l->eps[i].resp);
+      hist_init(&l->eps[i].req);
+    }
+    l->neps = (size_t)ep + 1;
+  }
+  return &l->eps[ep];
+}
+
+static int add_status(struct ep_stats *e, int status, uint64_t count) {
+  for (uint32_t i = 0; i < e->nstatus; i++) {
+    if (e->status[i].status == status) {
+      e->status[i].count += count;
+      return 0;
+    }
+  }
+  size_t cap = e->cap_status;
+  if (reserve(&e->status, &cap, e->nstatus + 1u, sizeof *e->status))
+    return -ENOMEM;
+  e->cap_status = (uint32_t)cap;
+  e->status[e->nstatus].status = status;
+  e->status[e->nstatus].count = count;
+  e->nstatus++;
+  return 0;
+}
+
+static size_t percent_decode(const char *p, size_t n, char *out, size_t cap) {
+  size_t o = 0;
+  for (size_t i = 0; i < n && o < cap; i++) {
+    char c = p[i];
+    if (c == '%' && i + 2 < n) {
+      int hi = p[i + 1], lo = p[i + 2];
+      int h = hi >= '0' && hi <= '9' ? hi - '0'
+            : (hi | 32) >= 'a' && (hi | 32) <= 'f' ? (hi | 32) - 'a' + 10 : -1;
+      int v = lo >= '0' && lo <= '9' ? lo - '0'
+            : (lo | 32) >= 'a' && (lo | 32) <= 'f' ? (lo | 32) - 'a' + 10 : -1;
+      if (h >= 0 && v >= 0) {
+        out[o++] = (char)(h * 16 + v);
+        i += 2;
+        continue;
+      }
+    }
+    out[o++] = c == '+' ? ' ' : c;
+  }
+  return o;
+}
+
+static unsigned shape_of(const char *v, size_t n) {
+  if (n == 0) return SHAPE_EMPTY;
+  size_t i = v[0] == '-' ? 1 : 0, digits = 0, dots = 0;
+  for (size_t j = i; j < n; j++) {
+    if (v[j] >= '0' && v[j] <= '9') digits++;
+    else if (v[j] == '.') dots++;
+    else { digits = 0; dots = 9; break; }
+  }
+  if (digits && dots == 0) return SHAPE_INT;
+  if (digits && dots == 1) return SHAPE_NUM;
+  if ((n == 4 && strncmp(v, "true", 4) == 0) ||
+      (n == 5 && strncmp(v, "false", 5) == 0))
+    return SHAPE_BOOL;
+  if (n == 36 && v[8] == '-' && v[13] == '-' && v[18] == '-' && v[23] == '-')
+    return SHAPE_UUID;
+  return SHAPE_TEXT;
+}
+
+static int learn_query(struct learn *l, struct ep_stats *e, const char *q,
+                       size_t qlen) {
+  const char *end = q + qlen;
+  while (q < end) {
+    const char *amp = memchr(q, '&', (size_t)(end - q));
+    const char *stop = amp ? amp : end;
+    const char *eq = memchr(q, '=', (size_t)(stop - q));
+    const char *name = q;
+    size_t nlen = (size_t)((eq ? eq : stop) - q);
+    const char *val = eq ? eq + 1 : stop;
+    size_t vlen = (size_t)(stop - val);
+    q = amp ? amp + 1 : end;
+    if (nlen == 0 || nlen > MAX_NAME) continue;
+    struct qparam *p = NULL;
+    for (uint32_t i = 0; i < e->nq; i++) {
+      if (strlen(e->q[i].name) == nlen &&
+          memcmp(e->q[i].name, name, nlen) == 0) {
+        p = &e->q[i];
+        break;
+      }
+    }
+    if (!p) {
+      if (e->nq >= MAX_QUERY_PARAMS) continue;
+      size_t cap = e->cap_q;
+      if (reserve(&e->q, &cap, e->nq + 1u, sizeof *e->q)) return -ENOMEM;
+      e->cap_q = (uint32_t)cap;
+      p = &e->q[e->nq];
+      memset(p, 0, sizeof *p);
+      p->name = strndup(name, nlen);
+      if (!p->name) return -ENOMEM;
+      int rc = topk_new(l->opts.query_pool_cap, &p->pool);
+      if (rc) {
+        free(p->name);
+        return rc;
+      }
+      e->nq++;
+    }
+    p->present++;
+    if (vlen > MAX_VALUE) vlen = MAX_VALUE;
+    char dec[MAX_VALUE];
+    size_t dlen = percent_decode(val, vlen, dec, sizeof dec);
+    p->shapes |= shape_of(dec, dlen);
+    char fake[MAX_VALUE + 64];
+    if (vlen && (redact_is_secret_name(p->name, nlen) ||
+                 redact_is_secret_value(dec, dlen))) {
+      /* Never store the value itself; the fake keeps its shape. */
+      size_t flen = redact_fake(l->opts.salt, dec, dlen, fake, sizeof fake);
+      p->redacted++;
+      val = fake;
+      vlen = flen;
+    }
+    int rc = topk_add(p->pool, val, vlen, 1);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+int learn_request(struct learn *l, const struct logrec *r, uint32_t *ep) {
+  int rc = templ_add(l->templ, r->method.p, r->method.len, r->path.p,
+                     r->path.len, ep);
+  if (rc) return rc;
+  struct ep_stats *e = ep_get(l, *ep);
+  if (!e) return -ENOMEM;
+  e->count++;
+  l->requests++;
+  if (r->status && (rc = add_status(e, r->status, 1))) return rc;
+  if (r->latency_us >= 0 &&
+      (rc = hist_record(&e->latency, (uint64_t)r->latency_us)))
+    return rc;
+  if (r->resp_bytes >= 0 &&
+      (rc = hist_record(&e->resp, (uint64_t)r->resp_bytes)))
+    return rc;
+  if (r->req_bytes >= 0 && (rc = hist_record(&e->req, (uint64_t)r->req_bytes)))
+    return rc;
+  if (r->query.len && (rc = learn_query(l, e, r->query.p, r->query.len)))
+    return rc;
+  if (r->ua.len && (rc = topk_add(l->uas, r->ua.p, r->ua.len, 1))) return rc;
+  return 0;
+}
+
+static inline uint64_t trans_key(int32_t from, int32_t to) {
+  return ((uint64_t)(uint32_t)(from + 3) << 32) | (uint32_t)(to + 3);
+}
+
+static struct trans *trans_get(struct learn *l, int32_t from, int32_t to) {
+  uint64_t *slot;
+  int rc = hmap_put(&l->trans_index, trans_key(from, to), l->ntrans, &slot);
+  if (rc < 0) return NULL;
+  if (rc == 0) return &l->trans[*slot];
+  if (reserve(&l->trans, &l->cap_trans, l->ntrans + 1, sizeof *l->trans)) {
+    hmap_del(&l->trans_index, trans_key(from, to));
+    return NULL;
+  }
+  struct trans *t = &l->trans[l->ntrans++];
+  t->from = from;
+  t->to = to;
+  t->count = 0;
+  hist_init(&t->think);
+  return t;
+}
+
+int learn_session_start(struct learn *l, int64_t start_us, uint32_t ep) {
+  struct trans *t = trans_get(l, MODEL_START, (int32_t)ep);
+  if (!t) return -ENOMEM;
+  t->count++;
+  int64_t secs = start_us >= 0 ? start_us / 1000000
+                               : -((-start_us + 999999) / 1000000);
+  int64_t minute = secs >= 0 ? secs / 60 : -((-secs + 59) / 60);
+  uint64_t *slot;
+  if (hmap_put(&l->arrivals, (uint64_t)minute ^ (1ULL << 63), 0, &slot) < 0)
+    return -ENOMEM;
+  (*slot)++;
+  int64_t day = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
+  int64_t tod = secs - day * 86400;
+  l->tod15[tod / 900]++;
+  int64_t dow = ((day + 3) % 7 + 7) % 7; /* 1970-01-01 was a Thursday */
+  l->dow_hour[dow * 24 + tod / 3600]++;
+  return 0;
+}
+
+int learn_transition(struct learn *l, uint32_t from, uint32_t to,
+                     int64_t think_us) {
+  struct trans *t = trans_get(l, (int32_t)from, (int32_t)to);
+  if (!t) return -ENOMEM;
+  t->count++;
+  uint64_t v = think_us > 0 ? (uint64_t)think_us : 0;
+  int rc = hist_record(&t->think, v);
+  if (rc) return rc;
+  if ((rc = hist_record(&l->think_all, v))) return rc;
+  uint64_t *slot;
+  rc = hmap_put(&l->backoff_index, (uint64_t)from + 1, l->nbackoff, &slot);
+  if (rc < 0) return rc;
+  if (rc == 1) {
+    size_t cap = l->cap_backoff;
+    if (reserve(&l->backoff, &cap, l->nbackoff + 1, sizeof *l->backoff) ||
+        reserve(&l->backoff_from, &l->cap_backoff, l->nbackoff + 1,
+                sizeof *l->backoff_from)) {
+      hmap_del(&l->backoff_index, (uint64_t)from + 1);
+      return -ENOMEM;
+    }
+    hist_init(&l->backoff[l->nbackoff]);
+    l->backoff_from[l->nbackoff] = (int32_t)from;
+    l->nbackoff++;
+  }
+  return hist_record(&l->backoff[*slot], v);
+}
+
+int learn_session_end(struct learn *l, uint32_t last, uint32_t requests,
+                      int64_t duration_us) {
+  struct trans *t = trans_get(l, (int32_t)last, MODEL_END);
+  if (!t) return -ENOMEM;
+  t->count++;
+  l->sessions++;
+  int rc = hist_record(&l->length, requests);
+  if (rc) return rc;
+  return hist_record(&l->duration,
+                     duration_us > 0 ? (uint64_t)duration_us : 0);
+}
+
+void learn_note_dropped(struct learn *l, const char *loc, const char *name,
+                        uint64_t count) {
+  for (size_t i = 0; i < l->ndropped; i++) {
+    if (strcmp(l->dropped[i].loc, loc) == 0 &&
+        strcmp(l->dropped[i].name, name) == 0) {
+      l->dropped[i].count += count;
+      return;
+    }
+  }
+  if (l->ndropped == sizeof l->dropped / sizeof l->dropped[0]) return;
+  struct dropped *d = &l->dropped[l->ndropped++];
+  snprintf(d->loc, sizeof d->loc, "%s", loc);
+  snprintf(d->name, sizeof d->name, "%s", name);
+  d->count = count;
+}
+
+uint64_t learn_requests(const struct learn *l) { return l->requests; }
+uint64_t learn_sessions(const struct learn *l) { return l->sessions; }
+uint64_t learn_capped(const struct learn *l) { return templ_capped(l->templ); }
+
+/* ---- finishing ------------------------------------------------------- */
+
+struct live {
+  uint32_t handle;
+  uint64_t hits;
+  const char *method, *text;
+};
+
+static int live_cmp(const void *a, const void *b) {
+  const struct live *x = a, *y = b;
+  if (x->hits != y->hits) return x->hits > y->hits ? -1 : 1;
+  int c = strcmp(x->method, y->method);
+  return c ? c : strcmp(x->text, y->text);
+}
+
+static int status_cmp(const void *a, const void *b) {
+  const struct model_status *x = a, *y = b;
+  return (x->status > y->status) - (x->status < y->status);
+}
+
+static int trans_cmp(const void *a, const void *b) {
+  const struct model_transition *x = a, *y = b;
+  if (x->from != y->from) return x->from < y->from ? -1 : 1;
+  return (x->to > y->to) - (x->to < y->to);
+}
+
+static int set_dist(struct model_dist *d, const struct hist *h) {
+  hist_init(&d->h);
+  d->has = h->n > 0;
+  return d->has ? hist_copy(&d->h, h) : 0;
+}
+
+static const char *shape_name(unsigned shapes) {
+  shapes &= ~(unsigned)SHAPE_EMPTY;
+  switch (shapes) {
+  case SHAPE_INT: return "int";
+  case SHAPE_NUM:
+  case SHAPE_NUM | SHAPE_INT: return "num";
+  case SHAPE_UUID: return "uuid";
+  case SHAPE_BOOL: return "bool";
+  default: return "text";
+  }
+}
+
+static int add_pool(struct model_param *p, const struct topk *pool) {
+  size_t n = topk_len(pool);
+  int exact = 0;
+  p->distinct = topk_distinct(pool, &exact);
+  p->distinct_exact = exact;
+  if (n == 0) return 0;
+  struct topk_item *items = malloc(n * sizeof *items);
+  p->values = calloc(n, sizeof *p->values);
+  if (!items || !p->values) {
+    free(items);
+    return -ENOMEM;
+  }
+  n = topk_items(pool, items, n);
+  for (size_t i = 0; i < n; i++) {
+    p->values[i].value = strndup(items[i].value, items[i].len);
+    if (!p->values[i].value) {
+      free(items);
+      return -ENOMEM;
+    }
+    p->values[i].count = items[i].count;
+    p->nvalues++;
+  }
+  free(items);
+  return 0;
+}
+
+static int add_redaction(struct model *m, const char *loc, const char *name,
+                         const char *action, uint64_t count) {
+  struct model_redaction *r = model_push(m, redactions);
+  if (!r) return -ENOMEM;
+  r->loc = strdup(loc);
+  r->name = strdup(name);
+  r->action = strdup(action);
+  r->count = count;
+  return r->loc && r->name && r->action ? 0 : -ENOMEM;
+}
+
+static int is_bot_ua(const char *ua) {
+  static const char *const marks[] = {
+      "bot", "crawl", "spider", "slurp", "curl/", "wget/", "python",
+      "go-http-client", "okhttp", "libwww", "httpx", "java/", "scrapy",
+      "pingdom", "monitor", "headless", "httpclient", "axios", "node-fetch",
+  };
+  char low[512];
+  size_t n = strlen(ua);
+  if (n >= sizeof low) n = sizeof low - 1;
+  for (size_t i = 0; i < n; i++)
+    low[i] = (char)(ua[i] >= 'A' && ua[i] <= 'Z' ? ua[i] + 32 : ua[i]);
+  low[n] = '\0';
+  for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++)
+    if (strstr(low, marks[i])) return 1;
+  return 0;
+}
+
+/* Merges query parameter src into the final endpoint's list. */
+static int merge_qparam(struct ep_stats *dst, const struct qparam *src,
+                        size_t pool_cap) {
+  for (uint32_t i = 0; i < dst->nq; i++) {
+    struct qparam *p = &dst->q[i];
+    if (strcmp(p->name, src->name) == 0) {
+      p->present += src->present;
+      p->redacted += src->redacted;
+      p->shapes |= src->shapes;
+      return topk_merge(p->pool, src->pool);
+    }
+  }
+  size_t cap = dst->cap_q;
+  if (reserve(&dst->q, &cap, dst->nq + 1u, sizeof *dst->q)) return -ENOMEM;
+  dst->cap_q = (uint32_t)cap;
+  struct qparam *p = &dst->q[dst->nq];
+  memset(p, 0, sizeof *p);
+  p->name = strdup(src->name);
+  if (!p->name) return -ENOMEM;
+  int rc = topk_new(pool_cap, &p->pool);
+  if (rc) {
+    free(p->name);
+    return rc;
+  }
+  dst->nq++;
+  p->present = src->present;
+  p->redacted = src->redacted;
+  p->shapes = src->shapes;
+  return topk_merge(p->pool, src->pool);
+}
+
+static int qparam_cmp(const void *a, const void *b) {
+  const struct qparam *x = a, *y = b;
+  if (x->present != y->present) return x->present > y->present ? -1 : 1;
+  return strcmp(x->name, y->name);
+}
+
+static int finish_endpoints(struct learn *l, struct model *m,
+                            int32_t *final, size_t nh) {
+  int rc = -ENOMEM;
+  struct live *live = calloc(nh ? nh : 1, sizeof *live);
+  struct ep_stats *agg = NULL;
+  size_t nlive = 0;
+  if (!live) return -ENOMEM;
+  for (size_t h = 0; h < nh; h++) {
+    if (!templ_is_live(l->templ, (uint32_t)h)) continue;
+    live[nlive].handle = (uint32_t)h;
+    live[nlive].hits = templ_hits(l->templ, (uint32_t)h);
+    live[nlive].method = templ_method(l->templ, (uint32_t)h);
+    live[nlive].text = templ_text(l->templ, (uint32_t)h);
+    nlive++;
+  }
+  qsort(live, nlive, sizeof *live, live_cmp);
+  int32_t *id_of_live = malloc((nh ? nh : 1) * sizeof *id_of_live);
+  agg = calloc(nlive ? nlive : 1, sizeof *agg);
+  if (!id_of_live || !agg) goto out;
+  for (size_t i = 0; i < nh; i++) id_of_live[i] = -1;
+  for (size_t i = 0; i < nlive; i++) {
+    id_of_live[live[i].handle] = (int32_t)i;
+    hist_init(&agg[i].latency);
+    hist_init(&agg[i].resp);
+    hist_init(&agg[i].req);
+  }
+  for (size_t h = 0; h < nh; h++)
+    final[h] = id_of_live[templ_resolve(l->templ, (uint32_t)h)];
+
+  /* Fold every handle's statistics onto its final endpoint. */
+  for (size_t h = 0; h < nh && h < l->neps; h++) {
+    struct ep_stats *src = &l->eps[h], *dst = &agg[final[h]];
+    dst->count += src->count;
+    if ((rc = hist_merge(&dst->latency, &src->latency)) ||
+        (rc = hist_merge(&dst->resp, &src->resp)) ||
+        (rc = hist_merge(&dst->req, &src->req)))
+      goto out;
+    for (uint32_t i = 0; i < src->nstatus; i++)
+      if ((rc = add_status(dst, src->status[i].status, src->status[i].count)))
+        goto out;
+    for (uint32_t i = 0; i < src->nq; i++)
+      if ((rc = merge_qparam(dst, &src->q[i], l->opts.query_pool_cap)))
+        goto out;
+  }
+
+  rc = -ENOMEM;
+  for (size_t i = 0; i < nlive; i++) {
+    struct ep_stats *a = &agg[i];
+    struct model_endpoint *e = model_push(m, endpoints);
+    if (!e) goto out;
+    e->method = strdup(live[i].method);
+    e->host = strdup("");
+    e->templ = strdup(live[i].text);
+    if (!e->method || !e->host || !e->templ) goto out;
+    e->count = a->count;
+    if ((rc = set_dist(&e->latency, &a->latency)) ||
+        (rc = set_dist(&e->resp_bytes, &a->resp)) ||
+        (rc = set_dist(&e->req_bytes, &a->req)))
+      goto out;
+    rc = -ENOMEM;
+    if (a->nstatus) {
+      e->status = malloc(a->nstatus * sizeof *e->status);
+      if (!e->status) goto out;
+      for (uint32_t j = 0; j < a->nstatus; j++) {
+        e->status[j].status = a->status[j].status;
+        e->status[j].count = a->status[j].count;
+      }
+      e->nstatus = a->nstatus;
+      qsort(e->status, e->nstatus, sizeof *e->status, status_cmp);
+    }
+    /* Path parameters, then query parameters by presence. */
+    uint32_t h = live[i].handle;
+    size_t np = templ_nparams(l->templ, h);
+    for (size_t j = 0; j < np; j++) {
+      struct model_param *p = model_push(m, params);
+      if (!p) goto out;
+      p->endpoint = (uint32_t)i;
+      snprintf(p->loc, sizeof p->loc, "path");
+      p->position = (uint32_t)j;
+      p->name = strdup(templ_param_name(l->templ, h, j));
+      p->type = strdup(templ_param_type(l->templ, h, j));
+      if (!p->name || !p->type) goto out;
+      p->presence = 1.0;
+      p->redacted = templ_param_redacted(l->templ, h, j);
+      if ((rc = add_pool(p, templ_param_pool(l->templ, h, j)))) goto out;
+      rc = -ENOMEM;
+    }
+    qsort(a->q, a->nq, sizeof *a->q, qparam_cmp);
+    for (uint32_t j = 0; j < a->nq; j++) {
+      struct qparam *q = &a->q[j];
+      struct model_param *p = model_push(m, params);
+      if (!p) goto out;
+      p->endpoint = (uint32_t)i;
+      snprintf(p->loc, sizeof p->loc, "query");
+      p->position = j;
+      p->name = strdup(q->name);
+      p->type = strdup(q->redacted ? "secret" : shape_name(q->shapes));
+      if (!p->name || !p->type) goto out;
+      p->presence = a->count ? (double)q->present / (double)a->count : 0;
+      p->redacted = q->redacted > 0;
+      if ((rc = add_pool(p, q->pool))) goto out;
+      if (q->redacted &&
+          (rc = add_redaction(m, "query", q->name, "fake", q->redacted)))
+        goto out;
+      rc = -ENOMEM;
+    }
+  }
+  rc = 0;
+out:
+  if (agg)
+    for (size_t i = 0; i < nlive; i++) ep_stats_cleanup(&agg[i]);
+  free(agg);
+  free(id_of_live);
+  free(live);
+  return rc;
+}
+
+static int finish_transitions(struct learn *l, struct model *m,
+                              const int32_t *final) {
+  struct hmap index;
+  hmap_init(&index);
+  size_t first = m->ntransitions;
+  int rc = 0;
+  for (size_t i = 0; i < l->ntrans; i++) {
+    const struct trans *t = &l->trans[i];
+    int32_t from = t->from >= 0 ? final[t->from] : t->from;
+    int32_t to = t->to >= 0 ? final[t->to] : t->to;
+    uint64_t *slot;
+    rc = hmap_put(&index, trans_key(from, to), m->ntransitions, &slot);
+    if (rc < 0) goto out;
+    struct model_transition *mt;
+    if (rc == 1) {
+      mt = model_push(m, transitions);
+      if (!mt) {
+        rc = -ENOMEM;
+        goto out;
+      }
+      mt->persona = 0;
+      mt->from = from;
+      mt->to = to;
+      hist_init(&mt->think.h);
+    } else {
+      mt = &m->transitions[*slot];
+    }
+    mt->count += t->count;
+    if ((rc = hist_merge(&mt->think.h, &t->think))) goto out;
+    mt->think.has = mt->think.h.n > 0;
+  }
+  qsort(m->transitions + first, m->ntransitions - first,
+        sizeof *m->transitions, trans_cmp);
+
+  /* Think-time fallbacks per source endpoint, then pooled. */
+  hmap_cleanup(&index);
+  hmap_init(&index);
+  for (size_t i = 0; i < l->nbackoff; i++) {
+    int32_t from = final[l->backoff_from[i]];
+    uint64_t *slot;
+    rc = hmap_put(&index, (uint64_t)from + 1, m->nbackoffs, &slot);
+    if (rc < 0) goto out;
+    struct model_backoff *b;
+    if (rc == 1) {
+      b = model_push(m, backoffs);
+      if (!b) {
+        rc = -ENOMEM;
+        goto out;
+      }
+      b->persona = 0;
+      b->from = from;
+      hist_init(&b->think);
+    } else {
+      b = &m->backoffs[*slot];
+    }
+    if ((rc = hist_merge(&b->think, &l->backoff[i]))) goto out;
+  }
+  if (l->think_all.n) {
+    struct model_backoff *b = model_push(m, backoffs);
+    if (!b) {
+      rc = -ENOMEM;
+      goto out;
+    }
+    b->persona = 0;
+    b->from = MODEL_ANY;
+    hist_init(&b->think);
+    if ((rc = hist_copy(&b->think, &l->think_all))) goto out;
+  }
+  rc = 0;
+out:
+  hmap_cleanup(&index);
+  return rc;
+}
+
+static int arrival_cmp(const void *a, const void *b) {
+  const struct model_arrival *x = a, *y = b;
+  return (x->minute > y->minute) - (x->minute < y->minute);
+}
+
+static int finish_sessions(struct learn *l, struct model *m) {
+  struct model_persona *p = model_push(m, personas);
+  if (!p) return -ENOMEM;
+  p->name = strdup("all");
+  if (!p->name) return -ENOMEM;
+  p->weight = 1.0;
+  p->sessions = l->sessions;
+  int rc;
+  if ((rc = set_dist(&p->length, &l->length)) ||
+      (rc = set_dist(&p->duration, &l->duration)))
+    return rc;
+  size_t first = m->narrivals;
+  uint64_t key, val;
+  for (size_t it = 0; hmap_next(&l->arrivals, &it, &key, &val);) {
+    struct model_arrival *a = model_push(m, arrivals);
+    if (!a) return -ENOMEM;
+    a->persona = 0;
+    a->minute = (int64_t)(key ^ (1ULL << 63));
+    a->sessions = val;
+  }
+  qsort(m->arrivals + first, m->narrivals - first, sizeof *m->arrivals,
+        arrival_cmp);
+  for (uint32_t i = 0; i < 96; i++) {
+    if (!l->tod15[i]) continue;
+    struct model_profile *pr = model_push(m, profiles);
+    if (!pr) return -ENOMEM;
+    snprintf(pr->kind, sizeof pr->kind, "tod15");
+    pr->bucket = i;
+    pr->sessions = l->tod15[i];
+  }
+  for (uint32_t i = 0; i < 168; i++) {
+    if (!l->dow_hour[i]) continue;
+    struct model_profile *pr = model_push(m, profiles);
+    if (!pr) return -ENOMEM;
+    snprintf(pr->kind, sizeof pr->kind, "dow_hour");
+    pr->bucket = i;
+    pr->sessions = l->dow_hour[i];
+  }
+  return 0;
+}
+
+static int finish_misc(struct learn *l, struct model *m) {
+  size_t n = topk_len(l->uas);
+  struct topk_item *items = malloc((n ? n : 1) * sizeof *items);
+  if (!items) return -ENOMEM;
+  n = topk_items(l->uas, items, n);
+  for (size_t i = 0; i < n; i++) {
+    struct model_ua *u = model_push(m, uas);
+    if (!u || !(u->value = strndup(items[i].value, items[i].len))) {
+      free(items);
+      return -ENOMEM;
+    }
+    u->count = items[i].count;
+    u->is_bot = is_bot_ua(u->value);
+  }
+  free(items);
+  static const char *const types[] = {"email", "token", "hash"};
+  for (size_t i = 0; i < 3; i++) {
+    uint64_t c = templ_redacted(l->templ, types[i]);
+    char name[32];
+    snprintf(name, sizeof name, "{%s}", types[i]);
+    int rc;
+    if (c && (rc = add_redaction(m, "path", name, "fake", c))) return rc;
+  }
+  for (size_t i = 0; i < l->ndropped; i++) {
+    int rc = add_redaction(m, l->dropped[i].loc, l->dropped[i].name,
+                           "dropped", l->dropped[i].count);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+int learn_finish(struct learn *l, struct model *m) {
+  size_t nh = templ_handles(l->templ);
+  int32_t *final = malloc((nh ? nh : 1) * sizeof *final);
+  if (!final) return -ENOMEM;
+  int rc = finish_endpoints(l, m, final, nh);
+  if (!rc) rc = finish_transitions(l, m, final);
+  if (!rc) rc = finish_sessions(l, m);
+  if (!rc) rc = finish_misc(l, m);
+  free(final);
+  return rc;
+}

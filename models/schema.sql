@@ -1,0 +1,196 @@
+-- mimic model schema, version 1.
+--
+-- A model is what `mimic capture` learned from traffic: plain data, readable
+-- with sqlite3, safe to copy out of production (no client addresses, no user
+-- names, no secrets: see the `redaction` table). This file is the contract
+-- between capture, inspect, replay and compare; it is compiled into the
+-- binary and applied to every new model.
+--
+-- Versioning: meta.schema_version (and PRAGMA user_version) hold the version
+-- that wrote the file. A reader refuses a model whose version is newer than
+-- the one it knows, with a message naming both.
+--
+-- Conventions:
+--  * Times are microseconds (us), sizes bytes, unless a column says else.
+--  * Endpoint ids are dense, 0 = most requested. In `transition`, from_ep
+--    -1 means START (the session begins) and to_ep -2 means END.
+--  * Distributions are log-bucketed histograms ("ddlog", relative accuracy
+--    meta.dist_alpha) in table `dist`, shared by id, mergeable by adding
+--    counts. `data` holds the bucket counts (see src/hist.h: a version byte,
+--    zigzag-varint first bucket index, varint bucket count, then counts as
+--    varints with runs of empty buckets written as 0 + run length). Bucket
+--    i > 0 holds values in (gamma^(i-1), gamma^i], gamma = (1+a)/(1-a);
+--    zeros are counted apart.
+
+PRAGMA user_version = 1;
+
+-- Key/value metadata. Keys written by capture:
+--   schema_version, tool_version, created_utc (ISO 8601), source_kind
+--   ("access-log"), time_start_us, time_end_us, span_seconds, requests,
+--   sessions, clients, endpoints, malformed, filtered, directives, lines,
+--   late_events (arrived out of time order beyond the reorder window),
+--   capped_requests (mapped to a catch-all endpoint), idle_timeout_s,
+--   session_key, think_basis ("end-to-start" or "start-to-start"),
+--   time_resolution_us, dist_alpha, include, exclude, formats.
+CREATE TABLE meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+
+-- One row per input file: what it was and how much of it was understood.
+CREATE TABLE source_file (
+  id        INTEGER PRIMARY KEY,
+  name      TEXT NOT NULL,      -- as given on the command line ("-" = stdin)
+  format    TEXT NOT NULL,      -- format used (detected or forced)
+  bytes     INTEGER NOT NULL,   -- uncompressed bytes read
+  lines     INTEGER NOT NULL,
+  requests  INTEGER NOT NULL,   -- lines learned from
+  malformed INTEGER NOT NULL,   -- lines that could not be understood
+  filtered  INTEGER NOT NULL,   -- lines dropped by --include / --exclude
+  directives INTEGER NOT NULL,  -- comment / directive lines (W3C "#...")
+  error     TEXT                -- NULL, or why reading stopped early
+);
+
+-- The first few malformed lines (location and reason only: the text of a
+-- production log line may hold secrets, so it is not stored).
+CREATE TABLE malformed_sample (
+  file_id INTEGER NOT NULL REFERENCES source_file(id),
+  line    INTEGER NOT NULL,
+  reason  TEXT NOT NULL
+);
+
+-- Histograms. unit: 'us' | 'bytes' | 'count'. min/max/sum are exact.
+CREATE TABLE dist (
+  id       INTEGER PRIMARY KEY,
+  unit     TEXT NOT NULL,
+  n        INTEGER NOT NULL,
+  zeros    INTEGER NOT NULL,
+  min      INTEGER NOT NULL,
+  max      INTEGER NOT NULL,
+  sum      REAL NOT NULL,
+  sum_log  REAL NOT NULL,       -- sum of ln(v) over v > 0 (lognormal fit)
+  sum_log2 REAL NOT NULL,       -- sum of ln(v)^2 over v > 0
+  data     BLOB NOT NULL
+);
+
+-- Endpoints: method + path template. Distributions are NULL when the input
+-- did not carry the quantity (e.g. latency in a plain combined log).
+CREATE TABLE endpoint (
+  id            INTEGER PRIMARY KEY,
+  method        TEXT NOT NULL,
+  host          TEXT NOT NULL DEFAULT '',
+  template      TEXT NOT NULL,  -- "/api/v1/users/{id}/profile"
+  count         INTEGER NOT NULL,
+  latency_dist  INTEGER REFERENCES dist(id),   -- us
+  resp_bytes_dist INTEGER REFERENCES dist(id), -- bytes
+  req_bytes_dist  INTEGER REFERENCES dist(id), -- bytes
+  UNIQUE (method, host, template)
+);
+
+-- Status-code mix per endpoint.
+CREATE TABLE endpoint_status (
+  endpoint_id INTEGER NOT NULL REFERENCES endpoint(id),
+  status      INTEGER NOT NULL,
+  count       INTEGER NOT NULL,
+  PRIMARY KEY (endpoint_id, status)
+) WITHOUT ROWID;
+
+-- Behaviour classes of sessions. Capture from logs writes one persona (id 0,
+-- "all") until clustering exists; replay picks a persona by weight.
+CREATE TABLE persona (
+  id         INTEGER PRIMARY KEY,
+  name       TEXT NOT NULL,
+  weight     REAL NOT NULL,       -- share of sessions
+  sessions   INTEGER NOT NULL,
+  length_dist   INTEGER REFERENCES dist(id),  -- requests per session (count)
+  duration_dist INTEGER REFERENCES dist(id)   -- first to last request (us)
+);
+
+-- First-order Markov chain per persona, with raw counts (models merge by
+-- adding them). think_dist: time from the end of from_ep's response (or its
+-- start, see meta.think_basis) to the start of to_ep; NULL for START/END.
+CREATE TABLE transition (
+  persona_id INTEGER NOT NULL REFERENCES persona(id),
+  from_ep    INTEGER NOT NULL,    -- endpoint id, or -1 = START
+  to_ep      INTEGER NOT NULL,    -- endpoint id, or -2 = END
+  count      INTEGER NOT NULL,
+  think_dist INTEGER REFERENCES dist(id),
+  PRIMARY KEY (persona_id, from_ep, to_ep)
+) WITHOUT ROWID;
+
+-- Think-time fallbacks when a transition has few observations: per source
+-- endpoint, and pooled over the persona (from_ep = -3).
+CREATE TABLE think_backoff (
+  persona_id INTEGER NOT NULL REFERENCES persona(id),
+  from_ep    INTEGER NOT NULL,
+  dist_id    INTEGER NOT NULL REFERENCES dist(id),
+  PRIMARY KEY (persona_id, from_ep)
+) WITHOUT ROWID;
+
+-- Session arrivals over the captured span: sessions started per minute
+-- (minute = floor(unix seconds / 60), UTC). Minutes without arrivals inside
+-- the span are absent (= 0).
+CREATE TABLE arrival (
+  persona_id INTEGER NOT NULL REFERENCES persona(id),
+  minute     INTEGER NOT NULL,
+  sessions   INTEGER NOT NULL,
+  PRIMARY KEY (persona_id, minute)
+) WITHOUT ROWID;
+
+-- Folded arrival profiles (UTC): kind 'tod15' = 96 quarter-hours of the day,
+-- kind 'dow_hour' = 168 hours of the week, bucket 0 = Monday 00:00.
+CREATE TABLE arrival_profile (
+  persona_id INTEGER NOT NULL REFERENCES persona(id),
+  kind       TEXT NOT NULL,
+  bucket     INTEGER NOT NULL,
+  sessions   INTEGER NOT NULL,
+  PRIMARY KEY (persona_id, kind, bucket)
+) WITHOUT ROWID;
+
+-- Parameters of an endpoint: path variables ({id}...) and query names.
+-- presence: share of the endpoint's requests that carried it. distinct: the
+-- number of distinct values seen (exact or estimated, see distinct_exact).
+-- redacted = 1: the values in pool_value are format-preserving fakes, never
+-- the originals.
+CREATE TABLE param (
+  id          INTEGER PRIMARY KEY,
+  endpoint_id INTEGER NOT NULL REFERENCES endpoint(id),
+  loc         TEXT NOT NULL CHECK (loc IN ('path', 'query')),
+  position    INTEGER NOT NULL,   -- order within its loc
+  name        TEXT NOT NULL,
+  type        TEXT NOT NULL,      -- int num uuid hex hash date email ip
+                                  -- token word text
+  presence    REAL NOT NULL,
+  distinct_values INTEGER NOT NULL,
+  distinct_exact  INTEGER NOT NULL,
+  redacted    INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (endpoint_id, loc, name)
+);
+
+-- Bounded value pools: the most frequent values of each parameter.
+CREATE TABLE pool_value (
+  param_id INTEGER NOT NULL REFERENCES param(id),
+  value    TEXT NOT NULL,
+  count    INTEGER NOT NULL,
+  PRIMARY KEY (param_id, value)
+) WITHOUT ROWID;
+
+-- The most frequent user agents.
+CREATE TABLE user_agent (
+  id     INTEGER PRIMARY KEY,
+  value  TEXT NOT NULL,
+  count  INTEGER NOT NULL,
+  is_bot INTEGER NOT NULL DEFAULT 0
+);
+
+-- What privacy protection changed, so that `mimic inspect` can show it:
+-- loc ('query', 'path', 'user', 'session'), name (parameter or field),
+-- action ('fake' = replaced by format-preserving fakes, 'dropped' = never
+-- stored), count (values affected).
+CREATE TABLE redaction (
+  loc    TEXT NOT NULL,
+  name   TEXT NOT NULL,
+  action TEXT NOT NULL,
+  count  INTEGER NOT NULL,
+  PRIMARY KEY (loc, name, action)
+) WITHOUT ROWID;

@@ -1,0 +1,390 @@
+#include "inspect.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "model.h"
+#include "units.h"
+
+static const char *const SPARK[] = {"\xe2\x96\x81", "\xe2\x96\x82",
+                                    "\xe2\x96\x83", "\xe2\x96\x84",
+                                    "\xe2\x96\x85", "\xe2\x96\x86",
+                                    "\xe2\x96\x87", "\xe2\x96\x88"};
+
+static uint64_t status_class_counts(const struct model *m, uint64_t cls[6]) {
+  uint64_t total = 0;
+  memset(cls, 0, 6 * sizeof *cls);
+  for (size_t i = 0; i < m->nendpoints; i++) {
+    const struct model_endpoint *e = &m->endpoints[i];
+    for (size_t j = 0; j < e->nstatus; j++) {
+      int c = e->status[j].status / 100;
+      if (c < 1 || c > 5) c = 0;
+      cls[c] += e->status[j].count;
+      total += e->status[j].count;
+    }
+  }
+  return total;
+}
+
+static const struct model_backoff *pooled_think(const struct model *m) {
+  for (size_t i = 0; i < m->nbackoffs; i++)
+    if (m->backoffs[i].from == MODEL_ANY && m->backoffs[i].persona == 0)
+      return &m->backoffs[i];
+  return NULL;
+}
+
+/* Sessions per hour over the captured span (at most 48 buckets, so a
+ * longer span folds more hours into one character). */
+static size_t arrival_curve(const struct model *m, uint64_t *buckets,
+                            size_t max, int64_t *bucket_minutes,
+                            int64_t *first_minute) {
+  if (m->narrivals == 0) return 0;
+  int64_t lo = m->arrivals[0].minute, hi = lo;
+  for (size_t i = 0; i < m->narrivals; i++) {
+    if (m->arrivals[i].minute < lo) lo = m->arrivals[i].minute;
+    if (m->arrivals[i].minute > hi) hi = m->arrivals[i].minute;
+  }
+  int64_t span = hi - lo + 1, width = 60;
+  while ((span + width - 1) / width > (int64_t)max) width *= 2;
+  if (span < 60 * 4) width = span >= 48 ? (span + 47) / 48 : 1;
+  size_t n = (size_t)((span + width - 1) / width);
+  if (n > max) n = max;
+  memset(buckets, 0, max * sizeof *buckets);
+  for (size_t i = 0; i < m->narrivals; i++) {
+    size_t b = (size_t)((m->arrivals[i].minute - lo) / width);
+    if (b >= n) b = n - 1;
+    buckets[b] += m->arrivals[i].sessions;
+  }
+  *bucket_minutes = width;
+  *first_minute = lo;
+  return n;
+}
+
+static void fmt_time(int64_t us, char *buf, size_t len) {
+  time_t t = (time_t)(us / 1000000);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+static void print_dist_line(FILE *out, const char *label,
+                            const struct hist *h, int is_time) {
+  char a[32], b[32], c[32], d[32];
+  if (!h || h->n == 0) {
+    fprintf(out, "%-17s (no data)\n", label);
+    return;
+  }
+  if (is_time) {
+    fprintf(out, "%-17s p50 %s  p90 %s  p99 %s  max %s  (n=%" PRIu64 ")\n",
+            label, units_duration((int64_t)hist_quantile(h, 0.5), a, sizeof a),
+            units_duration((int64_t)hist_quantile(h, 0.9), b, sizeof b),
+            units_duration((int64_t)hist_quantile(h, 0.99), c, sizeof c),
+            units_duration((int64_t)h->max, d, sizeof d), h->n);
+  } else {
+    fprintf(out,
+            "%-17s p50 %" PRIu64 "  p90 %" PRIu64 "  p99 %" PRIu64
+            "  max %" PRIu64 "  mean %.1f  (n=%" PRIu64 ")\n",
+            label, hist_quantile(h, 0.5), hist_quantile(h, 0.9),
+            hist_quantile(h, 0.99), h->max, hist_mean(h), h->n);
+  }
+}
+
+static const char *meta_or(const struct model *m, const char *key) {
+  const char *v = model_meta_get(m, key);
+  return v ? v : "?";
+}
+
+static int print_text(const struct model *m, const char *path, FILE *out,
+                      size_t top) {
+  char a[48], b[48], c[48], d[48];
+  uint64_t requests = (uint64_t)model_meta_i64(m, "requests", 0);
+  uint64_t lines = (uint64_t)model_meta_i64(m, "lines", 0);
+  uint64_t malformed = (uint64_t)model_meta_i64(m, "malformed", 0);
+  fprintf(out, "model             %s (schema %s, mimic %s, created %s)\n",
+          path, meta_or(m, "schema_version"), meta_or(m, "tool_version"),
+          meta_or(m, "created_utc"));
+  for (size_t i = 0; i < m->nsources; i++) {
+    const struct model_source *s = &m->sources[i];
+    fprintf(out, "%-17s %s: %s, %s lines, %s%s%s\n", i ? "" : "source",
+            s->name, s->format, units_count(s->lines, a, sizeof a),
+            units_bytes((double)s->bytes, b, sizeof b),
+            s->error ? "; stopped early: " : "", s->error ? s->error : "");
+  }
+  int64_t t0 = model_meta_i64(m, "time_start_us", 0);
+  int64_t t1 = model_meta_i64(m, "time_end_us", 0);
+  fmt_time(t0, a, sizeof a);
+  fmt_time(t1, b, sizeof b);
+  fprintf(out, "%-17s %s .. %s UTC (%s)\n", "span", a, b,
+          units_duration(t1 - t0, c, sizeof c));
+  fprintf(out, "%-17s %s  sessions %s  clients %s  endpoints %zu\n",
+          "requests", units_count(requests, a, sizeof a),
+          units_count((uint64_t)model_meta_i64(m, "sessions", 0), b, sizeof b),
+          units_count((uint64_t)model_meta_i64(m, "clients", 0), c, sizeof c),
+          m->nendpoints);
+  fprintf(out, "%-17s %s (%.2f%% of %s lines)  filtered %s\n", "malformed",
+          units_count(malformed, a, sizeof a),
+          lines ? 100.0 * (double)malformed / (double)lines : 0.0,
+          units_count(lines, b, sizeof b),
+          units_count((uint64_t)model_meta_i64(m, "filtered", 0), c,
+                      sizeof c));
+  for (size_t i = 0; i < m->nmalformed && i < 5; i++) {
+    const struct model_malformed *x = &m->malformed[i];
+    fprintf(out, "%-17s %s:%" PRIu64 ": %s\n", "",
+            x->file < m->nsources ? m->sources[x->file].name : "?", x->line,
+            x->reason);
+  }
+  int64_t capped = model_meta_i64(m, "capped_requests", 0);
+  if (capped)
+    fprintf(out, "%-17s %" PRId64 " requests folded into catch-all "
+                 "endpoints (endpoint limit)\n", "capped", capped);
+
+  fprintf(out, "\ntop endpoints %*s share     count   p50 lat   p99 lat  "
+               "resp p50  errors\n", 32, "");
+  for (size_t i = 0; i < m->nendpoints && i < top; i++) {
+    const struct model_endpoint *e = &m->endpoints[i];
+    char name[512];
+    snprintf(name, sizeof name, "%s %s", e->method, e->templ);
+    uint64_t errs = 0, tot = 0;
+    for (size_t j = 0; j < e->nstatus; j++) {
+      tot += e->status[j].count;
+      if (e->status[j].status >= 400) errs += e->status[j].count;
+    }
+    const struct hist *lat = e->latency.has ? &e->latency.h : NULL;
+    fprintf(out, "  %-44.44s %5.1f%% %9s %9s %9s %9s %6.1f%%\n", name,
+            requests ? 100.0 * (double)e->count / (double)requests : 0.0,
+            units_count(e->count, a, sizeof a),
+            lat ? units_duration((int64_t)hist_quantile(lat, 0.5), b, sizeof b)
+                : "-",
+            lat ? units_duration((int64_t)hist_quantile(lat, 0.99), c,
+                                 sizeof c)
+                : "-",
+            e->resp_bytes.has
+                ? units_bytes((double)hist_quantile(&e->resp_bytes.h, 0.5), d,
+                              sizeof d)
+                : "-",
+            tot ? 100.0 * (double)errs / (double)tot : 0.0);
+  }
+  if (m->nendpoints > top)
+    fprintf(out, "  ... and %zu more (--top N)\n", m->nendpoints - top);
+
+  uint64_t cls[6];
+  uint64_t total = status_class_counts(m, cls);
+  fprintf(out, "\n%-17s", "status mix");
+  for (int k = 1; k <= 5; k++)
+    fprintf(out, " %dxx %.1f%% ", k,
+            total ? 100.0 * (double)cls[k] / (double)total : 0.0);
+  fputc('\n', out);
+  const struct model_backoff *pt = pooled_think(m);
+  char label[64];
+  snprintf(label, sizeof label, "think time");
+  print_dist_line(out, label, pt ? &pt->think : NULL, 1);
+  fprintf(out, "%-17s (%s)\n", "", meta_or(m, "think_basis"));
+  const struct model_persona *p = m->npersonas ? &m->personas[0] : NULL;
+  print_dist_line(out, "session length",
+                  p && p->length.has ? &p->length.h : NULL, 0);
+  print_dist_line(out, "session duration",
+                  p && p->duration.has ? &p->duration.h : NULL, 1);
+
+  uint64_t buckets[48];
+  int64_t width = 60, first = 0;
+  size_t nb = arrival_curve(m, buckets, 48, &width, &first);
+  if (nb) {
+    uint64_t peak = 0;
+    size_t peak_at = 0;
+    for (size_t i = 0; i < nb; i++)
+      if (buckets[i] > peak) peak = buckets[i], peak_at = i;
+    fprintf(out, "%-17s ", "arrivals");
+    for (size_t i = 0; i < nb; i++) {
+      size_t lvl = peak ? (size_t)((buckets[i] * 7 + peak / 2) / peak) : 0;
+      fputs(SPARK[lvl > 7 ? 7 : lvl], out);
+    }
+    fmt_time((first + (int64_t)peak_at * width) * 60000000LL, a, sizeof a);
+    fprintf(out, "\n%-17s sessions per %s; peak %" PRIu64 " at %s UTC\n", "",
+            units_duration(width * 60000000LL, b, sizeof b), peak, a);
+  }
+  if (m->nuas) {
+    fprintf(out, "%-17s", "user agents");
+    for (size_t i = 0; i < m->nuas && i < 3; i++)
+      fprintf(out, "%s %.40s (%s)", i ? "," : "", m->uas[i].value,
+              units_count(m->uas[i].count, a, sizeof a));
+    fputc('\n', out);
+  }
+  if (m->nredactions == 0) {
+    fprintf(out, "%-17s none needed\n", "redactions");
+  } else {
+    for (size_t i = 0; i < m->nredactions; i++) {
+      const struct model_redaction *r = &m->redactions[i];
+      fprintf(out, "%-17s %s %s: %s values %s\n", i ? "" : "redactions",
+              r->loc, r->name, units_count(r->count, a, sizeof a),
+              strcmp(r->action, "fake") == 0
+                  ? "replaced by format-preserving fakes"
+                  : "never stored");
+    }
+  }
+  return ferror(out) ? -EIO : 0;
+}
+
+/* ---- JSON ------------------------------------------------------------ */
+
+static json_t *dist_json(const struct hist *h, const char *unit) {
+  if (!h || h->n == 0) return json_null();
+  return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:f}", "unit", unit,
+                   "n", (json_int_t)h->n, "min", (json_int_t)h->min, "p50",
+                   (json_int_t)hist_quantile(h, 0.5), "p90",
+                   (json_int_t)hist_quantile(h, 0.9), "p99",
+                   (json_int_t)hist_quantile(h, 0.99), "max",
+                   (json_int_t)h->max, "mean", hist_mean(h));
+}
+
+static json_t *meta_int(const struct model *m, const char *key) {
+  return json_integer((json_int_t)model_meta_i64(m, key, 0));
+}
+
+static int print_json(const struct model *m, FILE *out) {
+  json_t *root = json_object();
+  if (!root) return -ENOMEM;
+  const char *v;
+  json_object_set_new(root, "schema_version", meta_int(m, "schema_version"));
+  v = model_meta_get(m, "tool_version");
+  json_object_set_new(root, "tool_version", json_string(v ? v : ""));
+  static const char *const ints[] = {
+      "requests", "sessions", "clients", "malformed", "filtered", "lines",
+      "directives", "late_events", "capped_requests", "time_start_us",
+      "time_end_us"};
+  for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
+    json_object_set_new(root, ints[i], meta_int(m, ints[i]));
+  v = model_meta_get(m, "span_seconds");
+  json_object_set_new(root, "span_seconds", json_real(v ? atof(v) : 0));
+  json_t *meta = json_object();
+  for (size_t i = 0; i < m->nmeta; i++)
+    json_object_set_new(meta, m->meta[i].key, json_string(m->meta[i].value));
+  json_object_set_new(root, "meta", meta);
+
+  json_t *sources = json_array();
+  for (size_t i = 0; i < m->nsources; i++) {
+    const struct model_source *s = &m->sources[i];
+    json_array_append_new(
+        sources,
+        json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "name",
+                  s->name, "format", s->format, "bytes", (json_int_t)s->bytes,
+                  "lines", (json_int_t)s->lines, "requests",
+                  (json_int_t)s->requests, "malformed",
+                  (json_int_t)s->malformed, "filtered",
+                  (json_int_t)s->filtered, "directives",
+                  (json_int_t)s->directives, "error",
+                  s->error ? json_string(s->error) : json_null()));
+  }
+  json_object_set_new(root, "sources", sources);
+  json_t *mal = json_array();
+  for (size_t i = 0; i < m->nmalformed; i++) {
+    const struct model_malformed *x = &m->malformed[i];
+    json_array_append_new(
+        mal, json_pack("{s:s, s:I, s:s}", "file",
+                       x->file < m->nsources ? m->sources[x->file].name : "",
+                       "line", (json_int_t)x->line, "reason", x->reason));
+  }
+  json_object_set_new(root, "malformed_samples", mal);
+
+  json_t *eps = json_array();
+  for (size_t i = 0; i < m->nendpoints; i++) {
+    const struct model_endpoint *e = &m->endpoints[i];
+    json_t *st = json_object();
+    for (size_t j = 0; j < e->nstatus; j++) {
+      char k[16];
+      snprintf(k, sizeof k, "%d", e->status[j].status);
+      json_object_set_new(st, k, json_integer((json_int_t)e->status[j].count));
+    }
+    json_t *params = json_array();
+    for (size_t j = 0; j < m->nparams; j++) {
+      const struct model_param *p = &m->params[j];
+      if (p->endpoint != i) continue;
+      json_array_append_new(
+          params, json_pack("{s:s, s:s, s:s, s:f, s:I, s:b}", "loc", p->loc,
+                            "name", p->name, "type", p->type, "presence",
+                            p->presence, "distinct", (json_int_t)p->distinct,
+                            "redacted", p->redacted));
+    }
+    json_array_append_new(
+        eps, json_pack("{s:I, s:s, s:s, s:I, s:o, s:o, s:o, s:o, s:o}", "id",
+                       (json_int_t)i, "method", e->method, "template",
+                       e->templ, "count", (json_int_t)e->count, "status", st,
+                       "latency_us",
+                       dist_json(e->latency.has ? &e->latency.h : NULL, "us"),
+                       "response_bytes",
+                       dist_json(e->resp_bytes.has ? &e->resp_bytes.h : NULL,
+                                 "bytes"),
+                       "request_bytes",
+                       dist_json(e->req_bytes.has ? &e->req_bytes.h : NULL,
+                                 "bytes"),
+                       "params", params));
+  }
+  json_object_set_new(root, "endpoints", eps);
+
+  uint64_t cls[6];
+  status_class_counts(m, cls);
+  json_object_set_new(
+      root, "status_classes",
+      json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "1xx", (json_int_t)cls[1],
+                "2xx", (json_int_t)cls[2], "3xx", (json_int_t)cls[3], "4xx",
+                (json_int_t)cls[4], "5xx", (json_int_t)cls[5], "other",
+                (json_int_t)cls[0]));
+  const struct model_backoff *pt = pooled_think(m);
+  json_object_set_new(root, "think_time_us",
+                      dist_json(pt ? &pt->think : NULL, "us"));
+  json_t *personas = json_array();
+  for (size_t i = 0; i < m->npersonas; i++) {
+    const struct model_persona *p = &m->personas[i];
+    json_array_append_new(
+        personas,
+        json_pack("{s:s, s:f, s:I, s:o, s:o}", "name", p->name, "weight",
+                  p->weight, "sessions", (json_int_t)p->sessions,
+                  "session_length",
+                  dist_json(p->length.has ? &p->length.h : NULL, "count"),
+                  "session_duration_us",
+                  dist_json(p->duration.has ? &p->duration.h : NULL, "us")));
+  }
+  json_object_set_new(root, "personas", personas);
+  const struct model_persona *p0 = m->npersonas ? &m->personas[0] : NULL;
+  json_object_set_new(root, "session_length",
+                      dist_json(p0 && p0->length.has ? &p0->length.h : NULL,
+                                "count"));
+  json_object_set_new(
+      root, "session_duration_us",
+      dist_json(p0 && p0->duration.has ? &p0->duration.h : NULL, "us"));
+  json_t *arr = json_array();
+  for (size_t i = 0; i < m->narrivals; i++)
+    json_array_append_new(
+        arr, json_pack("{s:I, s:I}", "minute",
+                       (json_int_t)m->arrivals[i].minute, "sessions",
+                       (json_int_t)m->arrivals[i].sessions));
+  json_object_set_new(root, "arrivals", arr);
+  json_t *red = json_array();
+  for (size_t i = 0; i < m->nredactions; i++) {
+    const struct model_redaction *r = &m->redactions[i];
+    json_array_append_new(
+        red, json_pack("{s:s, s:s, s:s, s:I}", "loc", r->loc, "name", r->name,
+                       "action", r->action, "count", (json_int_t)r->count));
+  }
+  json_object_set_new(root, "redactions", red);
+  json_t *uas = json_array();
+  for (size_t i = 0; i < m->nuas; i++)
+    json_array_append_new(
+        uas, json_pack("{s:s, s:I, s:b}", "value", m->uas[i].value, "count",
+                       (json_int_t)m->uas[i].count, "bot", m->uas[i].is_bot));
+  json_object_set_new(root, "user_agents", uas);
+
+  int rc = json_dumpf(root, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+  fputc('\n', out);
+  json_decref(root);
+  return rc || ferror(out) ? -EIO : 0;
+}
+
+int inspect_print(const struct model *m, const char *path, FILE *out,
+                  int json, size_t top) {
+  return json ? print_json(m, out) : print_text(m, path, out, top);
+}

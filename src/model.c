@@ -1,0 +1,956 @@
+#include "model.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "hmap.h"
+
+extern const char model_schema_sql[]; /* generated from models/schema.sql */
+
+int model_new(struct model **out) {
+  struct model *m = calloc(1, sizeof *m);
+  if (!m) return -ENOMEM;
+  *out = m;
+  return 0;
+}
+
+static void dist_cleanup(struct model_dist *d) { hist_cleanup(&d->h); }
+
+void model_free(struct model *m) {
+  if (!m) return;
+  for (size_t i = 0; i < m->nmeta; i++) {
+    free(m->meta[i].key);
+    free(m->meta[i].value);
+  }
+  for (size_t i = 0; i < m->nsources; i++) {
+    free(m->sources[i].name);
+    free(m->sources[i].format);
+    free(m->sources[i].error);
+  }
+  for (size_t i = 0; i < m->nmalformed; i++) free(m->malformed[i].reason);
+  for (size_t i = 0; i < m->nendpoints; i++) {
+    struct model_endpoint *e = &m->endpoints[i];
+    free(e->method);
+    free(e->host);
+    free(e->templ);
+    dist_cleanup(&e->latency);
+    dist_cleanup(&e->resp_bytes);
+    dist_cleanup(&e->req_bytes);
+    free(e->status);
+  }
+  for (size_t i = 0; i < m->nparams; i++) {
+    struct model_param *p = &m->params[i];
+    free(p->name);
+    free(p->type);
+    for (size_t j = 0; j < p->nvalues; j++) free(p->values[j].value);
+    free(p->values);
+  }
+  for (size_t i = 0; i < m->npersonas; i++) {
+    free(m->personas[i].name);
+    dist_cleanup(&m->personas[i].length);
+    dist_cleanup(&m->personas[i].duration);
+  }
+  for (size_t i = 0; i < m->ntransitions; i++)
+    dist_cleanup(&m->transitions[i].think);
+  for (size_t i = 0; i < m->nbackoffs; i++)
+    hist_cleanup(&m->backoffs[i].think);
+  for (size_t i = 0; i < m->nuas; i++) free(m->uas[i].value);
+  for (size_t i = 0; i < m->nredactions; i++) {
+    free(m->redactions[i].loc);
+    free(m->redactions[i].name);
+    free(m->redactions[i].action);
+  }
+  free(m->meta);
+  free(m->sources);
+  free(m->malformed);
+  free(m->endpoints);
+  free(m->params);
+  free(m->personas);
+  free(m->transitions);
+  free(m->backoffs);
+  free(m->arrivals);
+  free(m->profiles);
+  free(m->uas);
+  free(m->redactions);
+  free(m);
+}
+
+void *model_grow(void *arrp, size_t *n, size_t *cap, size_t elem) {
+  char *arr;
+  memcpy(&arr, arrp, sizeof arr);
+  if (*n == *cap) {
+    size_t ncap = *cap ? *cap * 2 : 8;
+    char *na = realloc(arr, ncap * elem);
+    if (!na) return NULL;
+    arr = na;
+    *cap = ncap;
+    memcpy(arrp, &arr, sizeof arr);
+  }
+  char *slot = arr + *n * elem;
+  memset(slot, 0, elem);
+  (*n)++;
+  return slot;
+}
+
+int model_meta_set(struct model *m, const char *key, const char *value) {
+  char *v = strdup(value);
+  if (!v) return -ENOMEM;
+  for (size_t i = 0; i < m->nmeta; i++) {
+    if (strcmp(m->meta[i].key, key) == 0) {
+      free(m->meta[i].value);
+      m->meta[i].value = v;
+      return 0;
+    }
+  }
+  char *k = strdup(key);
+  struct model_kv *kv = k ? model_push(m, meta) : NULL;
+  if (!kv) {
+    free(k);
+    free(v);
+    return -ENOMEM;
+  }
+  kv->key = k;
+  kv->value = v;
+  return 0;
+}
+
+int model_meta_set_i64(struct model *m, const char *key, int64_t value) {
+  char buf[32];
+  snprintf(buf, sizeof buf, "%" PRId64, value);
+  return model_meta_set(m, key, buf);
+}
+
+int model_meta_set_f64(struct model *m, const char *key, double value) {
+  char buf[64];
+  snprintf(buf, sizeof buf, "%.17g", value);
+  return model_meta_set(m, key, buf);
+}
+
+const char *model_meta_get(const struct model *m, const char *key) {
+  for (size_t i = 0; i < m->nmeta; i++)
+    if (strcmp(m->meta[i].key, key) == 0) return m->meta[i].value;
+  return NULL;
+}
+
+int64_t model_meta_i64(const struct model *m, const char *key, int64_t def) {
+  const char *v = model_meta_get(m, key);
+  if (!v || !*v) return def;
+  char *end;
+  errno = 0;
+  long long x = strtoll(v, &end, 10);
+  if (errno || *end) return def;
+  return x;
+}
+
+/* ---- saving ---------------------------------------------------------- */
+
+struct saver {
+  sqlite3 *db;
+  const char *path; /* the final path, for messages */
+  char *err;
+  size_t errlen;
+  sqlite3_stmt *dist;
+  int64_t next_dist;
+};
+
+static int fail_sqlite(struct saver *s, const char *what) {
+  int code = sqlite3_errcode(s->db);
+  const char *cause = code == SQLITE_FULL ? "disk full"
+                                          : sqlite3_errmsg(s->db);
+  snprintf(s->err, s->errlen, "cannot write model %s: %s: %s", s->path, what,
+           cause);
+  return code == SQLITE_FULL ? -ENOSPC : ERR_SQLITE;
+}
+
+static int prep(struct saver *s, const char *sql, sqlite3_stmt **st) {
+  if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK)
+    return fail_sqlite(s, "prepare");
+  return 0;
+}
+
+static int step_reset(struct saver *s, sqlite3_stmt *st, const char *what) {
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  if (rc != SQLITE_DONE) return fail_sqlite(s, what);
+  return 0;
+}
+
+/* Inserts a histogram; *id gets its row id (or stays 0 = NULL for absent). */
+static int save_hist(struct saver *s, const char *unit, const struct hist *h,
+                     int64_t *id) {
+  uint8_t *blob = NULL;
+  size_t len = 0;
+  int rc = hist_encode(h, &blob, &len);
+  if (rc) {
+    snprintf(s->err, s->errlen, "cannot write model %s: %s", s->path,
+             err_str(rc));
+    return rc;
+  }
+  sqlite3_stmt *st = s->dist;
+  int64_t my = ++s->next_dist;
+  sqlite3_bind_int64(st, 1, my);
+  sqlite3_bind_text(st, 2, unit, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 3, (int64_t)h->n);
+  sqlite3_bind_int64(st, 4, (int64_t)h->zeros);
+  sqlite3_bind_int64(st, 5, h->n ? (int64_t)h->min : 0);
+  sqlite3_bind_int64(st, 6, h->n ? (int64_t)h->max : 0);
+  sqlite3_bind_double(st, 7, h->sum);
+  sqlite3_bind_double(st, 8, h->sum_log);
+  sqlite3_bind_double(st, 9, h->sum_log2);
+  sqlite3_bind_blob(st, 10, blob, (int)len, free);
+  rc = step_reset(s, st, "dist");
+  if (rc) return rc;
+  *id = my;
+  return 0;
+}
+
+static int save_dist(struct saver *s, const char *unit,
+                     const struct model_dist *d, sqlite3_stmt *st, int col) {
+  if (!d->has) {
+    sqlite3_bind_null(st, col);
+    return 0;
+  }
+  int64_t id = 0;
+  int rc = save_hist(s, unit, &d->h, &id);
+  if (rc) return rc;
+  sqlite3_bind_int64(st, col, id);
+  return 0;
+}
+
+static void bind_text_or_null(sqlite3_stmt *st, int col, const char *v) {
+  if (v)
+    sqlite3_bind_text(st, col, v, -1, SQLITE_STATIC);
+  else
+    sqlite3_bind_null(st, col);
+}
+
+static int save_tables(struct saver *s, const struct model *m) {
+  sqlite3_stmt *st = NULL;
+  int rc;
+#define PREP(sql)                          \
+  do {                                     \
+    sqlite3_finalize(st);                  \
+    st = NULL;                             \
+    if ((rc = prep(s, sql, &st))) goto out; \
+  } while (0)
+#define STEP(what)                                     \
+  do {                                                 \
+    if ((rc = step_reset(s, st, what))) goto out;      \
+  } while (0)
+
+  PREP("INSERT INTO meta(key, value) VALUES (?, ?)");
+  for (size_t i = 0; i < m->nmeta; i++) {
+    sqlite3_bind_text(st, 1, m->meta[i].key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, m->meta[i].value, -1, SQLITE_STATIC);
+    STEP("meta");
+  }
+
+  PREP("INSERT INTO source_file(id, name, format, bytes, lines, requests,"
+       " malformed, filtered, directives, error)"
+       " VALUES (?,?,?,?,?,?,?,?,?,?)");
+  for (size_t i = 0; i < m->nsources; i++) {
+    const struct model_source *f = &m->sources[i];
+    sqlite3_bind_int64(st, 1, (int64_t)i);
+    sqlite3_bind_text(st, 2, f->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, f->format ? f->format : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, (int64_t)f->bytes);
+    sqlite3_bind_int64(st, 5, (int64_t)f->lines);
+    sqlite3_bind_int64(st, 6, (int64_t)f->requests);
+    sqlite3_bind_int64(st, 7, (int64_t)f->malformed);
+    sqlite3_bind_int64(st, 8, (int64_t)f->filtered);
+    sqlite3_bind_int64(st, 9, (int64_t)f->directives);
+    bind_text_or_null(st, 10, f->error);
+    STEP("source_file");
+  }
+
+  PREP("INSERT INTO malformed_sample(file_id, line, reason) VALUES (?,?,?)");
+  for (size_t i = 0; i < m->nmalformed; i++) {
+    sqlite3_bind_int64(st, 1, m->malformed[i].file);
+    sqlite3_bind_int64(st, 2, (int64_t)m->malformed[i].line);
+    sqlite3_bind_text(st, 3, m->malformed[i].reason, -1, SQLITE_STATIC);
+    STEP("malformed_sample");
+  }
+
+  PREP("INSERT INTO endpoint(id, method, host, template, count,"
+       " latency_dist, resp_bytes_dist, req_bytes_dist)"
+       " VALUES (?,?,?,?,?,?,?,?)");
+  for (size_t i = 0; i < m->nendpoints; i++) {
+    const struct model_endpoint *e = &m->endpoints[i];
+    sqlite3_bind_int64(st, 1, (int64_t)i);
+    sqlite3_bind_text(st, 2, e->method, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, e->host ? e->host : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, e->templ, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, (int64_t)e->count);
+    if ((rc = save_dist(s, "us", &e->latency, st, 6))) goto out;
+    if ((rc = save_dist(s, "bytes", &e->resp_bytes, st, 7))) goto out;
+    if ((rc = save_dist(s, "bytes", &e->req_bytes, st, 8))) goto out;
+    STEP("endpoint");
+  }
+
+  PREP("INSERT INTO endpoint_status(endpoint_id, status, count)"
+       " VALUES (?,?,?)");
+  for (size_t i = 0; i < m->nendpoints; i++) {
+    const struct model_endpoint *e = &m->endpoints[i];
+    for (size_t j = 0; j < e->nstatus; j++) {
+      sqlite3_bind_int64(st, 1, (int64_t)i);
+      sqlite3_bind_int(st, 2, e->status[j].status);
+      sqlite3_bind_int64(st, 3, (int64_t)e->status[j].count);
+      STEP("endpoint_status");
+    }
+  }
+
+  PREP("INSERT INTO persona(id, name, weight, sessions, length_dist,"
+       " duration_dist) VALUES (?,?,?,?,?,?)");
+  for (size_t i = 0; i < m->npersonas; i++) {
+    const struct model_persona *p = &m->personas[i];
+    sqlite3_bind_int64(st, 1, (int64_t)i);
+    sqlite3_bind_text(st, 2, p->name, -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 3, p->weight);
+    sqlite3_bind_int64(st, 4, (int64_t)p->sessions);
+    if ((rc = save_dist(s, "count", &p->length, st, 5))) goto out;
+    if ((rc = save_dist(s, "us", &p->duration, st, 6))) goto out;
+    STEP("persona");
+  }
+
+  PREP("INSERT INTO transition(persona_id, from_ep, to_ep, count,"
+       " think_dist) VALUES (?,?,?,?,?)");
+  for (size_t i = 0; i < m->ntransitions; i++) {
+    const struct model_transition *t = &m->transitions[i];
+    sqlite3_bind_int64(st, 1, t->persona);
+    sqlite3_bind_int64(st, 2, t->from);
+    sqlite3_bind_int64(st, 3, t->to);
+    sqlite3_bind_int64(st, 4, (int64_t)t->count);
+    if ((rc = save_dist(s, "us", &t->think, st, 5))) goto out;
+    STEP("transition");
+  }
+
+  PREP("INSERT INTO think_backoff(persona_id, from_ep, dist_id)"
+       " VALUES (?,?,?)");
+  for (size_t i = 0; i < m->nbackoffs; i++) {
+    const struct model_backoff *b = &m->backoffs[i];
+    int64_t id = 0;
+    if ((rc = save_hist(s, "us", &b->think, &id))) goto out;
+    sqlite3_bind_int64(st, 1, b->persona);
+    sqlite3_bind_int64(st, 2, b->from);
+    sqlite3_bind_int64(st, 3, id);
+    STEP("think_backoff");
+  }
+
+  PREP("INSERT INTO arrival(persona_id, minute, sessions) VALUES (?,?,?)");
+  for (size_t i = 0; i < m->narrivals; i++) {
+    sqlite3_bind_int64(st, 1, m->arrivals[i].persona);
+    sqlite3_bind_int64(st, 2, m->arrivals[i].minute);
+    sqlite3_bind_int64(st, 3, (int64_t)m->arrivals[i].sessions);
+    STEP("arrival");
+  }
+
+  PREP("INSERT INTO arrival_profile(persona_id, kind, bucket, sessions)"
+       " VALUES (?,?,?,?)");
+  for (size_t i = 0; i < m->nprofiles; i++) {
+    sqlite3_bind_int64(st, 1, m->profiles[i].persona);
+    sqlite3_bind_text(st, 2, m->profiles[i].kind, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, m->profiles[i].bucket);
+    sqlite3_bind_int64(st, 4, (int64_t)m->profiles[i].sessions);
+    STEP("arrival_profile");
+  }
+
+  sqlite3_stmt *pv = NULL;
+  PREP("INSERT INTO param(id, endpoint_id, loc, position, name, type,"
+       " presence, distinct_values, distinct_exact, redacted)"
+       " VALUES (?,?,?,?,?,?,?,?,?,?)");
+  if ((rc = prep(s, "INSERT INTO pool_value(param_id, value, count)"
+                    " VALUES (?,?,?)", &pv)))
+    goto out;
+  for (size_t i = 0; i < m->nparams; i++) {
+    const struct model_param *p = &m->params[i];
+    sqlite3_bind_int64(st, 1, (int64_t)i);
+    sqlite3_bind_int64(st, 2, p->endpoint);
+    sqlite3_bind_text(st, 3, p->loc, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, p->position);
+    sqlite3_bind_text(st, 5, p->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, p->type, -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 7, p->presence);
+    sqlite3_bind_int64(st, 8, (int64_t)p->distinct);
+    sqlite3_bind_int(st, 9, p->distinct_exact);
+    sqlite3_bind_int(st, 10, p->redacted);
+    STEP("param");
+    for (size_t j = 0; j < p->nvalues; j++) {
+      sqlite3_bind_int64(pv, 1, (int64_t)i);
+      sqlite3_bind_text(pv, 2, p->values[j].value, -1, SQLITE_STATIC);
+      sqlite3_bind_int64(pv, 3, (int64_t)p->values[j].count);
+      if ((rc = step_reset(s, pv, "pool_value"))) {
+        sqlite3_finalize(pv);
+        goto out;
+      }
+    }
+  }
+  sqlite3_finalize(pv);
+
+  PREP("INSERT INTO user_agent(id, value, count, is_bot) VALUES (?,?,?,?)");
+  for (size_t i = 0; i < m->nuas; i++) {
+    sqlite3_bind_int64(st, 1, (int64_t)i);
+    sqlite3_bind_text(st, 2, m->uas[i].value, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, (int64_t)m->uas[i].count);
+    sqlite3_bind_int(st, 4, m->uas[i].is_bot);
+    STEP("user_agent");
+  }
+
+  PREP("INSERT INTO redaction(loc, name, action, count) VALUES (?,?,?,?)");
+  for (size_t i = 0; i < m->nredactions; i++) {
+    sqlite3_bind_text(st, 1, m->redactions[i].loc, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, m->redactions[i].name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, m->redactions[i].action, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, (int64_t)m->redactions[i].count);
+    STEP("redaction");
+  }
+  rc = 0;
+out:
+  sqlite3_finalize(st);
+  return rc;
+#undef PREP
+#undef STEP
+}
+
+int model_check_writable(const char *path, int force, char *err,
+                         size_t errlen) {
+  struct stat st;
+  if (stat(path, &st) == 0) {
+    if (S_ISDIR(st.st_mode)) {
+      snprintf(err, errlen, "cannot write model %s: it is a directory", path);
+      return -EISDIR;
+    }
+    if (!force) {
+      snprintf(err, errlen,
+               "%s already exists; use --force to overwrite it", path);
+      return ERR_EXISTS;
+    }
+  }
+  /* The model is written beside its final path, so the folder must take a
+   * new file. */
+  char dir[4096];
+  const char *slash = strrchr(path, '/');
+  if (!slash) {
+    snprintf(dir, sizeof dir, ".");
+  } else if (slash == path) {
+    snprintf(dir, sizeof dir, "/");
+  } else {
+    snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+  }
+  if (access(dir, W_OK | X_OK) != 0) {
+    int e = errno;
+    snprintf(err, errlen, "cannot write model %s: folder %s: %s", path, dir,
+             strerror(e));
+    return -e;
+  }
+  return 0;
+}
+
+int model_save(const struct model *m, const char *path, int force, char *err,
+               size_t errlen) {
+  int rc = model_check_writable(path, force, err, errlen);
+  if (rc) return rc;
+
+  char tmp[4200];
+  snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
+  unlink(tmp);
+
+  struct saver s = {.path = path, .err = err, .errlen = errlen};
+  if (sqlite3_open_v2(tmp, &s.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                      NULL) != SQLITE_OK) {
+    snprintf(err, errlen, "cannot write model %s: %s", path,
+             s.db ? sqlite3_errmsg(s.db) : "out of memory");
+    rc = ERR_SQLITE;
+    goto out;
+  }
+  /* The temporary file is private until the rename, so it needs no
+   * rollback journal; durability comes from fsync before the rename. */
+  char *emsg = NULL;
+  if (sqlite3_exec(s.db, "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;",
+                   NULL, NULL, &emsg) != SQLITE_OK ||
+      sqlite3_exec(s.db, model_schema_sql, NULL, NULL, &emsg) != SQLITE_OK ||
+      sqlite3_exec(s.db, "BEGIN", NULL, NULL, &emsg) != SQLITE_OK) {
+    snprintf(err, errlen, "cannot write model %s: schema: %s", path,
+             emsg ? emsg : sqlite3_errmsg(s.db));
+    sqlite3_free(emsg);
+    rc = sqlite3_errcode(s.db) == SQLITE_FULL ? -ENOSPC : ERR_SQLITE;
+    goto out;
+  }
+  rc = prep(&s, "INSERT INTO dist(id, unit, n, zeros, min, max, sum,"
+                " sum_log, sum_log2, data) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            &s.dist);
+  if (rc) goto out;
+  rc = save_tables(&s, m);
+  if (rc) goto out;
+  sqlite3_finalize(s.dist);
+  s.dist = NULL;
+  if (sqlite3_exec(s.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+    rc = fail_sqlite(&s, "commit");
+    goto out;
+  }
+  if (sqlite3_close(s.db) != SQLITE_OK) {
+    rc = fail_sqlite(&s, "close");
+    goto out;
+  }
+  s.db = NULL;
+  FILE *f = fopen(tmp, "r+");
+  if (!f || fsync(fileno(f)) != 0) {
+    int e = errno;
+    if (f) fclose(f);
+    snprintf(err, errlen, "cannot write model %s: %s", path, strerror(e));
+    rc = -e;
+    goto out;
+  }
+  fclose(f);
+  if (rename(tmp, path) != 0) {
+    int e = errno;
+    snprintf(err, errlen, "cannot write model %s: %s", path, strerror(e));
+    rc = -e;
+    goto out;
+  }
+  return 0;
+out:
+  sqlite3_finalize(s.dist);
+  sqlite3_close(s.db);
+  unlink(tmp);
+  return rc;
+}
+
+/* ---- loading --------------------------------------------------------- */
+
+struct loader {
+  sqlite3 *db;
+  const char *path;
+  char *err;
+  size_t errlen;
+  struct hmap dist_index; /* dist id -> index into dists */
+  struct hist *dists;
+  size_t ndists;
+};
+
+static int load_fail(struct loader *l, const char *what) {
+  snprintf(l->err, l->errlen, "cannot read model %s: %s: %s", l->path, what,
+           sqlite3_errmsg(l->db));
+  return ERR_SQLITE;
+}
+
+static int corrupt(struct loader *l, const char *what) {
+  snprintf(l->err, l->errlen, "model %s is damaged: %s", l->path, what);
+  return ERR_CORRUPT;
+}
+
+static char *col_dup(sqlite3_stmt *st, int col) {
+  const unsigned char *t = sqlite3_column_text(st, col);
+  return strdup(t ? (const char *)t : "");
+}
+
+static int load_dists(struct loader *l) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(l->db,
+                         "SELECT id, n, zeros, min, max, sum, sum_log,"
+                         " sum_log2, data FROM dist ORDER BY id",
+                         -1, &st, NULL) != SQLITE_OK)
+    return load_fail(l, "dist");
+  int rc = 0;
+  size_t cap = 0;
+  int step;
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    if (l->ndists == cap) {
+      cap = cap ? cap * 2 : 64;
+      struct hist *nd = realloc(l->dists, cap * sizeof *nd);
+      if (!nd) {
+        rc = -ENOMEM;
+        goto out;
+      }
+      l->dists = nd;
+    }
+    struct hist *h = &l->dists[l->ndists];
+    hist_init(h);
+    int64_t n = sqlite3_column_int64(st, 1);
+    int64_t zeros = sqlite3_column_int64(st, 2);
+    int64_t mn = sqlite3_column_int64(st, 3), mx = sqlite3_column_int64(st, 4);
+    if (n < 0 || zeros < 0 || zeros > n || mn < 0 || mx < mn) {
+      rc = corrupt(l, "a distribution has impossible counts");
+      goto out;
+    }
+    rc = hist_decode(h, sqlite3_column_blob(st, 8),
+                     (size_t)sqlite3_column_bytes(st, 8), (uint64_t)n,
+                     (uint64_t)zeros, (uint64_t)mn, (uint64_t)mx,
+                     sqlite3_column_double(st, 5),
+                     sqlite3_column_double(st, 6),
+                     sqlite3_column_double(st, 7));
+    if (rc == ERR_CORRUPT) {
+      rc = corrupt(l, "a distribution's data does not decode");
+      goto out;
+    }
+    if (rc) goto out;
+    l->ndists++;
+    uint64_t *slot;
+    if ((rc = hmap_put(&l->dist_index, (uint64_t)sqlite3_column_int64(st, 0),
+                       l->ndists - 1, &slot)) < 0)
+      goto out;
+    rc = 0;
+  }
+  if (step != SQLITE_DONE) rc = load_fail(l, "dist");
+out:
+  sqlite3_finalize(st);
+  return rc;
+}
+
+static int get_hist(struct loader *l, int64_t id, struct hist *h) {
+  uint64_t *ix = hmap_get(&l->dist_index, (uint64_t)id);
+  if (!ix) return corrupt(l, "a reference to a missing distribution");
+  return hist_copy(h, &l->dists[*ix]);
+}
+
+/* Copies the distribution referenced by column col into d; a NULL
+ * reference means the input lacked the quantity (d->has = 0). */
+static int get_opt_dist(struct loader *l, sqlite3_stmt *st, int col,
+                        struct model_dist *d) {
+  hist_init(&d->h);
+  d->has = sqlite3_column_type(st, col) != SQLITE_NULL;
+  if (!d->has) return 0;
+  return get_hist(l, sqlite3_column_int64(st, col), &d->h);
+}
+
+#define LOAD_BEGIN(sql)                                                \
+  do {                                                                 \
+    if (sqlite3_prepare_v2(l->db, sql, -1, &st, NULL) != SQLITE_OK)    \
+      return load_fail(l, sql);                                        \
+  } while (0)
+
+static int load_rows(struct loader *l, struct model *m) {
+  sqlite3_stmt *st = NULL;
+  int rc = 0, step;
+
+  LOAD_BEGIN("SELECT key, value FROM meta ORDER BY rowid");
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    struct model_kv *kv = model_push(m, meta);
+    if (!kv) goto nomem;
+    kv->key = col_dup(st, 0);
+    kv->value = col_dup(st, 1);
+    if (!kv->key || !kv->value) goto nomem;
+  }
+  if (step != SQLITE_DONE) goto sqlfail;
+  sqlite3_finalize(st);
+
+  LOAD_BEGIN("SELECT name, format, bytes, lines, requests, malformed,"
+             " filtered, directives, error FROM source_file ORDER BY id");
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    struct model_source *f = model_push(m, sources);
+    if (!f) goto nomem;
+    f->name = col_dup(st, 0);
+    f->format = col_dup(st, 1);
+    f->bytes = (uint64_t)sqlite3_column_int64(st, 2);
+    f->lines = (uint64_t)sqlite3_column_int64(st, 3);
+    f->requests = (uint64_t)sqlite3_column_int64(st, 4);
+    f->malformed = (uint64_t)sqlite3_column_int64(st, 5);
+    f->filtered = (uint64_t)sqlite3_column_int64(st, 6);
+    f->directives = (uint64_t)sqlite3_column_int64(st, 7);
+    if (sqlite3_column_type(st, 8) != SQLITE_NULL) {
+      f->error = col_dup(st, 8);
+      if (!f->error) goto nomem;
+    }
+    if (!f->name || !f->format) goto nomem;
+  }
+  if (step != SQLITE_DONE) goto sqlfail;
+  sqlite3_finalize(st);
+
+  LOAD_BEGIN("SELECT file_id, line, reason FROM malformed_sample"
+             " ORDER BY rowid");
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    struct model_malformed *x = model_push(m, malformed);
+    if (!x) goto nomem;
+    x->file = (uint32_t)sqlite3_column_int64(st, 0);
+    x->line = (uint64_t)sqlite3_column_int64(st, 1);
+    x->reason = col_dup(st, 2);
+    if (!x->reason) goto nomem;
+  }
+  if (step != SQLITE_DONE) goto sqlfail;
+  sqlite3_finalize(st);
+
+  LOAD_BEGIN("SELECT id, method, host, template, count, latency_dist,"
+             " resp_bytes_dist, req_bytes_dist FROM endpoint ORDER BY id");
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    if (sqlite3_column_int64(st, 0) != (int64_t)m->nendpoints) {
+      sqlite3_finalize(st);
+      return corrupt(l, "endpoint ids are not dense from 0");
+    }
+    struct model_endpoint *e = model_push(m, endpoints);
+    if (!e) goto nomem;
+    e->method = col_dup(st, 1);
+    e->host = col_dup(st, 2);
+    e->templ = col_dup(st, 3);
+    if (!e->method || !e->host || !e->templ) goto nomem;
+    e->count = (uint64_t)sqlite3_column_int64(st, 4);
+    if ((rc = get_opt_dist(l, st, 5, &e->latency)) ||
+        (rc = get_opt_dist(l, st, 6, &e->resp_bytes)) ||
+        (rc = get_opt_dist(l, st, 7, &e->req_bytes)))
+      goto out;
+  }
+  if (step != SQLITE_DONE) goto sqlfail;
+  sqlite3_finalize(st);
+
+  LOAD_BEGIN("SELECT endpoint_id, status, count FROM endpoint_status"
+             " ORDER BY endpoint_id, status");
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    int64_t ep = sqlite3_column_int64(st, 0);
+    if (ep < 0 || (uint64_t)ep >= m->nendpoints) {
+      sqlite3_finalize(st);
+      return corrupt(l, "a status row names a missing endpoint");
+    }
+    struct model_endpoint *e = &m->endpoints[ep];
+    struct model_status *ns =
+        realloc(e->status, (e->nstatus + 1) * sizeof *ns);
+    if (!ns) goto nomem;
+    e->status = ns;
+    ns[e->nstatus].status = sqlite3_column_int(st, 1);
+    ns[e->nstatus].count = (uint64_t)sqlite3_column_int64(st, 2);
+    e->nstatus++;
+  }
+  if (step != SQLITE_DONE) goto sqlfail;
+  sqlite3_finalize(st);
+
+  LOAD_BEGIN("SELECT id, name, weight, sessions, length_dist, duration_dist"
+             " FROM persona ORDER BY id");
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    if (sqlite3_column_int64(st, 0) != (int64_t)m->npersonas) {
+      sqlite3_finalize(st);
+      return corrupt(l, "persona ids are not dense from 0");
+    }
+    struct model_persona *p = model_push(m, personas);
+    if (!p) goto nomem;
+    p->name = col_dup(st, 1);
+    if (!p->name) goto nomem;
+    p->weight = sqlite3_column_double(st, 2);
+    p->sessions = (uint64_t)sqlite3_column_int64(st, 3);
+    if ((rc = get_opt_dist(l, st, 4, &p->length)) ||
+        (rc = get_opt_dist(l, st, 5, &p->duration)))
+      goto out;
+  }
+  if (step != SQLITE_DONE) goto sqlfail;
+  sqlite3_finalize(st);
+
+  LOAD_BEGIN("SELECT persona_id, from_ep, to_ep, count, think_dist"
+             " FROM transition ORDER BY persona_id, from_ep, to_ep");
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    struct model_transition *t = model_push(m, transitions);
+    if (!t) goto nomem;
+    t->persona = (uint32_t)sqlite3_column_int64(st, 0);
+    t->from = (int32_t)sqlite3_column_int64(st, 1);
+    t->to = (int32_t)sqlite3_column_int64(st, 2);
+    t->count = (uint64_t)sqlite3_column_int64(st, 3);
+    if (t->persona >= m->npersonas ||
+        (t->from != MODEL_START &&
+         (t->from < 0 || (size_t)t->from >= m->nendpoints)) ||
+        (t->to != MODEL_END && (t->to < 0 || (size_t)t->to >= m->nendpoints))) {
+      sqlite3_finalize(st);
+      return corrupt(l, "a transition names a missing endpoint or persona");
+    }
+    if ((rc = get_opt_dist(l, st, 4, &t->think))) goto out;
+  }
+  if (step != SQLITE_DONE) goto sqlfail;
+  sqlite3_finalize(st);
+
+  LOAD_BEGIN("SELECT persona_id, from_ep, dist_id FROM think_backoff"
+             " ORDER BY persona_id, from_ep");
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    struct model_backoff *b = model_push(m, backoffs);
+    if (!b) goto nomem;
+    b->persona = (uint32_t)sqlite3_column_int64(st, 0);
+    b->from = (int32_t)sqlite3_column_int64(st, 1);
+    hist_init(&b->think);
+    if ((rc = get_hist(l, sqlite3_column_int64(st, 2), &b->think))) goto out;
+  }
+  if (step != SQLITE_DONE) goto sqlfail;
+  sqlite3_finalize(st);
+
+  LOAD_BEGIN("SELECT persona_id, minute, sessions FROM arrival"
+             " ORDER BY persona_id, minute");
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    struct model_arrival *a = model_push(m, arrivals);
+    if (!a) goto nomem;
+    a->persona = (uint32_t)sqlite3_column_int64(st, 0);
+    a->minute = sqlite3_column_int64(st, 1);
+    a->sessions = (uint64_t)sqlite3_column_int64(st, 2);
+  }
+  if (step != SQLITE_DONE) goto sqlfail;
+  sqlite3_finalize(st);
+
+  LOAD_BEGIN("SELECT persona_id, kind, bucket, sessions FROM arrival_profile"
+             " ORDER BY persona_id, kind, bucket");
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    struct model_profile *p = model_push(m, profiles);
+    if (!p) goto nomem;
+    p->persona = (uint32_t)sqlite3_column_int64(st, 0);
+    const unsigned char *k = sqlite3_column_text(st, 1);
+    snprintf(p->kind, sizeof p->kind, "%s", k ? (const char *)k : "");
+    p->bucket = (uint32_t)sqlite3_column_int64(st, 2);
+    p->sessions = (uint64_t)sqlite3_column_int64(st, 3);
+  }
+  if (step != SQLITE_DONE) goto sqlfail;
+  sqlite3_finalize(st);
+
+  LOAD_BEGIN("SELECT id, endpoint_id, loc, position, name, type, presence,"
+             " distinct_values, distinct_exact, redacted FROM param"
+             " ORDER BY id");
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    if (sqlite3_column_int64(st, 0) != (int64_t)m->nparams) {
+      sqlite3_finalize(st);
+      return corrupt(l, "param ids are not dense from 0");
+    }
+    struct model_param *p = model_push(m, params);
+    if (!p) goto nomem;
+    p->endpoint = (uint32_t)sqlite3_column_int64(st, 1);
+    const unsigned char *loc = sqlite3_column_text(st, 2);
+    snprintf(p->loc, sizeof p->loc, "%s", loc ? (const char *)loc : "");
+    p->position = (uint32_t)sqlite3_column_int64(st, 3);
+    p->name = col_dup(st, 4);
+    p->type = col_dup(st, 5);
+    if (!p->name || !p->type) goto nomem;
+    p->presence = sqlite3_column_double(st, 6);
+    p->distinct = (uint64_t)sqlite3_column_int64(st, 7);
+    p->distinct_exact = sqlite3_column_int(st, 8);
+    p->redacted = sqlite3_column_int(st, 9);
+    if (p->endpoint >= m->nendpoints) {
+      sqlite3_finalize(st);
+      return corrupt(l, "a param names a missing endpoint");
+    }
+  }
+  if (step != SQLITE_DONE) goto sqlfail;
+  sqlite3_finalize(st);
+
+  LOAD_BEGIN("SELECT param_id, value, count FROM pool_value"
+             " ORDER BY param_id, count DESC, value");
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    int64_t pid = sqlite3_column_int64(st, 0);
+    if (pid < 0 || (uint64_t)pid >= m->nparams) {
+      sqlite3_finalize(st);
+      return corrupt(l, "a pool value names a missing param");
+    }
+    struct model_param *p = &m->params[pid];
+    struct model_value *nv = realloc(p->values, (p->nvalues + 1) * sizeof *nv);
+    if (!nv) goto nomem;
+    p->values = nv;
+    nv[p->nvalues].value = col_dup(st, 1);
+    nv[p->nvalues].count = (uint64_t)sqlite3_column_int64(st, 2);
+    if (!nv[p->nvalues].value) goto nomem;
+    p->nvalues++;
+  }
+  if (step != SQLITE_DONE) goto sqlfail;
+  sqlite3_finalize(st);
+
+  LOAD_BEGIN("SELECT value, count, is_bot FROM user_agent ORDER BY id");
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    struct model_ua *u = model_push(m, uas);
+    if (!u) goto nomem;
+    u->value = col_dup(st, 0);
+    if (!u->value) goto nomem;
+    u->count = (uint64_t)sqlite3_column_int64(st, 1);
+    u->is_bot = sqlite3_column_int(st, 2);
+  }
+  if (step != SQLITE_DONE) goto sqlfail;
+  sqlite3_finalize(st);
+
+  LOAD_BEGIN("SELECT loc, name, action, count FROM redaction"
+             " ORDER BY loc, name, action");
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    struct model_redaction *r = model_push(m, redactions);
+    if (!r) goto nomem;
+    r->loc = col_dup(st, 0);
+    r->name = col_dup(st, 1);
+    r->action = col_dup(st, 2);
+    if (!r->loc || !r->name || !r->action) goto nomem;
+    r->count = (uint64_t)sqlite3_column_int64(st, 3);
+  }
+  if (step != SQLITE_DONE) goto sqlfail;
+  sqlite3_finalize(st);
+  return 0;
+
+nomem:
+  rc = -ENOMEM;
+  snprintf(l->err, l->errlen, "cannot read model %s: out of memory",
+           l->path);
+  goto out;
+sqlfail:
+  rc = load_fail(l, "query");
+out:
+  sqlite3_finalize(st);
+  return rc;
+}
+
+int model_load(const char *path, struct model **out, char *err,
+               size_t errlen) {
+  struct loader l = {.path = path, .err = err, .errlen = errlen};
+  hmap_init(&l.dist_index);
+  struct model *m = NULL;
+  int rc;
+  struct stat stt;
+  if (stat(path, &stt) != 0) {
+    int e = errno;
+    snprintf(err, errlen, "cannot read model %s: %s", path, strerror(e));
+    return -e;
+  }
+  if (sqlite3_open_v2(path, &l.db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+    snprintf(err, errlen, "cannot read model %s: %s", path,
+             l.db ? sqlite3_errmsg(l.db) : "out of memory");
+    rc = ERR_SQLITE;
+    goto out;
+  }
+  /* Version first: a newer model may not even have the tables we expect. */
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(l.db,
+                         "SELECT value FROM meta WHERE key='schema_version'",
+                         -1, &st, NULL) != SQLITE_OK) {
+    int code = sqlite3_errcode(l.db);
+    snprintf(err, errlen, "%s is not a mimic model (%s)", path,
+             code == SQLITE_NOTADB ? "not an SQLite database"
+                                   : "no meta table");
+    rc = ERR_CORRUPT;
+    goto out;
+  }
+  long version = -1;
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    const unsigned char *v = sqlite3_column_text(st, 0);
+    char *end;
+    version = v ? strtol((const char *)v, &end, 10) : -1;
+    if (!v || *end) version = -1;
+  }
+  sqlite3_finalize(st);
+  if (version < 1) {
+    snprintf(err, errlen, "%s is not a mimic model (no schema_version)", path);
+    rc = ERR_CORRUPT;
+    goto out;
+  }
+  if (version > MODEL_SCHEMA_VERSION) {
+    snprintf(err, errlen,
+             "%s was written with model schema version %ld; this mimic (%s) "
+             "reads up to version %d: upgrade mimic to read it",
+             path, version, MIMIC_VERSION, MODEL_SCHEMA_VERSION);
+    rc = ERR_VERSION;
+    goto out;
+  }
+  if ((rc = model_new(&m))) goto out;
+  if ((rc = load_dists(&l))) goto out;
+  if ((rc = load_rows(&l, m))) goto out;
+  *out = m;
+  m = NULL;
+out:
+  if (rc == -ENOMEM && err[0] == '\0')
+    snprintf(err, errlen, "cannot read model %s: out of memory", path);
+  model_free(m);
+  for (size_t i = 0; i < l.ndists; i++) hist_cleanup(&l.dists[i]);
+  free(l.dists);
+  hmap_cleanup(&l.dist_index);
+  sqlite3_close(l.db);
+  return rc;
+}

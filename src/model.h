@@ -1,0 +1,178 @@
+/* model: the traffic model in memory, and its SQLite file (models/schema.sql
+ * is the contract; this struct mirrors it table by table).
+ *
+ * The struct is deliberately plain data rather than opaque: it *is* the
+ * schema, the learner fills it, inspect/replay/compare read it, and the
+ * round-trip test compares two of them field by field. Every pointer in it
+ * is owned by the model and freed by model_free. */
+#ifndef MIMIC_MODEL_H
+#define MIMIC_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hist.h"
+
+#define MODEL_SCHEMA_VERSION 1
+#define MODEL_START (-1) /* transition.from_ep: the session begins */
+#define MODEL_END (-2)   /* transition.to_ep: the session ends */
+#define MODEL_ANY (-3)   /* think_backoff.from_ep: pooled over the persona */
+
+struct model_kv {
+  char *key, *value;
+};
+
+struct model_source {
+  char *name, *format, *error; /* error may be NULL */
+  uint64_t bytes, lines, requests, malformed, filtered, directives;
+};
+
+struct model_malformed {
+  uint32_t file; /* index into sources */
+  uint64_t line;
+  char *reason;
+};
+
+struct model_status {
+  int status;
+  uint64_t count;
+};
+
+/* A histogram that may be absent (has == 0: the input lacked the data). */
+struct model_dist {
+  int has;
+  struct hist h;
+};
+
+struct model_endpoint {
+  char *method, *host, *templ;
+  uint64_t count;
+  struct model_dist latency, resp_bytes, req_bytes;
+  struct model_status *status; /* sorted by status */
+  size_t nstatus;
+};
+
+struct model_value {
+  char *value;
+  uint64_t count;
+};
+
+struct model_param {
+  uint32_t endpoint;
+  char loc[8];     /* "path" or "query" */
+  uint32_t position;
+  char *name, *type;
+  double presence;
+  uint64_t distinct;
+  int distinct_exact, redacted;
+  struct model_value *values; /* sorted by count desc */
+  size_t nvalues;
+};
+
+struct model_persona {
+  char *name;
+  double weight;
+  uint64_t sessions;
+  struct model_dist length, duration;
+};
+
+struct model_transition {
+  uint32_t persona;
+  int32_t from, to; /* endpoint ids, MODEL_START / MODEL_END */
+  uint64_t count;
+  struct model_dist think;
+};
+
+struct model_backoff {
+  uint32_t persona;
+  int32_t from; /* endpoint id or MODEL_ANY */
+  struct hist think;
+};
+
+struct model_arrival {
+  uint32_t persona;
+  int64_t minute; /* unix minutes, UTC */
+  uint64_t sessions;
+};
+
+struct model_profile {
+  uint32_t persona;
+  char kind[12]; /* "tod15" or "dow_hour" */
+  uint32_t bucket;
+  uint64_t sessions;
+};
+
+struct model_ua {
+  char *value;
+  uint64_t count;
+  int is_bot;
+};
+
+struct model_redaction {
+  char *loc, *name, *action;
+  uint64_t count;
+};
+
+/* Growable array fields: ptr + n (+ cap private to the builders). */
+#define MODEL_ARRAY(type, name) \
+  type *name;                   \
+  size_t n##name, cap_##name
+
+struct model {
+  MODEL_ARRAY(struct model_kv, meta);
+  MODEL_ARRAY(struct model_source, sources);
+  MODEL_ARRAY(struct model_malformed, malformed);
+  MODEL_ARRAY(struct model_endpoint, endpoints);
+  MODEL_ARRAY(struct model_param, params);
+  MODEL_ARRAY(struct model_persona, personas);
+  MODEL_ARRAY(struct model_transition, transitions);
+  MODEL_ARRAY(struct model_backoff, backoffs);
+  MODEL_ARRAY(struct model_arrival, arrivals);
+  MODEL_ARRAY(struct model_profile, profiles);
+  MODEL_ARRAY(struct model_ua, uas);
+  MODEL_ARRAY(struct model_redaction, redactions);
+};
+
+/* An empty model. Returns 0 or -ENOMEM. */
+int model_new(struct model **out);
+void model_free(struct model *m);
+
+/* Appends a zeroed element to one of the arrays and returns it (NULL on
+ * -ENOMEM), e.g. struct model_endpoint *e = model_push(m, endpoints). */
+#define model_push(m, name)                                       \
+  model_grow(&(m)->name, &(m)->n##name, &(m)->cap_##name,          \
+             sizeof *(m)->name)
+/* arrp points to the array's pointer field (read and written with memcpy,
+ * so any element pointer type works without aliasing casts). */
+void *model_grow(void *arrp, size_t *n, size_t *cap, size_t elem);
+
+/* Sets meta key to a copy of value (replacing an earlier one). 0/-ENOMEM. */
+int model_meta_set(struct model *m, const char *key, const char *value);
+int model_meta_set_i64(struct model *m, const char *key, int64_t value);
+int model_meta_set_f64(struct model *m, const char *key, double value);
+/* Value of meta key, or NULL. */
+const char *model_meta_get(const struct model *m, const char *key);
+/* Integer value of meta key, or def when absent or not a number. */
+int64_t model_meta_i64(const struct model *m, const char *key, int64_t def);
+
+/* Writes m to path as one transaction into a temporary file beside it,
+ * renamed over path only when complete, so an interrupted or failed save
+ * never leaves a half-written model. Refuses an existing path unless force
+ * (ERR_EXISTS). On failure returns a negative code and a message naming the
+ * file and the cause in err (size errlen). */
+int model_save(const struct model *m, const char *path, int force, char *err,
+               size_t errlen);
+
+/* Reads a model. Fails with ERR_VERSION for a model from a newer schema,
+ * ERR_CORRUPT for damaged content, ERR_SQLITE / -errno otherwise; err gets a
+ * message naming the file. */
+int model_load(const char *path, struct model **out, char *err,
+               size_t errlen);
+
+/* Checks before a long capture that path can be written: refuses an
+ * existing file without force, and a directory that is missing or not
+ * writable. 0 or a negative code with a message in err. */
+int model_check_writable(const char *path, int force, char *err,
+                         size_t errlen);
+
+#endif
