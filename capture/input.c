@@ -209,12 +209,11 @@ int input_next(struct input *in, const char **line, size_t *len) {
       size_t n = (size_t)(nl - base);
       in->start += n + 1;
       in->bytes += n + 1;
-      if (in->skipping) {
+      in->line_no++;
+      if (in->skipping || n > INPUT_MAX_LINE) {
         in->skipping = 0;
-        in->line_no++;
         return INPUT_LONG;
       }
-      in->line_no++;
       if (n && base[n - 1] == '\r') n--;
       *line = base;
       *len = n;
@@ -226,7 +225,7 @@ int input_next(struct input *in, const char **line, size_t *len) {
       in->start = in->end;
       in->bytes += have;
       in->line_no++;
-      if (in->skipping) {
+      if (in->skipping || have > INPUT_MAX_LINE) {
         in->skipping = 0;
         return INPUT_LONG;
       }

@@ -1,0 +1,36 @@
+/* testutil: small helpers shared by the cmocka unit tests. */
+#ifndef MIMIC_TESTUTIL_H
+#define MIMIC_TESTUTIL_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* A fresh temporary folder under $MIMIC_TEST_TMP (or /tmp); the path is
+ * written into buf. Returns buf, or NULL on failure. */
+static inline char *testutil_tmpdir(char *buf, size_t len) {
+  const char *base = getenv("MIMIC_TEST_TMP");
+  if (!base || !*base) base = "/tmp";
+  mkdir(base, 0700);
+  snprintf(buf, len, "%s/mimic-test-XXXXXX", base);
+  return mkdtemp(buf);
+}
+
+static inline int testutil_write(const char *path, const void *data,
+                                 size_t len) {
+  FILE *f = fopen(path, "wb");
+  if (!f) return -1;
+  size_t w = fwrite(data, 1, len, f);
+  return fclose(f) == 0 && w == len ? 0 : -1;
+}
+
+/* Removes a folder made by testutil_tmpdir and the files in it. */
+static inline void testutil_rmdir(const char *dir) {
+  char cmd[4200];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+}
+
+#endif
