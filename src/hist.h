@@ -2,13 +2,15 @@
  * (microseconds, bytes, counts) with ~1% relative accuracy: record, merge,
  * quantiles, inverse-CDF sampling, and a compact BLOB encoding for the model.
  *
- * Bucket i > 0 holds values v with gamma^(i-1) < v <= gamma^i where
+ * Bucket i holds values v with gamma^(i-1) < v <= gamma^i where
  * gamma = (1 + alpha) / (1 - alpha) and alpha = HIST_ALPHA; value 0 is
  * counted apart ("zeros"). Every uint64_t value can be recorded (buckets
- * 0 .. ~2219; membership is decided on (double)v). Counts are dense between
- * the lowest and highest used bucket, so memory is proportional to the value
- * range in log space (about 8 bytes a bucket; 1 ms .. 30 min spans ~720
- * buckets), never to the number of values. */
+ * 0 .. ~2219; membership is decided on (double)v), though the model keeps
+ * n, min and max in SQLite int64 columns, so only up to INT64_MAX can be
+ * saved. Counts are dense between the lowest and highest used bucket, so
+ * memory is proportional to the value range in log space (about 8 bytes a
+ * bucket; 1 ms .. 30 min spans ~720 buckets), never to the number of
+ * values. */
 #ifndef MIMIC_HIST_H
 #define MIMIC_HIST_H
 
@@ -91,7 +93,8 @@ int hist_encode(const struct hist *h, uint8_t **out, size_t *out_len);
  * exactly what hist_encode writes (version, bucket range, shortest varints,
  * maximal zero runs, no trailing bytes) or disagrees with the side columns
  * (counts + zeros != n, min/max outside the edge buckets, sums non-finite or
- * outside what min and max allow); h is unchanged on error. Never reads
+ * outside what min and max allow; when n == 0, min, max and the sums must
+ * be 0); h is unchanged on error. Never reads
  * past blob + len nor allocates more than the ~2220 possible buckets. */
 int hist_decode(struct hist *h, const uint8_t *blob, size_t len, uint64_t n,
                 uint64_t zeros, uint64_t min, uint64_t max, double sum,
