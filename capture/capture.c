@@ -20,7 +20,8 @@
 #include "sessionize.h"
 #include "units.h"
 
-#define SAMPLE_LINES 64     /* lines used to detect a format */
+#define SAMPLE_LINES 64     /* lines used to detect a format first */
+#define SAMPLE_MAX 2048     /* ... and at most, when the first are unclear */
 #define MAX_EXAMPLES 5      /* malformed lines shown on stderr */
 #define MAX_STORED 20       /* malformed locations stored in the model */
 #define REORDER_CAP (1u << 21) /* events held for reordering, at most */
@@ -49,8 +50,8 @@ struct source {
   const char *name;
   struct input *in;
   struct logfmt *fmt;
-  struct sample_line samples[SAMPLE_LINES];
-  size_t nsamples, next_sample;
+  struct sample_line *samples;
+  size_t nsamples, cap_samples, next_sample;
   int sample_eof;     /* the input ended inside the sample */
   int sample_rc;      /* error that ended the sample read, if any */
   uint64_t cur_line;  /* line number of the current record */
@@ -155,8 +156,15 @@ static void note_malformed(struct run *r, struct source *s, uint64_t line,
 
 /* ---- sources --------------------------------------------------------- */
 
-static int read_samples(struct run *r, struct source *s) {
-  while (s->nsamples < SAMPLE_LINES) {
+/* Reads sample lines until the sample holds `want` lines or the input ends. */
+static int read_samples(struct run *r, struct source *s, size_t want) {
+  if (want > s->cap_samples) {
+    struct sample_line *ns = realloc(s->samples, want * sizeof *ns);
+    if (!ns) return -ENOMEM;
+    s->samples = ns;
+    s->cap_samples = want;
+  }
+  while (s->nsamples < want && !s->sample_eof) {
     const char *line;
     size_t len;
     int rc = input_next(s->in, &line, &len);
@@ -187,9 +195,19 @@ static int read_samples(struct run *r, struct source *s) {
   return 0;
 }
 
+/* "combined + $request_time (s)" or "clf: Common Log Format": the name
+ * users pass to --format, then what was detected when that says more. */
+static const char *format_label(const struct logfmt *f, char *buf,
+                                size_t len) {
+  const char *name = logfmt_name(f), *desc = logfmt_describe(f);
+  if (strncmp(desc, name, strlen(name)) == 0) return desc;
+  snprintf(buf, len, "%s: %s", name, desc);
+  return buf;
+}
+
 static int open_format(struct run *r, struct source *s) {
   const struct capture_opts *o = r->o;
-  char err[512] = "";
+  char err[512] = "", label[256];
   int rc;
   if (o->format && strcmp(o->format, "auto") != 0) {
     rc = logfmt_new(o->format, &o->fmt, &s->fmt, err, sizeof err);
@@ -197,18 +215,36 @@ static int open_format(struct run *r, struct source *s) {
       warn(r, "error: --format %s: %s", o->format, err);
       return rc;
     }
-    say(r, "%s: format %s", s->name, logfmt_describe(s->fmt));
+    say(r, "%s: format %s", s->name, format_label(s->fmt, label, sizeof label));
     return 0;
   }
-  const char *lines[SAMPLE_LINES];
-  size_t lens[SAMPLE_LINES], n = 0;
-  for (size_t i = 0; i < s->nsamples; i++) {
-    if (!s->samples[i].text) continue;
-    lines[n] = s->samples[i].text;
-    lens[n] = s->samples[i].len;
-    n++;
+  const char **lines = NULL;
+  size_t *lens = NULL, n = 0;
+  /* A damaged head (e.g. redaction fragments) can hide the format in the
+   * first lines: look further before giving up. */
+  for (size_t want = SAMPLE_LINES;; want *= 4) {
+    if ((rc = read_samples(r, s, want))) return rc;
+    const char **nl = realloc(lines, s->nsamples * sizeof *nl + 1);
+    size_t *nn = realloc(lens, s->nsamples * sizeof *nn + 1);
+    if (nl) lines = nl;
+    if (nn) lens = nn;
+    if (!nl || !nn) {
+      free(lines);
+      free(lens);
+      return -ENOMEM;
+    }
+    n = 0;
+    for (size_t i = 0; i < s->nsamples; i++) {
+      if (!s->samples[i].text) continue;
+      lines[n] = s->samples[i].text;
+      lens[n] = s->samples[i].len;
+      n++;
+    }
+    rc = logfmt_detect(lines, lens, n, &o->fmt, &s->fmt);
+    if (rc != ERR_FORMAT || s->sample_eof || want >= SAMPLE_MAX) break;
   }
-  rc = logfmt_detect(lines, lens, n, &o->fmt, &s->fmt);
+  free(lines);
+  free(lens);
   if (rc == ERR_FORMAT || (rc == 0 && n == 0)) {
     if (n == 0 && s->nsamples == 0) {
       warn(r, "error: %s is empty", s->name);
@@ -225,7 +261,7 @@ static int open_format(struct run *r, struct source *s) {
     return rc;
   }
   say(r, "%s: format %s (detected from %zu lines)", s->name,
-      logfmt_describe(s->fmt), n);
+      format_label(s->fmt, label, sizeof label), n);
   return 0;
 }
 
@@ -263,6 +299,10 @@ static int source_advance(struct run *r, struct source *s) {
     if (rc == INPUT_EOF) {
       s->done = 1;
       break;
+    }
+    if (rc == ERR_INTERRUPTED) {
+      if (interrupted) break; /* the run stops; the line stays unread */
+      continue;
     }
     if (rc < 0) {
       /* Reading stopped early (truncated, corrupt, I/O error): keep what
@@ -613,6 +653,7 @@ static void cleanup_run(struct run *r) {
   for (size_t i = 0; i < r->nsrc; i++) {
     struct source *s = &r->src[i];
     for (size_t j = 0; j < s->nsamples; j++) free(s->samples[j].text);
+    free(s->samples);
     logfmt_free(s->fmt);
     input_close(s->in);
     free(s->error);
@@ -670,7 +711,6 @@ int capture_run(const struct capture_opts *o) {
       warn(&r, "error: %s", err);
       goto out;
     }
-    if ((rc = read_samples(&r, s))) goto nomem;
     if ((rc = open_format(&r, s))) goto out;
   }
 

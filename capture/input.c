@@ -113,7 +113,7 @@ static int fill_raw(struct input *in) {
   for (;;) {
     ssize_t got = read(in->fd, in->raw, RAW_CHUNK);
     if (got < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR) return ERR_INTERRUPTED;
       return set_err(in, -errno, "cannot read %s: %s", strerror(errno));
     }
     if (got == 0) in->raw_eof = 1;
@@ -129,7 +129,7 @@ static int produce(struct input *in) {
     for (;;) {
       ssize_t got = read(in->fd, in->buf + in->end, room);
       if (got < 0) {
-        if (errno == EINTR) continue;
+        if (errno == EINTR) return ERR_INTERRUPTED;
         return set_err(in, -errno, "cannot read %s: %s", strerror(errno));
       }
       if (got == 0) in->eof = 1;

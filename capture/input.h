@@ -25,7 +25,9 @@ int input_open(const char *path, struct input **out, char *err,
 /* Reads the next line, without its "\n" or "\r\n". The line is valid until
  * the next call. Returns INPUT_LINE, INPUT_LONG, INPUT_EOF, or a negative
  * code (ERR_TRUNCATED, ERR_CORRUPT, -errno) with input_error() telling why;
- * lines returned before an error stay valid input. */
+ * lines returned before an error stay valid input. A read interrupted by a
+ * signal returns ERR_INTERRUPTED with nothing consumed: call again to go
+ * on, or stop. */
 int input_next(struct input *in, const char **line, size_t *len);
 
 /* Line number of the last line returned (1-based). */

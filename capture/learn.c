@@ -474,6 +474,16 @@ static int add_pool(struct model_param *p, const struct topk *pool) {
 
 static int add_redaction(struct model *m, const char *loc, const char *name,
                          const char *action, uint64_t count) {
+  /* One row per (loc, name, action): the same query name on several
+   * endpoints adds up. */
+  for (size_t i = 0; i < m->nredactions; i++) {
+    struct model_redaction *r = &m->redactions[i];
+    if (strcmp(r->loc, loc) == 0 && strcmp(r->name, name) == 0 &&
+        strcmp(r->action, action) == 0) {
+      r->count += count;
+      return 0;
+    }
+  }
   struct model_redaction *r = model_push(m, redactions);
   if (!r) return -ENOMEM;
   r->loc = strdup(loc);
