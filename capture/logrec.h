@@ -30,13 +30,13 @@ struct logrec {
   struct slice proto;  /* e.g. "HTTP/1.1"; may be empty */
   struct slice host;   /* Host header / vhost / ALB domain, when logged */
   struct slice referer;
-  struct slice ua;     /* user agent; "-" -> empty */
+  struct slice ua;      /* user agent; "-" -> empty */
   struct slice session; /* value of the header or cookie named by the
                            session key (logfmt_opts), when the format has it */
-  int status;          /* 100..599, or 0 when unknown */
-  int64_t resp_bytes;  /* body bytes sent, -1 unknown ("-" means 0) */
-  int64_t req_bytes;   /* request length, -1 unknown */
-  int64_t latency_us;  /* request time in microseconds, -1 unknown */
+  int status;           /* 100..599, or 0 when unknown */
+  int64_t resp_bytes;   /* body bytes sent, -1 unknown ("-" means 0) */
+  int64_t req_bytes;    /* request length, -1 unknown */
+  int64_t latency_us;   /* request time in microseconds, -1 unknown */
 };
 
 /* Sets every field to "absent". */
@@ -50,5 +50,16 @@ int logrec_set_target(struct logrec *r, const char *p, size_t len);
 /* Parses a request line "METHOD TARGET[ PROTO]" into method, path, query,
  * proto. Returns 0 or ERR_PARSE (bad method, no target, binary junk). */
 int logrec_set_request(struct logrec *r, const char *p, size_t len);
+
+/* logrec_set_request that also says why a line was refused: *reason gets
+ * a static string ("no request line" for "-", "- - HTTP/1.0" and binary
+ * junk such as "\x16\x03..."; "bad method"; "no request target"; "bad
+ * request target"). reason may be NULL. */
+int logrec_parse_request(struct logrec *r, const char *p, size_t len,
+                         const char **reason);
+
+/* Sets r->method after checking it is 1..16 characters of A-Z. Returns 0
+ * or ERR_PARSE. */
+int logrec_set_method(struct logrec *r, const char *p, size_t len);
 
 #endif
