@@ -680,6 +680,19 @@ static char *put_hex(char *p, uint64_t v, int digits) {
   return p;
 }
 
+/* A version 4 UUID made of two random words. */
+static char *put_uuid(char *p, uint64_t h, uint64_t h2) {
+  p = put_hex(p, h >> 32, 8);
+  *p++ = '-';
+  p = put_hex(p, h >> 16, 4);
+  *p++ = '-';
+  p = put_hex(p, 0x4000 | (h & 0x0fff), 4);
+  *p++ = '-';
+  p = put_hex(p, 0x8000 | (h2 >> 48 & 0x3fff), 4);
+  *p++ = '-';
+  return put_hex(p, h2, 12);
+}
+
 static char *put_b64(struct gen *g, char *p, int n) {
   static const char b64[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -1409,15 +1422,7 @@ static void build(struct gen *g, struct session *s, const struct client *c,
                                      0x9e3779b97f4a7c15ULL);
     uint64_t h2 = mix64(h);
     p = put(p, "/api/v1/feed/items/", 19);
-    p = put_hex(p, h >> 32, 8);
-    *p++ = '-';
-    p = put_hex(p, h >> 16, 4);
-    *p++ = '-';
-    p = put_hex(p, 0x4000 | (h & 0x0fff), 4);
-    *p++ = '-';
-    p = put_hex(p, 0x8000 | (h2 >> 48 & 0x3fff), 4);
-    *p++ = '-';
-    p = put_hex(p, h2, 12);
+    p = put_uuid(p, h, h2);
     if (unif(g) < 0.005) st = 404;
     break;
   }
@@ -1451,15 +1456,7 @@ static void build(struct gen *g, struct session *s, const struct client *c,
   case K_M_LOGOUT: {
     uint64_t h = rng_next(&g->rng), h2 = rng_next(&g->rng);
     p = put(p, "/api/v1/sessions/", 17);
-    p = put_hex(p, h >> 32, 8);
-    *p++ = '-';
-    p = put_hex(p, h >> 16, 4);
-    *p++ = '-';
-    p = put_hex(p, 0x4000 | (h & 0x0fff), 4);
-    *p++ = '-';
-    p = put_hex(p, 0x8000 | (h2 >> 48 & 0x3fff), 4);
-    *p++ = '-';
-    p = put_hex(p, h2, 12);
+    p = put_uuid(p, h, h2);
     st = 204;
     break;
   }
