@@ -5,26 +5,44 @@
  *  A. typed masks per path segment (the stem before a trailing ".ext" is
  *     masked, the extension kept): uuid -> {uuid}, integer -> {id}, decimal
  *     -> {num}, 32/40/64 hex -> {hash}, other hex of 16+ chars with a digit
- *     -> {hex}, ISO date/time -> {date}, e-mail -> {email}, IPv4 -> {ip},
- *     base64/base64url-like token of 20+ chars with a digit -> {token};
- *     "v1"-style version segments stay literal;
+ *     -> {hex}, ISO date/time -> {date}, e-mail -> {email}, IPv4/IPv6 ->
+ *     {ip}, base64/base64url-like token of 20+ chars with a digit, or a JWT
+ *     -> {token} (redact_is_token / redact_is_jwt); "v1"-style version
+ *     segments stay literal, percent-encoded text is kept as it is;
  *  B. cardinality: a prefix tree per method counts hits per node; when a
  *     node gets more than `collapse_children` distinct literal children, the
- *     position becomes a variable {name} (kept extension: {name}.csv), all
- *     literal children are merged into it except those holding at least
- *     `keep_share` of the node's hits (/users/me stays next to /users/{id}),
- *     and later literals at that position go to the variable directly.
+ *     position becomes a variable {name} (kept extension: {name}.csv, one
+ *     variable per extension) and its literal children are merged into it,
+ *     whole subtrees included, except those holding at least `keep_share`
+ *     of the node's hits and more than twice the median hits of the
+ *     literal children (/users/me stays next to /users/{name}; a long tail
+ *     of names seen a few times each folds). Kept literals are judged again
+ *     on `keep_share` alone each time the node's hits double. Later
+ *     literals at that position go to the variable directly. The empty
+ *     segment is never folded: "/a/" (trailing slash) stays apart from
+ *     "/a" and from "/a/{name}".
  * Because of B an endpoint handle issued early may later be merged into
- * another; templ_resolve() follows merges (union-find).
+ * another; templ_resolve() follows merges (union-find), and the merged
+ * endpoint's hits and parameter pools add up (a folded literal becomes a
+ * value of the new variable, counted as often as it was hit).
  *
  * Parameter values (path positions that are variables) are kept in bounded
  * pools (topk). Values of secret-like types (email, token, hash) are never
  * stored in clear: the pool holds format-preserving fakes made with
  * redact_fake() under the salt, and the parameter is flagged redacted.
  *
- * Memory is bounded: at most max_endpoints live endpoints and max_nodes
- * tree nodes. Past either cap, a new path is mapped to its method's
- * catch-all endpoint "/{path}" and counted (templ_capped). */
+ * Memory is bounded: at most max_endpoints live endpoints (plus one
+ * catch-all per method), 4 x max_endpoints handles in all, and max_nodes
+ * tree nodes. Past a cap, a new path is mapped to its method's catch-all
+ * endpoint "/{path}" and counted (templ_capped); so are paths longer than
+ * 8192 bytes or of more than 64 segments. The catch-all has one parameter
+ * "path" (type "path") whose pool holds the paths without their leading
+ * '/', secret-like segments replaced by fakes. Methods are kept as given
+ * (up to 32 distinct); further methods, and methods that are not 1-31
+ * visible ASCII characters, share the method "OTHER".
+ *
+ * templ_add never allocates for a path whose nodes and endpoint already
+ * exist (only a pool may grow, up to pool_cap). */
 #ifndef MIMIC_TEMPL_H
 #define MIMIC_TEMPL_H
 
@@ -54,26 +72,36 @@ int templ_add(struct templ *t, const char *method, size_t mlen,
 
 /* Number of handles issued so far (merged ones included). */
 uint32_t templ_handles(const struct templ *t);
-/* The live endpoint a handle now belongs to (itself when never merged). */
+/* The live endpoint a handle now belongs to (itself when never merged);
+ * compresses the path, hence not const. */
 uint32_t templ_resolve(struct templ *t, uint32_t ep);
 /* 1 if ep is live (templ_resolve(ep) == ep). */
 int templ_is_live(const struct templ *t, uint32_t ep);
 
 /* Of a live endpoint: method, template text ("/users/{id}/profile"), hits.
- * Strings are owned by t and valid until the next templ_add. */
+ * Strings are owned by t and valid until the next templ_add. Given a
+ * merged handle, these and the parameter accessors answer for the live
+ * endpoint it resolves to; out-of-range handles give NULL / 0. */
 const char *templ_method(const struct templ *t, uint32_t ep);
 const char *templ_text(const struct templ *t, uint32_t ep);
 uint64_t templ_hits(const struct templ *t, uint32_t ep);
 
 /* Path parameters of a live endpoint, in path order. Names are unique
  * within a template ("id", "id2", "name", ...); types are "int", "num",
- * "uuid", "hex", "hash", "date", "email", "ip", "token", "word". */
+ * "uuid", "hex", "hash", "date", "email", "ip", "token", "word" (and
+ * "path" for the catch-all). A pool is NULL only after an allocation
+ * failure lost it. */
 size_t templ_nparams(const struct templ *t, uint32_t ep);
 const char *templ_param_name(const struct templ *t, uint32_t ep, size_t i);
 const char *templ_param_type(const struct templ *t, uint32_t ep, size_t i);
 int templ_param_redacted(const struct templ *t, uint32_t ep, size_t i);
 const struct topk *templ_param_pool(const struct templ *t, uint32_t ep,
                                     size_t i);
+
+/* Verifies the internal invariants (tree links, child index, endpoint and
+ * parameter bookkeeping, union-find roots). For tests and fuzzing; walks
+ * everything. Returns 0, or ERR_CORRUPT (src/err.h) on a bug. */
+int templ_check(const struct templ *t);
 
 /* Requests mapped to a catch-all endpoint because a cap was reached. */
 uint64_t templ_capped(const struct templ *t);
