@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -938,6 +939,26 @@ int model_load(const char *path, struct model **out, char *err,
              path, version, MIMIC_VERSION, MODEL_SCHEMA_VERSION);
     rc = ERR_VERSION;
     goto out;
+  }
+  /* Histogram buckets only mean something under the alpha they were
+   * written with: refuse a model from a build with another alpha rather
+   * than misread it. */
+  if (sqlite3_prepare_v2(l.db, "SELECT value FROM meta WHERE key='dist_alpha'",
+                         -1, &st, NULL) == SQLITE_OK) {
+    if (sqlite3_step(st) == SQLITE_ROW) {
+      const unsigned char *a = sqlite3_column_text(st, 0);
+      double alpha = a ? atof((const char *)a) : 0;
+      if (fabs(alpha - HIST_ALPHA) > 1e-12) {
+        snprintf(err, errlen,
+                 "%s stores distributions with relative accuracy %s; this "
+                 "mimic reads %g only",
+                 path, a ? (const char *)a : "?", HIST_ALPHA);
+        rc = ERR_VERSION;
+        sqlite3_finalize(st);
+        goto out;
+      }
+    }
+    sqlite3_finalize(st);
   }
   if ((rc = model_new(&m))) goto out;
   if ((rc = load_dists(&l))) goto out;

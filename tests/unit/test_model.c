@@ -39,6 +39,7 @@ static struct model *sample_model(void) {
   assert_int_equal(model_new(&m), 0);
   assert_int_equal(model_meta_set_i64(m, "schema_version",
                                       MODEL_SCHEMA_VERSION), 0);
+  assert_int_equal(model_meta_set_f64(m, "dist_alpha", HIST_ALPHA), 0);
   assert_int_equal(model_meta_set(m, "requests", "1234"), 0);
   assert_int_equal(model_meta_set(m, "requests", "1235"), 0); /* replaces */
   assert_int_equal(model_meta_set(m, "note", "utf-8 \xc3\xa9 'quoted'"), 0);
@@ -293,6 +294,11 @@ static void test_newer_version_refused(void **state) {
   assert_non_null(strstr(err, "99"));
   assert_non_null(strstr(err, "new.db"));
   assert_null(back);
+  /* Same schema, histograms written under another accuracy: refused. */
+  exec_sql(path, "UPDATE meta SET value='1' WHERE key='schema_version';"
+                 "UPDATE meta SET value='0.02' WHERE key='dist_alpha'");
+  assert_int_equal(model_load(path, &back, err, sizeof err), ERR_VERSION);
+  assert_non_null(strstr(err, "0.02"));
   model_free(m);
 }
 
