@@ -5,6 +5,7 @@
 #include "err.h"
 
 #define METHOD_MAX 16
+#define PROTO_MAX 16
 
 /* Absent slices point at "" rather than NULL so that callers may pass them
  * to memcmp/memcpy with their zero length (NULL there is undefined). */
@@ -152,9 +153,12 @@ int logrec_parse_request(struct logrec *r, const char *p, size_t len,
   }
   /* The protocol is the last word when it says HTTP/; a target with raw
    * spaces (a malformed but logged request) keeps them. Without one this
-   * is an HTTP/0.9 simple request, still a request. */
+   * is an HTTP/0.9 simple request, still a request. A protocol is short:
+   * looking further back would make scanners that try many starts in one
+   * line quadratic. */
   size_t tend = end, ps = end;
-  for (size_t k = end; k > i; k--) {
+  size_t stop = end - i > PROTO_MAX ? end - PROTO_MAX : i;
+  for (size_t k = end; k > stop; k--) {
     if (p[k - 1] == ' ') {
       ps = k;
       break;
