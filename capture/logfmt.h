@@ -15,6 +15,11 @@
  *              keys found by name, overridable with opts->json_map
  *   regex      PCRE2 pattern with named groups, given as opts->regex
  *   generic    anything with a quoted request line, a timestamp, a status
+ * Aliases: common = clf, iis = w3c, ingress = ingress-nginx. "auto" is not
+ * a name: use logfmt_detect.
+ * ts_is_end is 1 for formats that log when the response ended (nginx
+ * variables and combined + $request_time, ingress-nginx, w3c, alb, elb,
+ * JSON whose time is time_local/time_iso8601/msec), else 0.
  * A struct logfmt holds per-stream state (the W3C #Fields: line), so use one
  * per input file. */
 #ifndef MIMIC_LOGFMT_H
@@ -58,13 +63,18 @@ int logfmt_new(const char *name, const struct logfmt_opts *opts,
 /* Picks the format that parses the most of the n sample lines (ties go to
  * the most specific format), for `--format auto`. Directive lines count for
  * W3C. Returns 0 and a new logfmt in *out, or ERR_FORMAT when no format
- * parses at least half of the non-empty sample lines. */
+ * parses at least half of the non-empty sample lines. For the CLF family
+ * the samples also decide clf vs combined and where a trailing request
+ * time is; a detected W3C logfmt has already read the samples' #Fields. */
 int logfmt_detect(const char *const *lines, const size_t *lens, size_t n,
                   const struct logfmt_opts *opts, struct logfmt **out);
 
 /* Parses one line (without its newline; a trailing '\r' is ignored).
  * Returns LOGFMT_OK, LOGFMT_DIRECTIVE, or ERR_PARSE with *reason set to a
- * short static description ("bad status", "no request line", ...). */
+ * short static description ("bad status", "no request line", ...).
+ * The slices in *rec point into line or, where a value had to be decoded
+ * (JSON strings, W3C '+' in agents), into memory owned by f: they are
+ * valid while line is and until the next logfmt_parse on f. */
 int logfmt_parse(struct logfmt *f, const char *line, size_t len,
                  struct logrec *rec, const char **reason);
 

@@ -1,6 +1,7 @@
 /* logrec: one parsed access-log line, as the log formats produce it. Every
- * text field is a slice borrowed from the line buffer (valid until the next
- * line is read); an absent field has len 0. */
+ * text field is a slice borrowed from the line buffer or, for decoded
+ * values, from the logfmt that parsed it (valid until the next line is
+ * read); an absent field has len 0 and points at "" (never NULL). */
 #ifndef MIMIC_LOGREC_H
 #define MIMIC_LOGREC_H
 
