@@ -103,7 +103,8 @@ static int part_exact_secret(const struct part *p) {
 static size_t split_parts(const char *name, size_t len, char *low,
                           struct part *parts, size_t max) {
   size_t n = 0, start = 0;
-  for (size_t i = 0; i < len; i++) low[i] = (char)to_lower((unsigned char)name[i]);
+  for (size_t i = 0; i < len; i++)
+    low[i] = (char)to_lower((unsigned char)name[i]);
   for (size_t i = 0; i <= len && n < max; i++) {
     int cut = 0, skip = 0;
     if (i == len) {

@@ -261,10 +261,25 @@ static void run_adversarial(enum order order) {
   topk_free(t);
 }
 
-static void test_adversarial_heavy_first(void **s) { (void)s; run_adversarial(HEAVY_FIRST); }
-static void test_adversarial_heavy_last(void **s) { (void)s; run_adversarial(HEAVY_LAST); }
-static void test_adversarial_interleaved(void **s) { (void)s; run_adversarial(INTERLEAVED); }
-static void test_adversarial_bursts(void **s) { (void)s; run_adversarial(BURSTS); }
+static void test_adversarial_heavy_first(void **s) {
+  (void)s;
+  run_adversarial(HEAVY_FIRST);
+}
+
+static void test_adversarial_heavy_last(void **s) {
+  (void)s;
+  run_adversarial(HEAVY_LAST);
+}
+
+static void test_adversarial_interleaved(void **s) {
+  (void)s;
+  run_adversarial(INTERLEAVED);
+}
+
+static void test_adversarial_bursts(void **s) {
+  (void)s;
+  run_adversarial(BURSTS);
+}
 
 static void test_merge(void **state) {
   (void)state;
