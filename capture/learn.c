@@ -816,10 +816,12 @@ static int finish_misc(struct learn *l, struct model *m) {
 }
 
 int learn_finish(struct learn *l, struct model *m) {
+  int rc = templ_finalize(l->templ);
+  if (rc) return rc;
   size_t nh = templ_handles(l->templ);
   int32_t *final = malloc((nh ? nh : 1) * sizeof *final);
   if (!final) return -ENOMEM;
-  int rc = finish_endpoints(l, m, final, nh);
+  rc = finish_endpoints(l, m, final, nh);
   if (!rc) rc = finish_transitions(l, m, final);
   if (!rc) rc = finish_sessions(l, m);
   if (!rc) rc = finish_misc(l, m);

@@ -51,6 +51,9 @@ struct node {
   uint64_t key;      /* hash of (parent, type, label) */
   uint64_t hits;     /* requests that went through this node */
   uint64_t recheck;  /* collapsed: hits at which kept literals are judged */
+  uint64_t typ_hits; /* collapsed: hits of a typical value (the median
+                        literal) when the position collapsed ... */
+  uint64_t typ_base; /* ... and the node's hits then */
   char *label;       /* owned; NUL-terminated */
   uint32_t label_len;
   uint32_t ext_off;  /* literal: start of its ".ext" (label_len if none) */
@@ -60,6 +63,8 @@ struct node {
   uint32_t prev;
   uint32_t ep;       /* live endpoint of paths ending here, or NONE */
   uint32_t nlit;     /* literal children, the empty one excepted */
+  uint32_t seen_lit; /* distinct literal children ever made (folded ones
+                        too): the cardinality of the position */
   uint8_t type;      /* T_LIT or a variable type */
   uint8_t depth;     /* root 0 */
   uint8_t collapsed; /* new literal children go to the {name} variables */
@@ -110,9 +115,17 @@ struct templ {
   size_t nmethods;
   uint64_t capped;
   uint64_t redacted[T_COUNT];
+  int finalizing; /* inside templ_finalize: the soft limits apply */
 };
 
 #define N(t, i) (&(t)->nodes[(i)])
+
+/* Distinct literals before a position collapses: while streaming only the
+ * hard limit (a memory bound) applies, so that decisions wait for full
+ * counts; templ_finalize applies collapse_children. */
+static uint32_t collapse_limit(const struct templ *t) {
+  return t->finalizing ? t->o.collapse_children : t->o.collapse_hard;
+}
 
 /* ---- segment classification (stage A) -------------------------------- */
 
@@ -407,7 +420,10 @@ static void link_child(struct templ *t, uint32_t parent, uint32_t c) {
   n->next = N(t, parent)->child;
   if (n->next != NONE) N(t, n->next)->prev = c;
   N(t, parent)->child = c;
-  if (n->type == T_LIT && n->label_len) N(t, parent)->nlit++;
+  if (n->type == T_LIT && n->label_len) {
+    N(t, parent)->nlit++;
+    N(t, parent)->seen_lit++;
+  }
   tab_insert(t, c);
 }
 
@@ -797,7 +813,7 @@ static int merge_node(struct templ *t, uint32_t dst, uint32_t src) {
     if (r && !rc) rc = r;
   }
   node_free(t, src);
-  if (!N(t, dst)->collapsed && N(t, dst)->nlit > t->o.collapse_children) {
+  if (!N(t, dst)->collapsed && N(t, dst)->nlit > collapse_limit(t)) {
     r = collapse(t, dst);
     if (r && !rc) rc = r;
   }
@@ -833,19 +849,44 @@ static uint64_t literal_median(const struct templ *t, uint32_t p) {
   return n ? v[n / 2] : 0;
 }
 
-/* Folds the literal children of p that hold less than keep_share of its
- * hits and, when `tail`, those with at most twice the median hits of the
- * literal children. The empty segment (a trailing slash, the index) is
- * never folded: "/a/" is not a value of "/a/{name}". */
+/* A literal stays next to the variable when it is far more popular than a
+ * typical value of that position: KEEP_MULT times the median, and at least
+ * KEEP_MIN hits (or keep_share of all the position's traffic, with
+ * KEEP_MIN hits). Sections of
+ * a site (/cart, /login, /users/me) pass; ids, slugs and scanner junk, each
+ * seen a few times, fold. */
+#define KEEP_MULT 4
+#define KEEP_MIN 8
+
+static int keeps(const struct templ *t, uint64_t hits, uint64_t typical,
+                 uint64_t node_hits) {
+  if (hits < KEEP_MIN) return 0;
+  return (double)hits >= t->o.keep_share * (double)node_hits ||
+         hits > KEEP_MULT * typical;
+}
+
+/* Judges the literal children of p. At the collapse (`tail`) the typical
+ * value is the median of the literals; afterwards it is that median grown
+ * with the node's traffic, so a literal that was only an early fluke folds
+ * once the real values have caught up. The empty segment (a trailing
+ * slash, the index) is never folded: "/a/" is not a value of "/a/{name}". */
 static int judge_literals(struct templ *t, uint32_t p, int tail) {
   int rc = 0;
-  uint64_t med2 = tail ? 2 * literal_median(t, p) : 0;
-  double need = t->o.keep_share * (double)N(t, p)->hits;
+  struct node *np = N(t, p);
+  if (tail) {
+    np->typ_hits = literal_median(t, p);
+    np->typ_base = np->hits ? np->hits : 1;
+  }
+  uint64_t typical =
+      np->typ_base ? (uint64_t)((double)np->typ_hits * (double)np->hits /
+                                (double)np->typ_base)
+                   : 0;
+  uint64_t node_hits = np->hits;
   for (uint32_t c = N(t, p)->child, next; c != NONE; c = next) {
     const struct node *n = N(t, c);
     next = n->next;
     if (n->type != T_LIT || !n->label_len) continue;
-    if ((double)n->hits >= need && (!tail || n->hits > med2)) continue;
+    if (keeps(t, n->hits, typical, node_hits)) continue;
     int r = fold_literal(t, p, c);
     if (r && !rc) rc = r;
   }
@@ -854,15 +895,60 @@ static int judge_literals(struct templ *t, uint32_t p, int tail) {
 }
 
 /* Position p has seen more than collapse_children distinct literals: it
- * becomes a variable. The literals that stay are those holding keep_share
- * of p's hits and more than twice the median of their siblings: the long
- * tail of fresh names folds (ids, datasets, tags: each seen a few times)
- * while /users/me or a site's sections stay, however skewed the heads are.
- * Kept literals are judged again, on keep_share alone, each time p's hits
- * double; literals first seen after the collapse go to the variable. */
+ * becomes a variable; see judge_literals for which literals stay. Literals
+ * first seen after the collapse go to the variable. */
 static int collapse(struct templ *t, uint32_t p) {
   N(t, p)->collapsed = 1;
   return judge_literals(t, p, 1);
+}
+
+/* Files (leaf literals with the extension ext) under p. */
+static size_t file_leaves(const struct templ *t, uint32_t p, const char *ext,
+                          size_t elen, uint64_t *median) {
+  uint64_t v[MEDIAN_MAX];
+  size_t n = 0;
+  for (uint32_t c = t->nodes[p].child; c != NONE; c = t->nodes[c].next) {
+    const struct node *x = &t->nodes[c];
+    if (x->type != T_LIT || x->child != NONE || x->ext_off == 0 ||
+        x->label_len - x->ext_off != elen ||
+        memcmp(x->label + x->ext_off, ext, elen) != 0)
+      continue;
+    if (n < MEDIAN_MAX) {
+      size_t j = n;
+      while (j > 0 && v[j - 1] > x->hits) {
+        v[j] = v[j - 1];
+        j--;
+      }
+      v[j] = x->hits;
+    }
+    n++;
+  }
+  if (median) *median = n ? v[(n < MEDIAN_MAX ? n : MEDIAN_MAX) / 2] : 0;
+  return n;
+}
+
+/* Distinct files of one kind in one folder (images, pages, data sets) are
+ * values of one endpoint long before a folder reaches collapse_children
+ * entries: fold the files with extension ext into {name}.ext, keeping the
+ * ones far above their median. Other children of p are not touched and p
+ * does not become a variable. */
+static int collapse_files(struct templ *t, uint32_t p, const char *ext,
+                          size_t elen) {
+  uint64_t median = 0;
+  file_leaves(t, p, ext, elen, &median);
+  int rc = 0;
+  for (uint32_t c = N(t, p)->child, next; c != NONE; c = next) {
+    const struct node *x = N(t, c);
+    next = x->next;
+    if (x->type != T_LIT || x->child != NONE || x->ext_off == 0 ||
+        x->label_len - x->ext_off != elen ||
+        memcmp(x->label + x->ext_off, ext, elen) != 0)
+      continue;
+    if (x->hits >= KEEP_MIN && x->hits > KEEP_MULT * median) continue;
+    int r = fold_literal(t, p, c);
+    if (r && !rc) rc = r;
+  }
+  return rc;
 }
 
 /* ---- public ---------------------------------------------------------- */
@@ -872,7 +958,14 @@ int templ_new(const struct templ_opts *opts, struct templ **out) {
   if (!t) return -ENOMEM;
   if (opts) t->o = *opts;
   if (t->o.collapse_children == 0) t->o.collapse_children = 20;
-  if (!(t->o.keep_share > 0)) t->o.keep_share = 0.01;
+  if (!(t->o.keep_share > 0)) t->o.keep_share = 0.25;
+  if (t->o.collapse_hard < t->o.collapse_children)
+    t->o.collapse_hard = t->o.collapse_hard ? t->o.collapse_children
+                                            : 8 * t->o.collapse_children;
+  if (t->o.collapse_files == 0)
+    t->o.collapse_files = t->o.collapse_children / 4 > 3
+                              ? t->o.collapse_children / 4
+                              : 3;
   if (t->o.max_endpoints == 0) t->o.max_endpoints = 20000;
   if (t->o.max_nodes == 0) t->o.max_nodes = 200000;
   if (t->o.pool_cap == 0) t->o.pool_cap = 256;
@@ -1056,13 +1149,26 @@ int templ_add(struct templ *t, const char *method, size_t mlen,
         ext = sg->s + sg->ext;
         elen = sg->len - sg->ext;
         if (!N(t, cur)->collapsed && sg->len &&
-            N(t, cur)->nlit >= t->o.collapse_children) {
+            N(t, cur)->seen_lit >= t->o.collapse_hard) {
           rc = collapse(t, cur);
           if (rc) return rc;
         }
         if (N(t, cur)->collapsed && sg->len) {
           vtype = sg->type = T_WORD;
           c = find_var(t, cur, T_WORD, ext, elen);
+        } else if (k + 1 == nseg && sg->ext > 0 && elen > 1) {
+          /* A file name: its folder may hold values of one endpoint. */
+          c = find_var(t, cur, T_WORD, ext, elen);
+          if (c == NONE && file_leaves(t, cur, ext, elen, NULL) + 1 >=
+                               t->o.collapse_hard) {
+            rc = collapse_files(t, cur, ext, elen);
+            if (rc) return rc;
+            c = find_var(t, cur, T_WORD, ext, elen);
+          }
+          if (c != NONE)
+            vtype = sg->type = T_WORD;
+          else
+            sg->ext = sg->len;
         } else {
           sg->ext = sg->len;
         }
@@ -1199,6 +1305,186 @@ uint64_t templ_redacted(const struct templ *t, const char *type) {
     if (type_is_redacted(i) && strcmp(type, type_name[i]) == 0)
       return t->redacted[i];
   return 0;
+}
+
+/* ---- finalizing ------------------------------------------------------ */
+
+/* Folds the file kinds of node n: every extension with collapse_files or
+ * more distinct leaf files. */
+static int finalize_files(struct templ *t, uint32_t n) {
+  char done[64][EXT_MAX + 1];
+  size_t ndone = 0;
+  for (;;) {
+    uint32_t pick = NONE;
+    for (uint32_t c = N(t, n)->child; c != NONE; c = N(t, c)->next) {
+      const struct node *x = N(t, c);
+      if (x->type != T_LIT || x->child != NONE || x->ext_off == 0 ||
+          x->label_len - x->ext_off > EXT_MAX ||
+          x->label_len - x->ext_off < 2)
+        continue;
+      const char *ext = x->label + x->ext_off;
+      size_t elen = x->label_len - x->ext_off, i;
+      for (i = 0; i < ndone; i++)
+        if (strlen(done[i]) == elen && memcmp(done[i], ext, elen) == 0) break;
+      if (i < ndone) continue;
+      pick = c;
+      break;
+    }
+    if (pick == NONE || ndone == 64) return 0;
+    const struct node *x = N(t, pick);
+    size_t elen = x->label_len - x->ext_off;
+    char ext[EXT_MAX + 1];
+    memcpy(ext, x->label + x->ext_off, elen);
+    ext[elen] = '\0';
+    memcpy(done[ndone++], ext, elen + 1);
+    /* A collapsed folder has judged its literals already (against all of
+     * its values, not just the few literals left). */
+    if (!N(t, n)->collapsed &&
+        file_leaves(t, n, ext, elen, NULL) >= t->o.collapse_files) {
+      int rc = collapse_files(t, n, ext, elen);
+      if (rc) return rc;
+    }
+  }
+}
+
+/* Sibling folders with the same inside are values of one position even
+ * when there are few of them: /users/alice/profile and /users/bob/profile,
+ * /missions/sts-71/{images/, sts-71-info.html} and /missions/sts-70/...
+ * A folder's shape is the set of its children's labels, with the folder's
+ * own name inside them replaced by a marker; SHAPE_MIN or more siblings
+ * whose shapes overlap by SHAPE_SIM fold into {name}. The overlap is over
+ * the smaller shape (a log shows only part of each folder: the same inside,
+ * sampled sparsely, must still match). */
+#define SHAPE_MIN 3
+#define SHAPE_SIM 0.5
+#define SHAPE_KIDS 64
+#define SHAPE_LABELS 32
+
+static uint64_t shape_hash(const struct node *dir, const struct node *g) {
+  if (g->type != T_LIT)
+    return hash_mix((uint64_t)g->type + 1, hash64(g->label, g->label_len, SEED));
+  char buf[VALUE_MAX];
+  size_t o = 0, dl = dir->label_len;
+  for (size_t i = 0; i < g->label_len && o < sizeof buf;) {
+    if (dl && i + dl <= g->label_len &&
+        memcmp(g->label + i, dir->label, dl) == 0) {
+      buf[o++] = '\x01';
+      i += dl;
+    } else {
+      buf[o++] = g->label[i++];
+    }
+  }
+  return hash64(buf, o, SEED ^ 0x5348415045ULL);
+}
+
+static size_t shape_of(const struct templ *t, uint32_t dir, uint64_t *out) {
+  size_t n = 0;
+  for (uint32_t g = N(t, dir)->child; g != NONE; g = N(t, g)->next) {
+    uint64_t h = shape_hash(N(t, dir), N(t, g));
+    size_t j = n;
+    while (j > 0 && out[j - 1] > h) j--;
+    if (j > 0 && out[j - 1] == h) continue;
+    if (n == SHAPE_LABELS) break;
+    memmove(out + j + 1, out + j, (n - j) * sizeof *out);
+    out[j] = h;
+    n++;
+  }
+  return n;
+}
+
+static double overlap(const uint64_t *a, size_t na, const uint64_t *b,
+                      size_t nb) {
+  size_t i = 0, j = 0, both = 0;
+  while (i < na && j < nb) {
+    if (a[i] == b[j]) both++, i++, j++;
+    else if (a[i] < b[j]) i++;
+    else j++;
+  }
+  size_t small = na < nb ? na : nb;
+  return small ? (double)both / (double)small : 0;
+}
+
+static int uf_find(int *up, int i) {
+  while (up[i] != i) i = up[i] = up[up[i]];
+  return i;
+}
+
+static int finalize_shapes(struct templ *t, uint32_t n) {
+  if (N(t, n)->collapsed) return 0;
+  uint32_t kids[SHAPE_KIDS];
+  size_t nk = 0;
+  for (uint32_t c = N(t, n)->child; c != NONE && nk < SHAPE_KIDS;
+       c = N(t, c)->next) {
+    const struct node *x = N(t, c);
+    if (x->type == T_LIT && x->label_len && x->child != NONE) kids[nk++] = c;
+  }
+  if (nk < SHAPE_MIN) return 0;
+  uint64_t sig[SHAPE_KIDS][SHAPE_LABELS];
+  size_t ns[SHAPE_KIDS];
+  int up[SHAPE_KIDS], size[SHAPE_KIDS];
+  for (size_t i = 0; i < nk; i++) {
+    ns[i] = shape_of(t, kids[i], sig[i]);
+    up[i] = (int)i;
+    size[i] = 1;
+  }
+  for (size_t i = 0; i < nk; i++)
+    for (size_t j = i + 1; j < nk; j++) {
+      if (overlap(sig[i], ns[i], sig[j], ns[j]) < SHAPE_SIM) continue;
+      int a = uf_find(up, (int)i), b = uf_find(up, (int)j);
+      if (a == b) continue;
+      up[b] = a;
+      size[a] += size[b];
+    }
+  int rc = 0;
+  for (size_t i = 0; i < nk; i++) {
+    if (size[uf_find(up, (int)i)] < SHAPE_MIN) continue;
+    int r = fold_literal(t, n, kids[i]);
+    if (r && !rc) rc = r;
+  }
+  return rc;
+}
+
+int templ_finalize(struct templ *t) {
+  int rc = 0;
+  uint32_t *stack = NULL;
+  size_t len = 0, cap = 0;
+  t->finalizing = 1;
+  for (size_t m = 0; m < t->nmethods; m++) {
+    if (t->methods[m].root == NONE) continue;
+    if (len == cap) {
+      cap = cap ? cap * 2 : 256;
+      uint32_t *ns = realloc(stack, cap * sizeof *ns);
+      if (!ns) { rc = -ENOMEM; goto out; }
+      stack = ns;
+    }
+    stack[len++] = t->methods[m].root;
+  }
+  /* Top down: a folder's own fate first (its collapse merges the subtrees
+   * below it), then what its children have become. */
+  while (len) {
+    uint32_t n = stack[--len];
+    if (!N(t, n)->live) continue;
+    if (!N(t, n)->collapsed && N(t, n)->nlit > t->o.collapse_children)
+      rc = collapse(t, n);
+    else if (N(t, n)->collapsed)
+      rc = judge_literals(t, n, 0);
+    if (!rc) rc = finalize_shapes(t, n);
+    if (!rc) rc = finalize_files(t, n);
+    if (rc) goto out;
+    for (uint32_t c = N(t, n)->child; c != NONE; c = N(t, c)->next) {
+      if (len == cap) {
+        cap = cap ? cap * 2 : 256;
+        uint32_t *ns = realloc(stack, cap * sizeof *ns);
+        if (!ns) { rc = -ENOMEM; goto out; }
+        stack = ns;
+      }
+      stack[len++] = c;
+    }
+  }
+out:
+  t->finalizing = 0;
+  free(stack);
+  return rc;
 }
 
 /* ---- self-check ------------------------------------------------------ */

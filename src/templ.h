@@ -9,18 +9,24 @@
  *     {ip}, base64/base64url-like token of 20+ chars with a digit, or a JWT
  *     -> {token} (redact_is_token / redact_is_jwt); "v1"-style version
  *     segments stay literal, percent-encoded text is kept as it is;
- *  B. cardinality: a prefix tree per method counts hits per node; when a
- *     node gets more than `collapse_children` distinct literal children, the
- *     position becomes a variable {name} (kept extension: {name}.csv, one
+ *  B. cardinality: a prefix tree per method counts hits per node. A
+ *     position with more than `collapse_children` distinct literal
+ *     children becomes a variable {name} (kept extension: {name}.csv, one
  *     variable per extension) and its literal children are merged into it,
- *     whole subtrees included, except those holding at least `keep_share`
- *     of the node's hits and more than twice the median hits of the
- *     literal children (/users/me stays next to /users/{name}; a long tail
- *     of names seen a few times each folds). Kept literals are judged again
- *     on `keep_share` alone each time the node's hits double. Later
- *     literals at that position go to the variable directly. The empty
- *     segment is never folded: "/a/" (trailing slash) stays apart from
- *     "/a" and from "/a/{name}".
+ *     whole subtrees included, except those far more popular than a
+ *     typical value: more than 4 times the median hits of the literal
+ *     children, or `keep_share` of the node's hits, and at least 8 hits
+ *     (/users/me, /cart and /login stay; ids, slugs and scanner junk seen a
+ *     few times each fold). Files: `collapse_files` distinct file names of
+ *     one extension in one folder fold into {name}.ext the same way,
+ *     without making the folder a variable for its other children.
+ *     These decisions wait for full counts: they are made by
+ *     templ_finalize, except that a position reaching `collapse_hard`
+ *     distinct literals (a memory bound) collapses at once; later literals
+ *     at a collapsed position go to the variable directly, and its kept
+ *     literals are judged again each time its hits double, against the
+ *     median grown with the traffic. The empty segment is never folded:
+ *     "/a/" (trailing slash) stays apart from "/a" and from "/a/{name}".
  * Because of B an endpoint handle issued early may later be merged into
  * another; templ_resolve() follows merges (union-find), and the merged
  * endpoint's hits and parameter pools add up (a folded literal becomes a
@@ -54,7 +60,15 @@ struct topk;
 
 struct templ_opts {
   unsigned collapse_children; /* default 20 when 0 */
-  double keep_share;          /* default 0.01 when 0 */
+  double keep_share;          /* default 0.25 when 0 */
+  unsigned collapse_hard;     /* distinct literals at which a position
+                                 collapses while streaming (a memory bound;
+                                 below it decisions wait for
+                                 templ_finalize); default 8 x
+                                 collapse_children */
+  unsigned collapse_files;    /* distinct files of one extension in a
+                                 folder before they become {name}.ext;
+                                 default collapse_children / 4, at least 3 */
   size_t max_endpoints;       /* default 20000 when 0 */
   size_t max_nodes;           /* default 200000 when 0 */
   size_t pool_cap;            /* values kept per parameter; default 256 */
@@ -69,6 +83,13 @@ void templ_free(struct templ *t);
  * dense: 0 .. templ_handles()-1. Returns 0 or -ENOMEM. */
 int templ_add(struct templ *t, const char *method, size_t mlen,
               const char *path, size_t plen, uint32_t *ep);
+
+/* Makes the template decisions that wait for full counts: positions with
+ * more than collapse_children distinct literals, and folders with
+ * collapse_files files of one kind, fold (see B above), judged on every
+ * request seen. Call once after the last templ_add; handles issued before
+ * resolve to their final endpoints afterwards. Returns 0 or -ENOMEM. */
+int templ_finalize(struct templ *t);
 
 /* Number of handles issued so far (merged ones included). */
 uint32_t templ_handles(const struct templ *t);

@@ -59,6 +59,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     p = nl ? nl + 1 : end;
   }
 
+  /* The same invariants hold before and after the deferred decisions. */
+  for (int pass = 0; pass < 2; pass++) {
+  if (pass == 1) check(templ_finalize(t) == 0);
   check(templ_check(t) == 0);
   uint64_t sum = 0;
   for (uint32_t e = 0; e < templ_handles(t); e++) {
@@ -83,6 +86,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
   }
   check(sum == adds);
+  }
   templ_free(t);
   return 0;
 }

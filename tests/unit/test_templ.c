@@ -38,9 +38,15 @@ static const struct templ_opts salted = {
   .salt = {0x0123456789abcdefULL, 0x0f1e2d3c4b5a6978ULL},
 };
 
+/* Most tests watch the collapse mechanics as they happen: they make the
+ * hard (streaming) limit the soft one unless they set it themselves. */
 static struct templ *mk(const struct templ_opts *o) {
   struct templ *t = NULL;
-  EXPECT_U64(templ_new(o, &t), ==, 0);
+  struct templ_opts copy = {0};
+  if (o) copy = *o;
+  if (!copy.collapse_hard)
+    copy.collapse_hard = copy.collapse_children ? copy.collapse_children : 20;
+  EXPECT_U64(templ_new(&copy, &t), ==, 0);
   return t;
 }
 
@@ -270,27 +276,30 @@ static void test_subtree_merge(void **state) {
   uint32_t first[8];
   uint64_t adds = 0;
   char p[128];
+  /* Every deck shows the logo on each of its 4 pages: far more hits than
+   * any one picture, so it stays a literal after the merge. */
   for (int w = 0; w < 8; w++) {
     snprintf(p, sizeof p, "/p/deck%c/images/logo.png", 'a' + w);
     first[w] = add(t, "GET", p);
+    for (int k = 1; k < 4; k++) add(t, "GET", p);
     snprintf(p, sizeof p, "/p/deck%c/", 'a' + w);
     add(t, "GET", p);
     snprintf(p, sizeof p, "/p/deck%c/images/pic%c.png", 'a' + w, 'a' + w);
     add(t, "GET", p);
-    adds += 3;
+    adds += 6;
   }
   uint32_t logo = must_find(t, "GET", "/p/{name}/images/logo.png");
   uint32_t idx = must_find(t, "GET", "/p/{name}/");
   uint32_t pic = must_find(t, "GET", "/p/{name}/images/{name2}.png");
   EXPECT_U64(live_count(t), ==, 3);
   for (int w = 0; w < 8; w++) EXPECT_U64(templ_resolve(t, first[w]), ==, logo);
-  EXPECT_U64(templ_hits(t, logo), ==, 8);
+  EXPECT_U64(templ_hits(t, logo), ==, 32);
   EXPECT_U64(templ_hits(t, idx), ==, 8);
   EXPECT_U64(templ_hits(t, pic), ==, 8);
   EXPECT_U64(templ_nparams(t, pic), ==, 2);
   EXPECT_STR(templ_param_name(t, pic, 0), "name");
   EXPECT_STR(templ_param_name(t, pic, 1), "name2");
-  EXPECT_U64(pool_count(templ_param_pool(t, logo, 0), "decka"), ==, 1);
+  EXPECT_U64(pool_count(templ_param_pool(t, logo, 0), "decka"), ==, 4);
   EXPECT_U64(pool_count(templ_param_pool(t, pic, 0), "deckh"), ==, 1);
   EXPECT_U64(pool_count(templ_param_pool(t, pic, 1), "picc"), ==, 1);
   EXPECT_U64(topk_total(templ_param_pool(t, pic, 1)), ==, 8);
@@ -616,6 +625,70 @@ static void test_random_stream_invariants(void **state) {
   templ_free(t);
 }
 
+/* With the default streaming limit, decisions wait for full counts: the
+ * sections of a site seen a few times early on, among a scanner's junk,
+ * are kept once their real popularity is known. */
+static void test_deferred_decisions(void **state) {
+  (void)state;
+  struct templ_opts o = {.collapse_hard = 160};
+  struct templ *t = mk(&o);
+  char p[64];
+  uint32_t junk0 = 0, cart = 0;
+  uint64_t adds = 0;
+  for (int i = 0; i < 120; i++) {
+    snprintf(p, sizeof p, "/probe%dx", i);
+    uint32_t e = add(t, "GET", p);
+    if (i == 0) junk0 = e;
+    adds++;
+    if (i % 2 == 0) {
+      cart = add(t, "GET", "/cart");
+      add(t, "GET", "/login");
+      add(t, "GET", "/search");
+      adds += 3;
+    }
+    /* A folder of pictures: one logo on every page, many one-off pics. */
+    add(t, "GET", "/img/logo.png");
+    snprintf(p, sizeof p, "/img/pic%dq.png", i % 40);
+    add(t, "GET", p);
+    adds += 2;
+  }
+  /* Before finalizing, nothing has collapsed (under collapse_hard). */
+  EXPECT_STR(templ_text(t, junk0), "/probe0x");
+  EXPECT_U64(templ_finalize(t), ==, 0);
+  EXPECT_STR(templ_text(t, templ_resolve(t, junk0)), "/{name}");
+  EXPECT_U64(templ_hits(t, templ_resolve(t, junk0)), ==, 120);
+  EXPECT_STR(templ_text(t, templ_resolve(t, cart)), "/cart");
+  EXPECT_U64(templ_hits(t, templ_resolve(t, cart)), ==, 60);
+  must_find(t, "GET", "/login");
+  must_find(t, "GET", "/search");
+  uint32_t pics = must_find(t, "GET", "/img/{name}.png");
+  uint32_t logo = must_find(t, "GET", "/img/logo.png");
+  EXPECT_U64(templ_hits(t, pics), ==, 120);
+  EXPECT_U64(templ_hits(t, logo), ==, 120);
+  EXPECT_U64(pool_count(templ_param_pool(t, pics, 0), "pic7q"), ==, 3);
+  check_totals(t, adds);
+  EXPECT_U64(templ_check(t), ==, 0);
+  templ_free(t);
+}
+
+/* The streaming limit still bounds memory: past collapse_hard distinct
+ * literals a position collapses at once. */
+static void test_hard_limit_streaming(void **state) {
+  (void)state;
+  struct templ_opts o = {.collapse_hard = 50};
+  struct templ *t = mk(&o);
+  char p[64];
+  uint32_t e = 0;
+  for (int i = 0; i < 60; i++) {
+    snprintf(p, sizeof p, "/ds/set%dz", i);
+    e = add(t, "GET", p);
+  }
+  EXPECT_STR(templ_text(t, e), "/ds/{name}");
+  EXPECT_U64(live_count(t), ==, 1);
+  check_totals(t, 60);
+  templ_free(t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_masks),
@@ -623,6 +696,8 @@ int main(void) {
     cmocka_unit_test(test_word_collapse_keeps_dominant),
     cmocka_unit_test(test_collapse_merges_handles_hits_pools),
     cmocka_unit_test(test_subtree_merge),
+    cmocka_unit_test(test_deferred_decisions),
+    cmocka_unit_test(test_hard_limit_streaming),
     cmocka_unit_test(test_trailing_slash_and_root),
     cmocka_unit_test(test_extensions_kept),
     cmocka_unit_test(test_repeated_names_suffixed),
