@@ -562,7 +562,7 @@ static int finish_endpoints(struct learn *l, struct model *m,
     live[nlive].text = templ_text(l->templ, (uint32_t)h);
     nlive++;
   }
-  qsort(live, nlive, sizeof *live, live_cmp);
+  if (nlive) qsort(live, nlive, sizeof *live, live_cmp);
   int32_t *id_of_live = malloc((nh ? nh : 1) * sizeof *id_of_live);
   agg = calloc(nlive ? nlive : 1, sizeof *agg);
   if (!id_of_live || !agg) goto out;
@@ -634,7 +634,7 @@ static int finish_endpoints(struct learn *l, struct model *m,
       if ((rc = add_pool(p, templ_param_pool(l->templ, h, j)))) goto out;
       rc = -ENOMEM;
     }
-    qsort(a->q, a->nq, sizeof *a->q, qparam_cmp);
+    if (a->nq) qsort(a->q, a->nq, sizeof *a->q, qparam_cmp);
     for (uint32_t j = 0; j < a->nq; j++) {
       struct qparam *q = &a->q[j];
       struct model_param *p = model_push(m, params);
@@ -695,8 +695,9 @@ static int finish_transitions(struct learn *l, struct model *m,
     if ((rc = hist_merge(&mt->think.h, &t->think))) goto out;
     mt->think.has = mt->think.h.n > 0;
   }
-  qsort(m->transitions + first, m->ntransitions - first,
-        sizeof *m->transitions, trans_cmp);
+  if (m->ntransitions > first)
+    qsort(m->transitions + first, m->ntransitions - first,
+          sizeof *m->transitions, trans_cmp);
 
   /* Think-time fallbacks per source endpoint, then pooled. */
   hmap_cleanup(&index);
@@ -763,8 +764,9 @@ static int finish_sessions(struct learn *l, struct model *m) {
     a->minute = (int64_t)(key ^ (1ULL << 63));
     a->sessions = val;
   }
-  qsort(m->arrivals + first, m->narrivals - first, sizeof *m->arrivals,
-        arrival_cmp);
+  if (m->narrivals > first)
+    qsort(m->arrivals + first, m->narrivals - first, sizeof *m->arrivals,
+          arrival_cmp);
   for (uint32_t i = 0; i < 96; i++) {
     if (!l->tod15[i]) continue;
     struct model_profile *pr = model_push(m, profiles);
