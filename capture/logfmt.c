@@ -239,6 +239,8 @@ static size_t score(struct logfmt *f, const char *const *lines,
   return ok;
 }
 
+#define DETECT_MIN_LINES 32
+
 int logfmt_detect(const char *const *lines, const size_t *lens, size_t n,
                   const struct logfmt_opts *opts, struct logfmt **out) {
   /* Tie order: the most specific first, so that a format which parses
@@ -272,7 +274,12 @@ int logfmt_detect(const char *const *lines, const size_t *lens, size_t n,
       logfmt_free(f);
     }
   }
-  if (!best || best_ok * 2 < nonempty) {
+  /* Half the lines decide. A large sample in which a strict format still
+   * parses DETECT_MIN_LINES lines and a tenth of the lines is also clear:
+   * such a log is damaged (fragments, binary junk), not of another
+   * format, since garbage parses as none of them. */
+  if (!best || (best_ok * 2 < nonempty &&
+                (best_ok < DETECT_MIN_LINES || best_ok * 10 < nonempty))) {
     logfmt_free(best);
     return ERR_FORMAT;
   }

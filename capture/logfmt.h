@@ -63,7 +63,8 @@ int logfmt_new(const char *name, const struct logfmt_opts *opts,
 /* Picks the format that parses the most of the n sample lines (ties go to
  * the most specific format), for `--format auto`. Directive lines count for
  * W3C. Returns 0 and a new logfmt in *out, or ERR_FORMAT when no format
- * parses at least half of the non-empty sample lines. For the CLF family
+ * parses at least half of the non-empty sample lines (or, in a damaged log,
+ * at least 32 lines and a tenth of them). For the CLF family
  * the samples also decide clf vs combined and where a trailing request
  * time is; a detected W3C logfmt has already read the samples' #Fields. */
 int logfmt_detect(const char *const *lines, const size_t *lens, size_t n,
