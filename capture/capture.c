@@ -20,10 +20,10 @@
 #include "sessionize.h"
 #include "units.h"
 
-#define SAMPLE_LINES 64     /* lines used to detect a format first */
-#define SAMPLE_MAX 2048     /* ... and at most, when the first are unclear */
-#define MAX_EXAMPLES 5      /* malformed lines shown on stderr */
-#define MAX_STORED 20       /* malformed locations stored in the model */
+#define SAMPLE_LINES 64        /* lines used to detect a format first */
+#define SAMPLE_MAX 2048        /* ... and at most, when the first are unclear */
+#define MAX_EXAMPLES 5         /* malformed lines shown on stderr */
+#define MAX_STORED 20          /* malformed locations stored in the model */
 #define REORDER_CAP (1u << 21) /* events held for reordering, at most */
 #define EXCERPT 120
 
@@ -52,10 +52,10 @@ struct source {
   struct logfmt *fmt;
   struct sample_line *samples;
   size_t nsamples, cap_samples, next_sample;
-  int sample_eof;     /* the input ended inside the sample */
-  int sample_rc;      /* error that ended the sample read, if any */
-  uint64_t cur_line;  /* line number of the current record */
-  struct logrec rec;  /* current record, valid while has_rec */
+  int sample_eof;    /* the input ended inside the sample */
+  int sample_rc;     /* error that ended the sample read, if any */
+  uint64_t cur_line; /* line number of the current record */
+  struct logrec rec; /* current record, valid while has_rec */
   int has_rec, done;
   uint64_t lines, requests, malformed, filtered, directives, long_lines;
   char *error;
@@ -98,8 +98,6 @@ struct run {
 
 /* ---- messages -------------------------------------------------------- */
 
-static void say(const struct run *r, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 static void say(const struct run *r, const char *fmt, ...) {
   if (r->o->quiet) return;
   va_list ap;
@@ -110,8 +108,6 @@ static void say(const struct run *r, const char *fmt, ...) {
   va_end(ap);
 }
 
-static void warn(const struct run *r, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 static void warn(const struct run *r, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
@@ -135,8 +131,7 @@ static void excerpt(char *out, const char *p, size_t len) {
 }
 
 static void note_malformed(struct run *r, struct source *s, uint64_t line,
-                           const char *reason, const char *text,
-                           size_t len) {
+                           const char *reason, const char *text, size_t len) {
   s->malformed++;
   r->malformed_total++;
   if (r->nexamples < MAX_EXAMPLES) {
@@ -197,8 +192,7 @@ static int read_samples(struct run *r, struct source *s, size_t want) {
 
 /* "combined + $request_time (s)" or "clf: Common Log Format": the name
  * users pass to --format, then what was detected when that says more. */
-static const char *format_label(const struct logfmt *f, char *buf,
-                                size_t len) {
+static const char *format_label(const struct logfmt *f, char *buf, size_t len) {
   const char *name = logfmt_name(f), *desc = logfmt_describe(f);
   if (strncmp(desc, name, strlen(name)) == 0) return desc;
   snprintf(buf, len, "%s: %s", name, desc);
@@ -307,8 +301,8 @@ static int source_advance(struct run *r, struct source *s) {
     if (rc < 0) {
       /* Reading stopped early (truncated, corrupt, I/O error): keep what
        * was learned, report the file. */
-      s->error = strdup(input_error(s->in)[0] ? input_error(s->in)
-                                              : err_str(rc));
+      s->error =
+          strdup(input_error(s->in)[0] ? input_error(s->in) : err_str(rc));
       warn(r, "error: %s (learned from the %" PRIu64 " lines before)",
            s->error ? s->error : err_str(rc), s->lines);
       s->done = 1;
@@ -457,8 +451,10 @@ static int release(struct run *r, int drain) {
         r->heap[0].ev.ts_us > r->max_ts - r->o->reorder_us)
       break;
     struct sess_event ev = heap_pop(r);
-    if (ev.ts_us < r->last_popped) r->late++;
-    else r->last_popped = ev.ts_us;
+    if (ev.ts_us < r->last_popped)
+      r->late++;
+    else
+      r->last_popped = ev.ts_us;
     int rc = sess_feed(r->sess, &ev);
     if (rc) return rc;
   }
@@ -502,9 +498,12 @@ int capture_parse_key(const char *spec, struct capture_opts *o) {
   o->fmt.session_cookie = NULL;
   o->fmt.session_header = NULL;
   o->key_name = NULL;
-  if (strcmp(spec, "ip+ua") == 0) o->key = CAPTURE_KEY_IP_UA;
-  else if (strcmp(spec, "ip") == 0) o->key = CAPTURE_KEY_IP;
-  else if (strcmp(spec, "user") == 0) o->key = CAPTURE_KEY_USER;
+  if (strcmp(spec, "ip+ua") == 0)
+    o->key = CAPTURE_KEY_IP_UA;
+  else if (strcmp(spec, "ip") == 0)
+    o->key = CAPTURE_KEY_IP;
+  else if (strcmp(spec, "user") == 0)
+    o->key = CAPTURE_KEY_USER;
   else if (strncmp(spec, "cookie:", 7) == 0 && spec[7]) {
     o->key = CAPTURE_KEY_COOKIE;
     o->key_name = spec + 7;
@@ -572,18 +571,16 @@ static int fill_meta(struct run *r, struct model *m, uint64_t lines,
   rc |= model_meta_set_f64(m, "span_seconds", (double)span_us / 1e6);
   rc |= model_meta_set_i64(m, "lines", (int64_t)lines);
   rc |= model_meta_set_i64(m, "requests", (int64_t)requests);
-  rc |= model_meta_set_i64(m, "sessions",
-                           (int64_t)learn_sessions(r->learn));
+  rc |= model_meta_set_i64(m, "sessions", (int64_t)learn_sessions(r->learn));
   rc |= model_meta_set_i64(m, "clients", (int64_t)sess_clients(r->sess));
   rc |= model_meta_set_i64(m, "endpoints", (int64_t)m->nendpoints);
   rc |= model_meta_set_i64(m, "malformed", (int64_t)r->malformed_total);
   rc |= model_meta_set_i64(m, "filtered", (int64_t)filtered);
   rc |= model_meta_set_i64(m, "directives", (int64_t)directives);
   rc |= model_meta_set_i64(m, "late_events", (int64_t)r->late);
-  rc |= model_meta_set_i64(m, "capped_requests",
-                           (int64_t)learn_capped(r->learn));
-  rc |= model_meta_set_i64(m, "split_sessions",
-                           (int64_t)sess_split(r->sess));
+  rc |=
+      model_meta_set_i64(m, "capped_requests", (int64_t)learn_capped(r->learn));
+  rc |= model_meta_set_i64(m, "split_sessions", (int64_t)sess_split(r->sess));
   rc |= model_meta_set_i64(m, "session_key_missing", (int64_t)r->key_missing);
   rc |= model_meta_set_i64(m, "idle_timeout_s", o->idle_us / 1000000);
   rc |= model_meta_set(m, "session_key", key_spec(o, buf, sizeof buf));
@@ -630,13 +627,13 @@ static int fill_sources(struct run *r, struct model *m) {
 static void report_malformed(struct run *r, uint64_t lines) {
   if (!r->malformed_total) return;
   char a[32], b[32];
-  double share = lines ? 100.0 * (double)r->malformed_total / (double)lines
-                       : 0;
+  double share = lines ? 100.0 * (double)r->malformed_total / (double)lines : 0;
   /* Many failures mean a wrong format or a damaged log: say it loudly. */
   if (share >= 10.0)
-    warn(r, "WARNING: %.1f%% of the lines (%s of %s) could not be "
-            "understood; the model learned only from the rest. Check "
-            "--format / --log-format.",
+    warn(r,
+         "WARNING: %.1f%% of the lines (%s of %s) could not be "
+         "understood; the model learned only from the rest. Check "
+         "--format / --log-format.",
          share, units_count(r->malformed_total, a, sizeof a),
          units_count(lines, b, sizeof b));
   else
@@ -668,8 +665,11 @@ static void cleanup_run(struct run *r) {
 }
 
 int capture_run(const struct capture_opts *o) {
-  struct run r = {.o = o, .t_min = INT64_MAX, .t_max = INT64_MIN,
-                  .max_ts = INT64_MIN, .last_popped = INT64_MIN};
+  struct run r = {.o = o,
+                  .t_min = INT64_MAX,
+                  .t_max = INT64_MIN,
+                  .max_ts = INT64_MIN,
+                  .last_popped = INT64_MIN};
   struct model *m = NULL;
   int status = CAPTURE_FAILED, rc;
   char err[1024] = "";
@@ -762,35 +762,43 @@ int capture_run(const struct capture_opts *o) {
     if (r.src[i].error) partial = 1;
   }
   if (interrupted) {
-    warn(&r, "interrupted: writing the model from the %" PRIu64
-             " lines read so far", lines);
+    warn(&r,
+         "interrupted: writing the model from the %" PRIu64
+         " lines read so far",
+         lines);
     partial = 1;
   }
   report_malformed(&r, lines);
-  double share = lines ? 100.0 * (double)r.malformed_total / (double)lines
-                       : 0;
+  double share = lines ? 100.0 * (double)r.malformed_total / (double)lines : 0;
   if (o->max_malformed_pct >= 0 && share > o->max_malformed_pct) {
-    warn(&r, "error: %.2f%% malformed lines is over --max-malformed %.2f%%; "
-             "no model written", share, o->max_malformed_pct);
+    warn(&r,
+         "error: %.2f%% malformed lines is over --max-malformed %.2f%%; "
+         "no model written",
+         share, o->max_malformed_pct);
     goto out_sig;
   }
   if (requests == 0) {
-    warn(&r, "error: no request could be learned from the input%s; no "
-             "model written", filtered ? " (all were filtered out)" : "");
+    warn(&r,
+         "error: no request could be learned from the input%s; no "
+         "model written",
+         filtered ? " (all were filtered out)" : "");
     goto out_sig;
   }
   if (r.key_missing)
-    warn(&r, "warning: %" PRIu64 " requests had no %s value; they were "
-             "keyed by ip+ua instead%s",
+    warn(&r,
+         "warning: %" PRIu64 " requests had no %s value; they were "
+         "keyed by ip+ua instead%s",
          r.key_missing,
          o->key == CAPTURE_KEY_USER ? "remote user" : o->key_name,
          o->key == CAPTURE_KEY_COOKIE || o->key == CAPTURE_KEY_HEADER
              ? " (does the log format carry that field?)"
              : "");
   if (learn_capped(r.learn))
-    warn(&r, "warning: endpoint limit reached: %" PRIu64 " requests were "
-             "folded into catch-all endpoints (raise --max-endpoints or "
-             "--exclude the noise)", learn_capped(r.learn));
+    warn(&r,
+         "warning: endpoint limit reached: %" PRIu64 " requests were "
+         "folded into catch-all endpoints (raise --max-endpoints or "
+         "--exclude the noise)",
+         learn_capped(r.learn));
 
   if ((rc = model_new(&m))) goto nomem_sig;
   if (r.users_dropped)
@@ -819,8 +827,10 @@ int capture_run(const struct capture_opts *o) {
       units_count(learn_sessions(r.learn), a, sizeof a),
       units_count(sess_clients(r.sess), b, sizeof b), m->nendpoints);
   if (r.late)
-    say(&r, "%" PRIu64 " lines were more than the reorder window out of "
-            "time order", r.late);
+    say(&r,
+        "%" PRIu64 " lines were more than the reorder window out of "
+        "time order",
+        r.late);
   say(&r, "wrote %s", o->output);
   status = partial ? CAPTURE_PARTIAL : CAPTURE_OK;
   goto out_sig;

@@ -21,22 +21,22 @@ enum capture_key {
 struct capture_opts {
   const char *const *inputs; /* file names, "-" = stdin */
   size_t ninputs;
-  const char *output;        /* model path */
-  int force;                 /* overwrite an existing model */
-  int quiet;                 /* only warnings and errors */
-  const char *format;        /* "auto" or a logfmt name */
+  const char *output; /* model path */
+  int force;          /* overwrite an existing model */
+  int quiet;          /* only warnings and errors */
+  const char *format; /* "auto" or a logfmt name */
   struct logfmt_opts fmt;
   enum capture_key key;
-  const char *key_name;      /* cookie or header name for those keys */
-  int64_t idle_us;           /* session inactivity timeout */
-  int64_t reorder_us;        /* how far back out-of-order lines are sorted */
-  const char *include;       /* PCRE2 on "path?query": keep only matches */
-  const char *exclude;       /* PCRE2 on "path?query": drop matches */
-  double max_malformed_pct;  /* fail above this share; < 0 = never */
-  size_t max_endpoints;      /* 0 = default */
+  const char *key_name;       /* cookie or header name for those keys */
+  int64_t idle_us;            /* session inactivity timeout */
+  int64_t reorder_us;         /* how far back out-of-order lines are sorted */
+  const char *include;        /* PCRE2 on "path?query": keep only matches */
+  const char *exclude;        /* PCRE2 on "path?query": drop matches */
+  double max_malformed_pct;   /* fail above this share; < 0 = never */
+  size_t max_endpoints;       /* 0 = default */
   unsigned collapse_children; /* 0 = default */
-  uint64_t seed;             /* de-quantisation noise; same seed, same model */
-  FILE *log;                 /* messages (stderr) */
+  uint64_t seed;              /* de-quantisation noise; same seed, same model */
+  FILE *log;                  /* messages (stderr) */
 };
 
 /* Exit statuses of a capture run. */

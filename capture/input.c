@@ -39,8 +39,7 @@ struct input {
   char errmsg[512];
 };
 
-int input_open(const char *path, struct input **out, char *err,
-               size_t errlen) {
+int input_open(const char *path, struct input **out, char *err, size_t errlen) {
   struct input *in = calloc(1, sizeof *in);
   int rc = -ENOMEM;
   if (!in) goto fail;
@@ -80,8 +79,8 @@ int input_open(const char *path, struct input **out, char *err,
     in->codec = GZIP;
     if (inflateInit2(&in->zs, 15 + 32) != Z_OK) goto fail;
     in->zs_ready = 1;
-  } else if (in->raw_len >= 4 && r[0] == 0x28 && r[1] == 0xb5 &&
-             r[2] == 0x2f && r[3] == 0xfd) {
+  } else if (in->raw_len >= 4 && r[0] == 0x28 && r[1] == 0xb5 && r[2] == 0x2f &&
+             r[3] == 0xfd) {
     in->codec = ZSTD;
     in->zds = ZSTD_createDStream();
     if (!in->zds) goto fail;
@@ -147,8 +146,7 @@ static int produce(struct input *in) {
       if (avail == 0) {
         in->eof = 1;
         if (!in->member_done)
-          return set_err(in, ERR_TRUNCATED,
-                         "%s: truncated gzip stream%s", "");
+          return set_err(in, ERR_TRUNCATED, "%s: truncated gzip stream%s", "");
         break;
       }
       if (in->member_done) {
@@ -168,8 +166,7 @@ static int produce(struct input *in) {
       } else if (zrc == Z_BUF_ERROR) {
         if (in->raw_eof && in->raw_pos == in->raw_len) {
           in->eof = 1;
-          return set_err(in, ERR_TRUNCATED, "%s: truncated gzip stream%s",
-                         "");
+          return set_err(in, ERR_TRUNCATED, "%s: truncated gzip stream%s", "");
         }
       } else if (zrc != Z_OK) {
         in->eof = 1;
@@ -180,8 +177,7 @@ static int produce(struct input *in) {
       if (avail == 0) {
         in->eof = 1;
         if (in->zstd_hint != 0)
-          return set_err(in, ERR_TRUNCATED, "%s: truncated zstd stream%s",
-                         "");
+          return set_err(in, ERR_TRUNCATED, "%s: truncated zstd stream%s", "");
         break;
       }
       ZSTD_inBuffer zin = {in->raw + in->raw_pos, avail, 0};
@@ -249,10 +245,18 @@ int input_next(struct input *in, const char **line, size_t *len) {
   }
 }
 
-uint64_t input_line_no(const struct input *in) { return in->line_no; }
-uint64_t input_bytes(const struct input *in) { return in->bytes; }
-const char *input_error(const struct input *in) { return in->errmsg; }
-const char *input_path(const struct input *in) { return in->path; }
+uint64_t input_line_no(const struct input *in) {
+  return in->line_no;
+}
+uint64_t input_bytes(const struct input *in) {
+  return in->bytes;
+}
+const char *input_error(const struct input *in) {
+  return in->errmsg;
+}
+const char *input_path(const struct input *in) {
+  return in->path;
+}
 
 const char *input_compression(const struct input *in) {
   switch (in->codec) {

@@ -7,7 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define INPUT_MAX_LINE (1u << 20) /* longer lines are skipped, see INPUT_LONG */
+#define INPUT_MAX_LINE (1u << 20) /* longer lines are skipped, see INPUT_LONG  \
+                                   */
 
 struct input;
 
@@ -19,8 +20,7 @@ enum {
 
 /* Opens path ("-" = standard input). On failure returns -errno and writes
  * a message naming the file into err. */
-int input_open(const char *path, struct input **out, char *err,
-               size_t errlen);
+int input_open(const char *path, struct input **out, char *err, size_t errlen);
 
 /* Reads the next line, without its "\n" or "\r\n". The line is valid until
  * the next call. Returns INPUT_LINE, INPUT_LONG, INPUT_EOF, or a negative

@@ -19,8 +19,12 @@
 
 /* Value shapes seen for a query parameter (bit set). */
 enum {
-  SHAPE_INT = 1, SHAPE_NUM = 2, SHAPE_UUID = 4, SHAPE_BOOL = 8,
-  SHAPE_TEXT = 16, SHAPE_EMPTY = 32,
+  SHAPE_INT = 1,
+  SHAPE_NUM = 2,
+  SHAPE_UUID = 4,
+  SHAPE_BOOL = 8,
+  SHAPE_TEXT = 16,
+  SHAPE_EMPTY = 32,
 };
 
 struct status_count {
@@ -190,10 +194,12 @@ static size_t percent_decode(const char *p, size_t n, char *out, size_t cap) {
     char c = p[i];
     if (c == '%' && i + 2 < n) {
       int hi = p[i + 1], lo = p[i + 2];
-      int h = hi >= '0' && hi <= '9' ? hi - '0'
-            : (hi | 32) >= 'a' && (hi | 32) <= 'f' ? (hi | 32) - 'a' + 10 : -1;
-      int v = lo >= '0' && lo <= '9' ? lo - '0'
-            : (lo | 32) >= 'a' && (lo | 32) <= 'f' ? (lo | 32) - 'a' + 10 : -1;
+      int h = hi >= '0' && hi <= '9'                 ? hi - '0'
+              : (hi | 32) >= 'a' && (hi | 32) <= 'f' ? (hi | 32) - 'a' + 10
+                                                     : -1;
+      int v = lo >= '0' && lo <= '9'                 ? lo - '0'
+              : (lo | 32) >= 'a' && (lo | 32) <= 'f' ? (lo | 32) - 'a' + 10
+                                                     : -1;
       if (h >= 0 && v >= 0) {
         out[o++] = (char)(h * 16 + v);
         i += 2;
@@ -209,9 +215,15 @@ static unsigned shape_of(const char *v, size_t n) {
   if (n == 0) return SHAPE_EMPTY;
   size_t i = v[0] == '-' ? 1 : 0, digits = 0, dots = 0;
   for (size_t j = i; j < n; j++) {
-    if (v[j] >= '0' && v[j] <= '9') digits++;
-    else if (v[j] == '.') dots++;
-    else { digits = 0; dots = 9; break; }
+    if (v[j] >= '0' && v[j] <= '9')
+      digits++;
+    else if (v[j] == '.')
+      dots++;
+    else {
+      digits = 0;
+      dots = 9;
+      break;
+    }
   }
   if (digits && dots == 0) return SHAPE_INT;
   if (digits && dots == 1) return SHAPE_NUM;
@@ -328,8 +340,8 @@ int learn_session_start(struct learn *l, int64_t start_us, uint32_t ep) {
   struct trans *t = trans_get(l, MODEL_START, (int32_t)ep);
   if (!t) return -ENOMEM;
   t->count++;
-  int64_t secs = start_us >= 0 ? start_us / 1000000
-                               : -((-start_us + 999999) / 1000000);
+  int64_t secs =
+      start_us >= 0 ? start_us / 1000000 : -((-start_us + 999999) / 1000000);
   int64_t minute = secs >= 0 ? secs / 60 : -((-secs + 59) / 60);
   uint64_t *slot;
   if (hmap_put(&l->arrivals, (uint64_t)minute ^ (1ULL << 63), 0, &slot) < 0)
@@ -378,8 +390,7 @@ int learn_session_end(struct learn *l, uint32_t last, uint32_t requests,
   l->sessions++;
   int rc = hist_record(&l->length, requests);
   if (rc) return rc;
-  return hist_record(&l->duration,
-                     duration_us > 0 ? (uint64_t)duration_us : 0);
+  return hist_record(&l->duration, duration_us > 0 ? (uint64_t)duration_us : 0);
 }
 
 void learn_note_dropped(struct learn *l, const char *loc, const char *name,
@@ -398,9 +409,15 @@ void learn_note_dropped(struct learn *l, const char *loc, const char *name,
   d->count = count;
 }
 
-uint64_t learn_requests(const struct learn *l) { return l->requests; }
-uint64_t learn_sessions(const struct learn *l) { return l->sessions; }
-uint64_t learn_capped(const struct learn *l) { return templ_capped(l->templ); }
+uint64_t learn_requests(const struct learn *l) {
+  return l->requests;
+}
+uint64_t learn_sessions(const struct learn *l) {
+  return l->sessions;
+}
+uint64_t learn_capped(const struct learn *l) {
+  return templ_capped(l->templ);
+}
 
 /* ---- finishing ------------------------------------------------------- */
 
@@ -495,9 +512,10 @@ static int add_redaction(struct model *m, const char *loc, const char *name,
 
 static int is_bot_ua(const char *ua) {
   static const char *const marks[] = {
-      "bot", "crawl", "spider", "slurp", "curl/", "wget/", "python",
-      "go-http-client", "okhttp", "libwww", "httpx", "java/", "scrapy",
-      "pingdom", "monitor", "headless", "httpclient", "axios", "node-fetch",
+      "bot",      "crawl",      "spider",         "slurp",      "curl/",
+      "wget/",    "python",     "go-http-client", "okhttp",     "libwww",
+      "httpx",    "java/",      "scrapy",         "pingdom",    "monitor",
+      "headless", "httpclient", "axios",          "node-fetch",
   };
   char low[512];
   size_t n = strlen(ua);
@@ -547,8 +565,8 @@ static int qparam_cmp(const void *a, const void *b) {
   return strcmp(x->name, y->name);
 }
 
-static int finish_endpoints(struct learn *l, struct model *m,
-                            int32_t *final, size_t nh) {
+static int finish_endpoints(struct learn *l, struct model *m, int32_t *final,
+                            size_t nh) {
   int rc = -ENOMEM;
   struct live *live = calloc(nh ? nh : 1, sizeof *live);
   struct ep_stats *agg = NULL;
@@ -810,8 +828,8 @@ static int finish_misc(struct learn *l, struct model *m) {
     if (c && (rc = add_redaction(m, "path", name, "fake", c))) return rc;
   }
   for (size_t i = 0; i < l->ndropped; i++) {
-    int rc = add_redaction(m, l->dropped[i].loc, l->dropped[i].name,
-                           "dropped", l->dropped[i].count);
+    int rc = add_redaction(m, l->dropped[i].loc, l->dropped[i].name, "dropped",
+                           l->dropped[i].count);
     if (rc) return rc;
   }
   return 0;

@@ -151,9 +151,13 @@ out:
   return rc;
 }
 
-const char *logfmt_name(const struct logfmt *f) { return f->name; }
+const char *logfmt_name(const struct logfmt *f) {
+  return f->name;
+}
 
-const char *logfmt_describe(const struct logfmt *f) { return f->desc; }
+const char *logfmt_describe(const struct logfmt *f) {
+  return f->desc;
+}
 
 /* Detection ---------------------------------------------------------- */
 

@@ -32,16 +32,16 @@
 struct logfmt;
 
 struct logfmt_opts {
-  const char *log_format;  /* nginx log_format text, for "nginx" */
-  const char *regex;       /* PCRE2 pattern with named groups, for "regex":
-                              client ip host user time method path uri
-                              request query status bytes ua referer
-                              latency_s latency_ms latency_us session */
-  const char *json_map;    /* "field=key,..." overriding JSON key names;
-                              fields: time client user request method path
-                              query status bytes ua referer latency_s
-                              latency_ms latency_us host session; keys may be
-                              dotted paths into nested objects */
+  const char *log_format;     /* nginx log_format text, for "nginx" */
+  const char *regex;          /* PCRE2 pattern with named groups, for "regex":
+                                 client ip host user time method path uri
+                                 request query status bytes ua referer
+                                 latency_s latency_ms latency_us session */
+  const char *json_map;       /* "field=key,..." overriding JSON key names;
+                                 fields: time client user request method path
+                                 query status bytes ua referer latency_s
+                                 latency_ms latency_us host session; keys may be
+                                 dotted paths into nested objects */
   const char *session_header; /* lower-case header name whose value goes to
                                  logrec.session (e.g. "x-mimic-session") */
   const char *session_cookie; /* cookie name whose value goes to

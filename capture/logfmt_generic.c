@@ -8,7 +8,9 @@
 #include "logfmt_impl.h"
 #include "logtime.h"
 
-static int is_upper(char c) { return c >= 'A' && c <= 'Z'; }
+static int is_upper(char c) {
+  return c >= 'A' && c <= 'Z';
+}
 
 static int is_alnum(char c) {
   return logfmt_is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');

@@ -134,6 +134,8 @@ static inline const char *logfmt_qend(const char *p, const char *end) {
   return NULL;
 }
 
-static inline int logfmt_is_digit(char c) { return c >= '0' && c <= '9'; }
+static inline int logfmt_is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 #endif

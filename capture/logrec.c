@@ -29,9 +29,13 @@ static const struct logrec blank = {
     .latency_us = -1,
 };
 
-void logrec_clear(struct logrec *r) { *r = blank; }
+void logrec_clear(struct logrec *r) {
+  *r = blank;
+}
 
-static int is_upper(char c) { return c >= 'A' && c <= 'Z'; }
+static int is_upper(char c) {
+  return c >= 'A' && c <= 'Z';
+}
 
 static int is_alpha(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');

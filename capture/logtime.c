@@ -8,7 +8,9 @@
 
 #define US_PER_S INT64_C(1000000)
 
-static int is_digit(char c) { return c >= '0' && c <= '9'; }
+static int is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 /* Value of n digits at p, or -1 when one of them is not a digit. */
 static int digits(const char *p, int n) {

@@ -70,18 +70,24 @@ void sess_free(struct sessionizer *s) {
 
 static void lru_unlink(struct sessionizer *s, uint32_t i) {
   struct live *x = &s->slots[i];
-  if (x->prev != NIL) s->slots[x->prev].next = x->next;
-  else s->head = x->next;
-  if (x->next != NIL) s->slots[x->next].prev = x->prev;
-  else s->tail = x->prev;
+  if (x->prev != NIL)
+    s->slots[x->prev].next = x->next;
+  else
+    s->head = x->next;
+  if (x->next != NIL)
+    s->slots[x->next].prev = x->prev;
+  else
+    s->tail = x->prev;
 }
 
 static void lru_append(struct sessionizer *s, uint32_t i) {
   struct live *x = &s->slots[i];
   x->prev = s->tail;
   x->next = NIL;
-  if (s->tail != NIL) s->slots[s->tail].next = i;
-  else s->head = i;
+  if (s->tail != NIL)
+    s->slots[s->tail].next = i;
+  else
+    s->head = i;
   s->tail = i;
 }
 
@@ -163,10 +169,8 @@ int sess_feed(struct sessionizer *s, const struct sess_event *ev) {
   }
   count_client(s, ev->client);
   int has_lat = ev->lat_us >= 0;
-  int64_t start = ev->ts_is_end && has_lat ? ev->ts_us - ev->lat_us
-                                           : ev->ts_us;
-  int64_t end = !ev->ts_is_end && has_lat ? ev->ts_us + ev->lat_us
-                                          : ev->ts_us;
+  int64_t start = ev->ts_is_end && has_lat ? ev->ts_us - ev->lat_us : ev->ts_us;
+  int64_t end = !ev->ts_is_end && has_lat ? ev->ts_us + ev->lat_us : ev->ts_us;
   if (!has_lat) end = start;
 
   uint64_t *ix = hmap_get(&s->index, ev->client);
@@ -236,4 +240,6 @@ uint64_t sess_think_from_end(const struct sessionizer *s) {
 uint64_t sess_transitions(const struct sessionizer *s) {
   return s->transitions;
 }
-uint64_t sess_split(const struct sessionizer *s) { return s->split; }
+uint64_t sess_split(const struct sessionizer *s) {
+  return s->split;
+}

@@ -13,11 +13,11 @@ struct learn;
 struct sessionizer;
 
 struct sess_event {
-  int64_t ts_us;    /* logged time */
-  int64_t lat_us;   /* request time, -1 unknown */
-  uint64_t client;  /* client key hash */
-  uint32_t ep;      /* endpoint handle */
-  uint32_t res_us;  /* resolution of ts_us (1000000 for whole seconds) */
+  int64_t ts_us;     /* logged time */
+  int64_t lat_us;    /* request time, -1 unknown */
+  uint64_t client;   /* client key hash */
+  uint32_t ep;       /* endpoint handle */
+  uint32_t res_us;   /* resolution of ts_us (1000000 for whole seconds) */
   uint8_t ts_is_end; /* the log wrote ts when the response ended */
 };
 

@@ -19,7 +19,9 @@
 
 /* The one definition of the bucket edges: bucket i is (bound(i-1), bound(i)]
  * and every other function, hist_bucket_of included, defers to it. */
-static double bound(double e) { return pow(GAMMA, e); }
+static double bound(double e) {
+  return pow(GAMMA, e);
+}
 
 int32_t hist_bucket_of(uint64_t v) {
   if (v == 0) return 0;
@@ -32,13 +34,19 @@ int32_t hist_bucket_of(uint64_t v) {
   return i;
 }
 
-double hist_bucket_lower(int32_t i) { return bound((double)i - 1); }
+double hist_bucket_lower(int32_t i) {
+  return bound((double)i - 1);
+}
 
-double hist_bucket_upper(int32_t i) { return bound(i); }
+double hist_bucket_upper(int32_t i) {
+  return bound(i);
+}
 
 /* The highest bucket any uint64_t value can reach (about 2219); decode
  * refuses anything beyond, which also caps what a blob can allocate. */
-static int32_t top_bucket(void) { return hist_bucket_of(UINT64_MAX); }
+static int32_t top_bucket(void) {
+  return hist_bucket_of(UINT64_MAX);
+}
 
 void hist_init(struct hist *h) {
   h->n = h->zeros = 0;
@@ -56,8 +64,7 @@ void hist_cleanup(struct hist *h) {
 
 /* Positions in counts of the first and last non-empty bucket; false when
  * there is none. The window may hold empty growth slack at its low end. */
-static bool used_range(const struct hist *h, uint32_t *first,
-                       uint32_t *last) {
+static bool used_range(const struct hist *h, uint32_t *first, uint32_t *last) {
   uint32_t f = 0, l = h->len;
   while (f < h->len && h->counts[f] == 0) f++;
   if (f == h->len) return false;
@@ -312,7 +319,7 @@ uint64_t hist_sample(const struct hist_sampler *s, struct rng *r) {
 }
 
 static uint64_t zigzag(int64_t x) {
-  return x >= 0 ? (uint64_t)x << 1 : (((uint64_t)-(x + 1)) << 1) | 1;
+  return x >= 0 ? (uint64_t)x << 1 : (((uint64_t) - (x + 1)) << 1) | 1;
 }
 
 static int64_t unzigzag(uint64_t z) {
@@ -414,8 +421,7 @@ static bool side_ok(const struct hist *t) {
            t->sum_log2 == 0;
   if (t->min > t->max) return false;
   if (t->zeros ? t->min != 0 : !near_bucket(t->min, t->lo)) return false;
-  if (t->len ? !near_bucket(t->max, (int64_t)t->lo + t->len - 1)
-             : t->max != 0)
+  if (t->len ? !near_bucket(t->max, (int64_t)t->lo + t->len - 1) : t->max != 0)
     return false;
   if (!isfinite(t->sum) || !isfinite(t->sum_log) || !isfinite(t->sum_log2))
     return false;

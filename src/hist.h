@@ -22,16 +22,16 @@
 struct rng;
 
 struct hist {
-  uint64_t n;      /* values recorded, zeros included */
-  uint64_t zeros;  /* values equal to 0 */
-  uint64_t min, max; /* exact extremes; meaningless when n == 0 */
+  uint64_t n;                    /* values recorded, zeros included */
+  uint64_t zeros;                /* values equal to 0 */
+  uint64_t min, max;             /* exact extremes; meaningless when n == 0 */
   double sum, sum_log, sum_log2; /* of values; logs (natural) skip zeros */
   /* counts[k] is bucket lo + k; buckets outside [lo, lo+len) are empty.
    * The window may start with empty buckets (room left when it grew
    * downwards); hist_copy and hist_encode trim them. */
-  int32_t lo;      /* bucket index of counts[0] */
-  uint32_t len;    /* used length of counts */
-  uint32_t cap;    /* allocated length of counts */
+  int32_t lo;       /* bucket index of counts[0] */
+  uint32_t len;     /* used length of counts */
+  uint32_t cap;     /* allocated length of counts */
   uint64_t *counts; /* owned; NULL while empty */
 };
 

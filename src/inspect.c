@@ -11,10 +11,9 @@
 #include "model.h"
 #include "units.h"
 
-static const char *const SPARK[] = {"\xe2\x96\x81", "\xe2\x96\x82",
-                                    "\xe2\x96\x83", "\xe2\x96\x84",
-                                    "\xe2\x96\x85", "\xe2\x96\x86",
-                                    "\xe2\x96\x87", "\xe2\x96\x88"};
+static const char *const SPARK[] = {
+    "\xe2\x96\x81", "\xe2\x96\x82", "\xe2\x96\x83", "\xe2\x96\x84",
+    "\xe2\x96\x85", "\xe2\x96\x86", "\xe2\x96\x87", "\xe2\x96\x88"};
 
 static uint64_t status_class_counts(const struct model *m, uint64_t cls[6]) {
   uint64_t total = 0;
@@ -72,8 +71,8 @@ static void fmt_time(int64_t us, char *buf, size_t len) {
   strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
 }
 
-static void print_dist_line(FILE *out, const char *label,
-                            const struct hist *h, int is_time) {
+static void print_dist_line(FILE *out, const char *label, const struct hist *h,
+                            int is_time) {
   char a[32], b[32], c[32], d[32];
   if (!h || h->n == 0) {
     fprintf(out, "%-17s (no data)\n", label);
@@ -105,13 +104,13 @@ static int print_text(const struct model *m, const char *path, FILE *out,
   uint64_t requests = (uint64_t)model_meta_i64(m, "requests", 0);
   uint64_t lines = (uint64_t)model_meta_i64(m, "lines", 0);
   uint64_t malformed = (uint64_t)model_meta_i64(m, "malformed", 0);
-  fprintf(out, "model             %s (schema %s, mimic %s, created %s)\n",
-          path, meta_or(m, "schema_version"), meta_or(m, "tool_version"),
+  fprintf(out, "model             %s (schema %s, mimic %s, created %s)\n", path,
+          meta_or(m, "schema_version"), meta_or(m, "tool_version"),
           meta_or(m, "created_utc"));
   for (size_t i = 0; i < m->nsources; i++) {
     const struct model_source *s = &m->sources[i];
-    fprintf(out, "%-17s %s: %s, %s lines, %s%s%s\n", i ? "" : "source",
-            s->name, s->format, units_count(s->lines, a, sizeof a),
+    fprintf(out, "%-17s %s: %s, %s lines, %s%s%s\n", i ? "" : "source", s->name,
+            s->format, units_count(s->lines, a, sizeof a),
             units_bytes((double)s->bytes, b, sizeof b),
             s->error ? "; stopped early: " : "", s->error ? s->error : "");
   }
@@ -121,8 +120,8 @@ static int print_text(const struct model *m, const char *path, FILE *out,
   fmt_time(t1, b, sizeof b);
   fprintf(out, "%-17s %s .. %s UTC (%s)\n", "span", a, b,
           units_duration(t1 - t0, c, sizeof c));
-  fprintf(out, "%-17s %s  sessions %s  clients %s  endpoints %zu\n",
-          "requests", units_count(requests, a, sizeof a),
+  fprintf(out, "%-17s %s  sessions %s  clients %s  endpoints %zu\n", "requests",
+          units_count(requests, a, sizeof a),
           units_count((uint64_t)model_meta_i64(m, "sessions", 0), b, sizeof b),
           units_count((uint64_t)model_meta_i64(m, "clients", 0), c, sizeof c),
           m->nendpoints);
@@ -130,8 +129,7 @@ static int print_text(const struct model *m, const char *path, FILE *out,
           units_count(malformed, a, sizeof a),
           lines ? 100.0 * (double)malformed / (double)lines : 0.0,
           units_count(lines, b, sizeof b),
-          units_count((uint64_t)model_meta_i64(m, "filtered", 0), c,
-                      sizeof c));
+          units_count((uint64_t)model_meta_i64(m, "filtered", 0), c, sizeof c));
   for (size_t i = 0; i < m->nmalformed && i < 5; i++) {
     const struct model_malformed *x = &m->malformed[i];
     fprintf(out, "%-17s %s:%" PRIu64 ": %s\n", "",
@@ -140,11 +138,15 @@ static int print_text(const struct model *m, const char *path, FILE *out,
   }
   int64_t capped = model_meta_i64(m, "capped_requests", 0);
   if (capped)
-    fprintf(out, "%-17s %" PRId64 " requests folded into catch-all "
-                 "endpoints (endpoint limit)\n", "capped", capped);
+    fprintf(out,
+            "%-17s %" PRId64 " requests folded into catch-all "
+            "endpoints (endpoint limit)\n",
+            "capped", capped);
 
-  fprintf(out, "\ntop endpoints %*s share     count   p50 lat   p99 lat  "
-               "resp p50  errors\n", 32, "");
+  fprintf(out,
+          "\ntop endpoints %*s share     count   p50 lat   p99 lat  "
+          "resp p50  errors\n",
+          32, "");
   for (size_t i = 0; i < m->nendpoints && i < top; i++) {
     const struct model_endpoint *e = &m->endpoints[i];
     char name[512];
@@ -160,8 +162,7 @@ static int print_text(const struct model *m, const char *path, FILE *out,
             units_count(e->count, a, sizeof a),
             lat ? units_duration((int64_t)hist_quantile(lat, 0.5), b, sizeof b)
                 : "-",
-            lat ? units_duration((int64_t)hist_quantile(lat, 0.99), c,
-                                 sizeof c)
+            lat ? units_duration((int64_t)hist_quantile(lat, 0.99), c, sizeof c)
                 : "-",
             e->resp_bytes.has
                 ? units_bytes((double)hist_quantile(&e->resp_bytes.h, 0.5), d,
@@ -219,8 +220,8 @@ static int print_text(const struct model *m, const char *path, FILE *out,
   } else {
     for (size_t i = 0; i < m->nredactions; i++) {
       const struct model_redaction *r = &m->redactions[i];
-      fprintf(out, "%-17s %s %s: %s values %s\n", i ? "" : "redactions",
-              r->loc, r->name, units_count(r->count, a, sizeof a),
+      fprintf(out, "%-17s %s %s: %s values %s\n", i ? "" : "redactions", r->loc,
+              r->name, units_count(r->count, a, sizeof a),
               strcmp(r->action, "fake") == 0
                   ? "replaced by format-preserving fakes"
                   : "never stored");
@@ -253,9 +254,9 @@ static int print_json(const struct model *m, FILE *out) {
   v = model_meta_get(m, "tool_version");
   json_object_set_new(root, "tool_version", json_string(v ? v : ""));
   static const char *const ints[] = {
-      "requests", "sessions", "clients", "malformed", "filtered", "lines",
-      "directives", "late_events", "capped_requests", "time_start_us",
-      "time_end_us"};
+      "requests",        "sessions",      "clients",    "malformed",
+      "filtered",        "lines",         "directives", "late_events",
+      "capped_requests", "time_start_us", "time_end_us"};
   for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
     json_object_set_new(root, ints[i], meta_int(m, ints[i]));
   v = model_meta_get(m, "span_seconds");
@@ -274,9 +275,8 @@ static int print_json(const struct model *m, FILE *out) {
                   s->name, "format", s->format, "bytes", (json_int_t)s->bytes,
                   "lines", (json_int_t)s->lines, "requests",
                   (json_int_t)s->requests, "malformed",
-                  (json_int_t)s->malformed, "filtered",
-                  (json_int_t)s->filtered, "directives",
-                  (json_int_t)s->directives, "error",
+                  (json_int_t)s->malformed, "filtered", (json_int_t)s->filtered,
+                  "directives", (json_int_t)s->directives, "error",
                   s->error ? json_string(s->error) : json_null()));
   }
   json_object_set_new(root, "sources", sources);
@@ -310,29 +310,28 @@ static int print_json(const struct model *m, FILE *out) {
                             "redacted", p->redacted));
     }
     json_array_append_new(
-        eps, json_pack("{s:I, s:s, s:s, s:I, s:o, s:o, s:o, s:o, s:o}", "id",
-                       (json_int_t)i, "method", e->method, "template",
-                       e->templ, "count", (json_int_t)e->count, "status", st,
-                       "latency_us",
-                       dist_json(e->latency.has ? &e->latency.h : NULL, "us"),
-                       "response_bytes",
-                       dist_json(e->resp_bytes.has ? &e->resp_bytes.h : NULL,
-                                 "bytes"),
-                       "request_bytes",
-                       dist_json(e->req_bytes.has ? &e->req_bytes.h : NULL,
-                                 "bytes"),
-                       "params", params));
+        eps,
+        json_pack(
+            "{s:I, s:s, s:s, s:I, s:o, s:o, s:o, s:o, s:o}", "id",
+            (json_int_t)i, "method", e->method, "template", e->templ, "count",
+            (json_int_t)e->count, "status", st, "latency_us",
+            dist_json(e->latency.has ? &e->latency.h : NULL, "us"),
+            "response_bytes",
+            dist_json(e->resp_bytes.has ? &e->resp_bytes.h : NULL, "bytes"),
+            "request_bytes",
+            dist_json(e->req_bytes.has ? &e->req_bytes.h : NULL, "bytes"),
+            "params", params));
   }
   json_object_set_new(root, "endpoints", eps);
 
   uint64_t cls[6];
   status_class_counts(m, cls);
-  json_object_set_new(
-      root, "status_classes",
-      json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "1xx", (json_int_t)cls[1],
-                "2xx", (json_int_t)cls[2], "3xx", (json_int_t)cls[3], "4xx",
-                (json_int_t)cls[4], "5xx", (json_int_t)cls[5], "other",
-                (json_int_t)cls[0]));
+  json_object_set_new(root, "status_classes",
+                      json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "1xx",
+                                (json_int_t)cls[1], "2xx", (json_int_t)cls[2],
+                                "3xx", (json_int_t)cls[3], "4xx",
+                                (json_int_t)cls[4], "5xx", (json_int_t)cls[5],
+                                "other", (json_int_t)cls[0]));
   const struct model_backoff *pt = pooled_think(m);
   json_object_set_new(root, "think_time_us",
                       dist_json(pt ? &pt->think : NULL, "us"));
@@ -350,25 +349,25 @@ static int print_json(const struct model *m, FILE *out) {
   }
   json_object_set_new(root, "personas", personas);
   const struct model_persona *p0 = m->npersonas ? &m->personas[0] : NULL;
-  json_object_set_new(root, "session_length",
-                      dist_json(p0 && p0->length.has ? &p0->length.h : NULL,
-                                "count"));
+  json_object_set_new(
+      root, "session_length",
+      dist_json(p0 && p0->length.has ? &p0->length.h : NULL, "count"));
   json_object_set_new(
       root, "session_duration_us",
       dist_json(p0 && p0->duration.has ? &p0->duration.h : NULL, "us"));
   json_t *arr = json_array();
   for (size_t i = 0; i < m->narrivals; i++)
-    json_array_append_new(
-        arr, json_pack("{s:I, s:I}", "minute",
-                       (json_int_t)m->arrivals[i].minute, "sessions",
-                       (json_int_t)m->arrivals[i].sessions));
+    json_array_append_new(arr, json_pack("{s:I, s:I}", "minute",
+                                         (json_int_t)m->arrivals[i].minute,
+                                         "sessions",
+                                         (json_int_t)m->arrivals[i].sessions));
   json_object_set_new(root, "arrivals", arr);
   json_t *red = json_array();
   for (size_t i = 0; i < m->nredactions; i++) {
     const struct model_redaction *r = &m->redactions[i];
-    json_array_append_new(
-        red, json_pack("{s:s, s:s, s:s, s:I}", "loc", r->loc, "name", r->name,
-                       "action", r->action, "count", (json_int_t)r->count));
+    json_array_append_new(red, json_pack("{s:s, s:s, s:s, s:I}", "loc", r->loc,
+                                         "name", r->name, "action", r->action,
+                                         "count", (json_int_t)r->count));
   }
   json_object_set_new(root, "redactions", red);
   json_t *uas = json_array();
@@ -384,7 +383,7 @@ static int print_json(const struct model *m, FILE *out) {
   return rc || ferror(out) ? -EIO : 0;
 }
 
-int inspect_print(const struct model *m, const char *path, FILE *out,
-                  int json, size_t top) {
+int inspect_print(const struct model *m, const char *path, FILE *out, int json,
+                  size_t top) {
   return json ? print_json(m, out) : print_text(m, path, out, top);
 }

@@ -10,7 +10,7 @@ struct model;
 
 /* Prints m (read from path) to out: text with the `top` most requested
  * endpoints, or JSON with all of them. Returns 0 or -EIO. */
-int inspect_print(const struct model *m, const char *path, FILE *out,
-                  int json, size_t top);
+int inspect_print(const struct model *m, const char *path, FILE *out, int json,
+                  size_t top);
 
 #endif

@@ -115,9 +115,20 @@ static int parse_count(const char *s, size_t *out) {
 }
 
 enum {
-  OPT_FORMAT = 256, OPT_LOG_FORMAT, OPT_LOG_REGEX, OPT_JSON_MAP,
-  OPT_SESSION_KEY, OPT_IDLE, OPT_REORDER, OPT_INCLUDE, OPT_EXCLUDE,
-  OPT_MAX_MALFORMED, OPT_MAX_ENDPOINTS, OPT_COLLAPSE, OPT_SEED, OPT_JSON,
+  OPT_FORMAT = 256,
+  OPT_LOG_FORMAT,
+  OPT_LOG_REGEX,
+  OPT_JSON_MAP,
+  OPT_SESSION_KEY,
+  OPT_IDLE,
+  OPT_REORDER,
+  OPT_INCLUDE,
+  OPT_EXCLUDE,
+  OPT_MAX_MALFORMED,
+  OPT_MAX_ENDPOINTS,
+  OPT_COLLAPSE,
+  OPT_SEED,
+  OPT_JSON,
   OPT_TOP,
 };
 
@@ -175,17 +186,22 @@ static int cmd_capture(int argc, char **argv) {
       if (capture_parse_key(optarg, &o))
         return usage_error("capture",
                            "--session-key '%s': expected ip, ip+ua, user, "
-                           "cookie:NAME or header:NAME", optarg);
+                           "cookie:NAME or header:NAME",
+                           optarg);
       break;
     case OPT_IDLE:
       if (units_parse_duration(optarg, &o.idle_us) || o.idle_us <= 0)
-        return usage_error("capture", "--idle-timeout '%s': expected a "
-                           "duration such as 30m, 90s, 1h", optarg);
+        return usage_error("capture",
+                           "--idle-timeout '%s': expected a "
+                           "duration such as 30m, 90s, 1h",
+                           optarg);
       break;
     case OPT_REORDER:
       if (units_parse_duration(optarg, &o.reorder_us))
-        return usage_error("capture", "--reorder-window '%s': expected a "
-                           "duration such as 60s, 5m", optarg);
+        return usage_error("capture",
+                           "--reorder-window '%s': expected a "
+                           "duration such as 60s, 5m",
+                           optarg);
       break;
     case OPT_INCLUDE: o.include = optarg; break;
     case OPT_EXCLUDE: o.exclude = optarg; break;
@@ -193,24 +209,29 @@ static int cmd_capture(int argc, char **argv) {
       o.max_malformed_pct = strtod(optarg, &end);
       if (*end || end == optarg || o.max_malformed_pct < 0 ||
           o.max_malformed_pct > 100)
-        return usage_error("capture", "--max-malformed '%s': expected a "
-                           "percentage between 0 and 100", optarg);
+        return usage_error("capture",
+                           "--max-malformed '%s': expected a "
+                           "percentage between 0 and 100",
+                           optarg);
       break;
     case OPT_MAX_ENDPOINTS:
       if (parse_count(optarg, &o.max_endpoints) || o.max_endpoints == 0)
-        return usage_error("capture", "--max-endpoints '%s': expected a "
-                           "positive number", optarg);
+        return usage_error("capture",
+                           "--max-endpoints '%s': expected a "
+                           "positive number",
+                           optarg);
       break;
     case OPT_COLLAPSE:
       if (parse_count(optarg, &n) || n < 2 || n > 100000)
-        return usage_error("capture", "--collapse '%s': expected a number "
-                           "from 2 to 100000", optarg);
+        return usage_error("capture",
+                           "--collapse '%s': expected a number "
+                           "from 2 to 100000",
+                           optarg);
       o.collapse_children = (unsigned)n;
       break;
     case OPT_SEED:
       if (parse_count(optarg, &n))
-        return usage_error("capture", "--seed '%s': expected a number",
-                           optarg);
+        return usage_error("capture", "--seed '%s': expected a number", optarg);
       o.seed = n;
       break;
     default:
@@ -219,7 +240,8 @@ static int cmd_capture(int argc, char **argv) {
     }
   }
   if (optind >= argc)
-    return usage_error("capture", "%s", "no input file given (use - for "
+    return usage_error("capture", "%s",
+                       "no input file given (use - for "
                        "standard input)");
   o.inputs = (const char *const *)&argv[optind];
   o.ninputs = (size_t)(argc - optind);
@@ -241,8 +263,7 @@ static int cmd_inspect(int argc, char **argv) {
     case OPT_JSON: json = 1; break;
     case OPT_TOP:
       if (parse_count(optarg, &top))
-        return usage_error("inspect", "--top '%s': expected a number",
-                           optarg);
+        return usage_error("inspect", "--top '%s': expected a number", optarg);
       break;
     case 'h': fputs(INSPECT_USAGE, stdout); return 0;
     default:
@@ -279,16 +300,18 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "capture") == 0) return cmd_capture(argc - 1, argv + 1);
   if (strcmp(cmd, "inspect") == 0) return cmd_inspect(argc - 1, argv + 1);
   if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-    printf("mimic %s (model schema %d)\n", MIMIC_VERSION,
-           MODEL_SCHEMA_VERSION);
+    printf("mimic %s (model schema %d)\n", MIMIC_VERSION, MODEL_SCHEMA_VERSION);
     return 0;
   }
   if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
       strcmp(cmd, "-h") == 0) {
     const char *what = argc > 2 ? argv[2] : "";
-    if (strcmp(what, "capture") == 0) fputs(CAPTURE_USAGE, stdout);
-    else if (strcmp(what, "inspect") == 0) fputs(INSPECT_USAGE, stdout);
-    else fputs(MAIN_USAGE, stdout);
+    if (strcmp(what, "capture") == 0)
+      fputs(CAPTURE_USAGE, stdout);
+    else if (strcmp(what, "inspect") == 0)
+      fputs(INSPECT_USAGE, stdout);
+    else
+      fputs(MAIN_USAGE, stdout);
     return 0;
   }
   fprintf(stderr, "mimic: unknown command '%s'\n\n%s", cmd, MAIN_USAGE);

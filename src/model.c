@@ -24,7 +24,9 @@ int model_new(struct model **out) {
   return 0;
 }
 
-static void dist_cleanup(struct model_dist *d) { hist_cleanup(&d->h); }
+static void dist_cleanup(struct model_dist *d) {
+  hist_cleanup(&d->h);
+}
 
 void model_free(struct model *m) {
   if (!m) return;
@@ -62,8 +64,7 @@ void model_free(struct model *m) {
   }
   for (size_t i = 0; i < m->ntransitions; i++)
     dist_cleanup(&m->transitions[i].think);
-  for (size_t i = 0; i < m->nbackoffs; i++)
-    hist_cleanup(&m->backoffs[i].think);
+  for (size_t i = 0; i < m->nbackoffs; i++) hist_cleanup(&m->backoffs[i].think);
   for (size_t i = 0; i < m->nuas; i++) free(m->uas[i].value);
   for (size_t i = 0; i < m->nredactions; i++) {
     free(m->redactions[i].loc);
@@ -165,8 +166,7 @@ struct saver {
 
 static int fail_sqlite(struct saver *s, const char *what) {
   int code = sqlite3_errcode(s->db);
-  const char *cause = code == SQLITE_FULL ? "disk full"
-                                          : sqlite3_errmsg(s->db);
+  const char *cause = code == SQLITE_FULL ? "disk full" : sqlite3_errmsg(s->db);
   snprintf(s->err, s->errlen, "cannot write model %s: %s: %s", s->path, what,
            cause);
   return code == SQLITE_FULL ? -ENOSPC : ERR_SQLITE;
@@ -238,15 +238,15 @@ static void bind_text_or_null(sqlite3_stmt *st, int col, const char *v) {
 static int save_tables(struct saver *s, const struct model *m) {
   sqlite3_stmt *st = NULL;
   int rc;
-#define PREP(sql)                          \
-  do {                                     \
-    sqlite3_finalize(st);                  \
-    st = NULL;                             \
-    if ((rc = prep(s, sql, &st))) goto out; \
+#define PREP(sql)                                                              \
+  do {                                                                         \
+    sqlite3_finalize(st);                                                      \
+    st = NULL;                                                                 \
+    if ((rc = prep(s, sql, &st))) goto out;                                    \
   } while (0)
-#define STEP(what)                                     \
-  do {                                                 \
-    if ((rc = step_reset(s, st, what))) goto out;      \
+#define STEP(what)                                                             \
+  do {                                                                         \
+    if ((rc = step_reset(s, st, what))) goto out;                              \
   } while (0)
 
   PREP("INSERT INTO meta(key, value) VALUES (?, ?)");
@@ -369,8 +369,10 @@ static int save_tables(struct saver *s, const struct model *m) {
   PREP("INSERT INTO param(id, endpoint_id, loc, position, name, type,"
        " presence, distinct_values, distinct_exact, redacted)"
        " VALUES (?,?,?,?,?,?,?,?,?,?)");
-  if ((rc = prep(s, "INSERT INTO pool_value(param_id, value, count)"
-                    " VALUES (?,?,?)", &pv)))
+  if ((rc = prep(s,
+                 "INSERT INTO pool_value(param_id, value, count)"
+                 " VALUES (?,?,?)",
+                 &pv)))
     goto out;
   for (size_t i = 0; i < m->nparams; i++) {
     const struct model_param *p = &m->params[i];
@@ -431,8 +433,8 @@ int model_check_writable(const char *path, int force, char *err,
       return -EISDIR;
     }
     if (!force) {
-      snprintf(err, errlen,
-               "%s already exists; use --force to overwrite it", path);
+      snprintf(err, errlen, "%s already exists; use --force to overwrite it",
+               path);
       return ERR_EXISTS;
     }
   }
@@ -486,8 +488,9 @@ int model_save(const struct model *m, const char *path, int force, char *err,
     rc = sqlite3_errcode(s.db) == SQLITE_FULL ? -ENOSPC : ERR_SQLITE;
     goto out;
   }
-  rc = prep(&s, "INSERT INTO dist(id, unit, n, zeros, min, max, sum,"
-                " sum_log, sum_log2, data) VALUES (?,?,?,?,?,?,?,?,?,?)",
+  rc = prep(&s,
+            "INSERT INTO dist(id, unit, n, zeros, min, max, sum,"
+            " sum_log, sum_log2, data) VALUES (?,?,?,?,?,?,?,?,?,?)",
             &s.dist);
   if (rc) goto out;
   rc = save_tables(&s, m);
@@ -586,8 +589,7 @@ static int load_dists(struct loader *l) {
     rc = hist_decode(h, sqlite3_column_blob(st, 8),
                      (size_t)sqlite3_column_bytes(st, 8), (uint64_t)n,
                      (uint64_t)zeros, (uint64_t)mn, (uint64_t)mx,
-                     sqlite3_column_double(st, 5),
-                     sqlite3_column_double(st, 6),
+                     sqlite3_column_double(st, 5), sqlite3_column_double(st, 6),
                      sqlite3_column_double(st, 7));
     if (rc == ERR_CORRUPT) {
       rc = corrupt(l, "a distribution's data does not decode");
@@ -623,10 +625,10 @@ static int get_opt_dist(struct loader *l, sqlite3_stmt *st, int col,
   return get_hist(l, sqlite3_column_int64(st, col), &d->h);
 }
 
-#define LOAD_BEGIN(sql)                                                \
-  do {                                                                 \
-    if (sqlite3_prepare_v2(l->db, sql, -1, &st, NULL) != SQLITE_OK)    \
-      return load_fail(l, sql);                                        \
+#define LOAD_BEGIN(sql)                                                        \
+  do {                                                                         \
+    if (sqlite3_prepare_v2(l->db, sql, -1, &st, NULL) != SQLITE_OK)            \
+      return load_fail(l, sql);                                                \
   } while (0)
 
 static int load_rows(struct loader *l, struct model *m) {
@@ -710,8 +712,7 @@ static int load_rows(struct loader *l, struct model *m) {
       return corrupt(l, "a status row names a missing endpoint");
     }
     struct model_endpoint *e = &m->endpoints[ep];
-    struct model_status *ns =
-        realloc(e->status, (e->nstatus + 1) * sizeof *ns);
+    struct model_status *ns = realloc(e->status, (e->nstatus + 1) * sizeof *ns);
     if (!ns) goto nomem;
     e->status = ns;
     ns[e->nstatus].status = sqlite3_column_int(st, 1);
@@ -879,8 +880,7 @@ static int load_rows(struct loader *l, struct model *m) {
 
 nomem:
   rc = -ENOMEM;
-  snprintf(l->err, l->errlen, "cannot read model %s: out of memory",
-           l->path);
+  snprintf(l->err, l->errlen, "cannot read model %s: out of memory", l->path);
   goto out;
 sqlfail:
   rc = load_fail(l, "query");
@@ -889,8 +889,7 @@ out:
   return rc;
 }
 
-int model_load(const char *path, struct model **out, char *err,
-               size_t errlen) {
+int model_load(const char *path, struct model **out, char *err, size_t errlen) {
   struct loader l = {.path = path, .err = err, .errlen = errlen};
   hmap_init(&l.dist_index);
   struct model *m = NULL;

@@ -59,7 +59,7 @@ struct model_value {
 
 struct model_param {
   uint32_t endpoint;
-  char loc[8];     /* "path" or "query" */
+  char loc[8]; /* "path" or "query" */
   uint32_t position;
   char *name, *type;
   double presence;
@@ -114,8 +114,8 @@ struct model_redaction {
 };
 
 /* Growable array fields: ptr + n (+ cap private to the builders). */
-#define MODEL_ARRAY(type, name) \
-  type *name;                   \
+#define MODEL_ARRAY(type, name)                                                \
+  type *name;                                                                  \
   size_t n##name, cap_##name
 
 struct model {
@@ -139,9 +139,8 @@ void model_free(struct model *m);
 
 /* Appends a zeroed element to one of the arrays and returns it (NULL on
  * -ENOMEM), e.g. struct model_endpoint *e = model_push(m, endpoints). */
-#define model_push(m, name)                                       \
-  model_grow(&(m)->name, &(m)->n##name, &(m)->cap_##name,          \
-             sizeof *(m)->name)
+#define model_push(m, name)                                                    \
+  model_grow(&(m)->name, &(m)->n##name, &(m)->cap_##name, sizeof *(m)->name)
 /* arrp points to the array's pointer field (read and written with memcpy,
  * so any element pointer type works without aliasing casts). */
 void *model_grow(void *arrp, size_t *n, size_t *cap, size_t elem);
@@ -166,13 +165,11 @@ int model_save(const struct model *m, const char *path, int force, char *err,
 /* Reads a model. Fails with ERR_VERSION for a model from a newer schema,
  * ERR_CORRUPT for damaged content, ERR_SQLITE / -errno otherwise; err gets a
  * message naming the file. */
-int model_load(const char *path, struct model **out, char *err,
-               size_t errlen);
+int model_load(const char *path, struct model **out, char *err, size_t errlen);
 
 /* Checks before a long capture that path can be written: refuses an
  * existing file without force, and a directory that is missing or not
  * writable. 0 or a negative code with a message in err. */
-int model_check_writable(const char *path, int force, char *err,
-                         size_t errlen);
+int model_check_writable(const char *path, int force, char *err, size_t errlen);
 
 #endif

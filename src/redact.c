@@ -15,11 +15,21 @@
 #define NAME_MAX_SCAN 256
 #define PART_MAX 64
 
-static int is_lower(unsigned char c) { return c >= 'a' && c <= 'z'; }
-static int is_upper(unsigned char c) { return c >= 'A' && c <= 'Z'; }
-static int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
-static int is_alpha(unsigned char c) { return is_lower(c) || is_upper(c); }
-static int is_alnum(unsigned char c) { return is_alpha(c) || is_digit(c); }
+static int is_lower(unsigned char c) {
+  return c >= 'a' && c <= 'z';
+}
+static int is_upper(unsigned char c) {
+  return c >= 'A' && c <= 'Z';
+}
+static int is_digit(unsigned char c) {
+  return c >= '0' && c <= '9';
+}
+static int is_alpha(unsigned char c) {
+  return is_lower(c) || is_upper(c);
+}
+static int is_alnum(unsigned char c) {
+  return is_alpha(c) || is_digit(c);
+}
 static int is_hex(unsigned char c) {
   return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
@@ -35,28 +45,27 @@ static unsigned char to_lower(unsigned char c) {
 /* Contained anywhere in a part: long and specific enough that a match
  * inside a bigger word ("accesstoken", "jsessionid") is still a secret. */
 static const char *const strong_words[] = {
-  "token",      "secret",    "passw",      "passphrase", "credential",
-  "signature",  "session",   "sessid",     "apikey",     "accesskey",
-  "privatekey", "secretkey", "jwt",        "bearer",     "cookie",
-  "csrf",       "xsrf",      "authorization",
+    "token",   "secret", "passw",  "passphrase", "credential", "signature",
+    "session", "sessid", "apikey", "accesskey",  "privatekey", "secretkey",
+    "jwt",     "bearer", "cookie", "csrf",       "xsrf",       "authorization",
 };
 
 /* Equal to a whole part: short words that are common inside innocent words
  * ("monkey", "inside", "author"). */
 static const char *const exact_words[] = {
-  "key",  "pass", "pwd",  "pw",    "sid",   "auth",   "authn",  "authz",
-  "oauth", "sig", "otp",  "totp",  "hotp",  "mfa",    "2fa",    "pin",
-  "nonce", "hmac", "salt", "cred", "creds", "email",  "mail",   "phone",
-  "mobile", "msisdn", "ssn", "iban", "cvv", "cvc",
+    "key",    "pass",   "pwd",  "pw",   "sid",   "auth",  "authn", "authz",
+    "oauth",  "sig",    "otp",  "totp", "hotp",  "mfa",   "2fa",   "pin",
+    "nonce",  "hmac",   "salt", "cred", "creds", "email", "mail",  "phone",
+    "mobile", "msisdn", "ssn",  "iban", "cvv",   "cvc",
 };
 
 /* Parts that make a neighbouring "code" an authentication code rather than
  * a country, zip or status code. */
 static const char *const code_context[] = {
-  "auth",    "authorization", "oauth",   "otp",    "mfa",
-  "2fa",     "sms",           "verification", "verify", "confirm",
-  "confirmation", "reset",    "activation", "recovery", "login",
-  "access",  "security",      "invite",  "magic",  "pairing",
+    "auth",         "authorization", "oauth",        "otp",      "mfa",
+    "2fa",          "sms",           "verification", "verify",   "confirm",
+    "confirmation", "reset",         "activation",   "recovery", "login",
+    "access",       "security",      "invite",       "magic",    "pairing",
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))

@@ -5,7 +5,9 @@
 
 #include <stdint.h>
 
-struct rng { uint64_t s[4]; };
+struct rng {
+  uint64_t s[4];
+};
 
 void rng_seed(struct rng *r, uint64_t seed);
 uint64_t rng_next(struct rng *r);

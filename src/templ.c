@@ -26,17 +26,28 @@
 #define SEED UINT64_C(0x74656d706c617465)
 
 enum {
-  T_LIT, T_INT, T_NUM, T_UUID, T_HEX, T_HASH, T_DATE, T_EMAIL, T_IP,
-  T_TOKEN, T_WORD, T_PATH, T_COUNT
+  T_LIT,
+  T_INT,
+  T_NUM,
+  T_UUID,
+  T_HEX,
+  T_HASH,
+  T_DATE,
+  T_EMAIL,
+  T_IP,
+  T_TOKEN,
+  T_WORD,
+  T_PATH,
+  T_COUNT
 };
 
 static const char *const type_name[T_COUNT] = {
-  "literal", "int", "num", "uuid", "hex", "hash", "date", "email", "ip",
-  "token", "word", "path",
+    "literal", "int",   "num", "uuid",  "hex",  "hash",
+    "date",    "email", "ip",  "token", "word", "path",
 };
 static const char *const var_name[T_COUNT] = {
-  "", "id", "num", "uuid", "hex", "hash", "date", "email", "ip", "token",
-  "name", "path",
+    "",     "id",    "num", "uuid",  "hex",  "hash",
+    "date", "email", "ip",  "token", "name", "path",
 };
 
 static int type_is_redacted(int type) {
@@ -56,10 +67,10 @@ struct node {
   uint64_t typ_base; /* ... and the node's hits then */
   char *label;       /* owned; NUL-terminated */
   uint32_t label_len;
-  uint32_t ext_off;  /* literal: start of its ".ext" (label_len if none) */
+  uint32_t ext_off; /* literal: start of its ".ext" (label_len if none) */
   uint32_t parent;
-  uint32_t child;    /* first child */
-  uint32_t next;     /* next sibling; next free node when dead */
+  uint32_t child; /* first child */
+  uint32_t next;  /* next sibling; next free node when dead */
   uint32_t prev;
   uint32_t ep;       /* live endpoint of paths ending here, or NONE */
   uint32_t nlit;     /* literal children, the empty one excepted */
@@ -80,8 +91,8 @@ struct param {
 };
 
 struct endpoint {
-  uint32_t parent;   /* union-find: itself when live */
-  uint32_t node;     /* terminal node, NONE for a catch-all */
+  uint32_t parent; /* union-find: itself when live */
+  uint32_t node;   /* terminal node, NONE for a catch-all */
   uint64_t hits;
   struct param *params; /* room for one per path segment */
   uint8_t nparams;
@@ -129,11 +140,21 @@ static uint32_t collapse_limit(const struct templ *t) {
 
 /* ---- segment classification (stage A) -------------------------------- */
 
-static int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
-static int is_lower(unsigned char c) { return c >= 'a' && c <= 'z'; }
-static int is_upper(unsigned char c) { return c >= 'A' && c <= 'Z'; }
-static int is_alpha(unsigned char c) { return is_lower(c) || is_upper(c); }
-static int is_alnum(unsigned char c) { return is_alpha(c) || is_digit(c); }
+static int is_digit(unsigned char c) {
+  return c >= '0' && c <= '9';
+}
+static int is_lower(unsigned char c) {
+  return c >= 'a' && c <= 'z';
+}
+static int is_upper(unsigned char c) {
+  return c >= 'A' && c <= 'Z';
+}
+static int is_alpha(unsigned char c) {
+  return is_lower(c) || is_upper(c);
+}
+static int is_alnum(unsigned char c) {
+  return is_alpha(c) || is_digit(c);
+}
 static int hex_val(unsigned char c) {
   if (is_digit(c)) return 1;
   if (c >= 'a' && c <= 'f') return 2;
@@ -209,9 +230,12 @@ static int is_ipv6(const char *s, size_t n) {
   if (n < 3 || n > 45) return 0;
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
-    if (c == ':') colons++;
-    else if (!hex_val(c)) return 0;
-    else if (is_digit(c)) digit = 1;
+    if (c == ':')
+      colons++;
+    else if (!hex_val(c))
+      return 0;
+    else if (is_digit(c))
+      digit = 1;
   }
   return colons >= 2 && colons <= 7 && digit;
 }
@@ -253,8 +277,7 @@ static int is_date(const char *s, size_t n) {
   if (i == n) return 1;
   if (s[i] != 'T' && s[i] != 't' && s[i] != '_') return 0;
   i++;
-  if (digits(s, n, &i, 2) < 0 || !colon(s, n, &i) ||
-      digits(s, n, &i, 2) < 0)
+  if (digits(s, n, &i, 2) < 0 || !colon(s, n, &i) || digits(s, n, &i, 2) < 0)
     return 0;
   if (colon(s, n, &i)) {
     if (digits(s, n, &i, 2) < 0) return 0;
@@ -315,8 +338,10 @@ static int classify(const char *s, size_t n, size_t *ext) {
   int digit = 0, at = 0;
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
-    if (is_digit(c)) digit = 1;
-    else if (c == '@' || c == '%') at = 1;
+    if (is_digit(c))
+      digit = 1;
+    else if (c == '@' || c == '%')
+      at = 1;
   }
   /* Every mask needs a digit, except e-mail addresses: most segments are
    * plain words and leave here. */
@@ -502,8 +527,7 @@ static void get_chain(const struct templ *t, uint32_t i, uint32_t *chain) {
 }
 
 /* Pre-order walk of the subtree under root: the node after i, or NONE. */
-static uint32_t subtree_next(const struct templ *t, uint32_t root,
-                             uint32_t i) {
+static uint32_t subtree_next(const struct templ *t, uint32_t root, uint32_t i) {
   if (t->nodes[i].child != NONE) return t->nodes[i].child;
   while (i != root) {
     if (t->nodes[i].next != NONE) return t->nodes[i].next;
@@ -544,10 +568,9 @@ static void ep_render(struct templ *t, uint32_t e) {
       ep->params[pi].type = n->type;
       pi++;
     }
-    int w = snprintf(ep->text + pos, ep->textcap - pos, "{%s}%s", nm,
-                     n->label);
-    if (w > 0) pos += (size_t)w < ep->textcap - pos ? (size_t)w
-                                                    : ep->textcap - 1 - pos;
+    int w = snprintf(ep->text + pos, ep->textcap - pos, "{%s}%s", nm, n->label);
+    if (w > 0)
+      pos += (size_t)w < ep->textcap - pos ? (size_t)w : ep->textcap - 1 - pos;
   }
   ep->text[pos] = '\0';
 }
@@ -575,8 +598,8 @@ static int eps_grow(struct templ *t) {
 struct seg {
   const char *s;
   size_t len;
-  size_t ext;   /* end of the value (start of the kept extension) */
-  int type;     /* T_LIT or the mask type */
+  size_t ext; /* end of the value (start of the kept extension) */
+  int type;   /* T_LIT or the mask type */
 };
 
 /* New endpoint at node `at`, reached by segs[0..nseg) whose variable
@@ -751,11 +774,11 @@ static int convert_to_var(struct templ *t, uint32_t c) {
 static int move_node(struct templ *t, uint32_t s, uint32_t dst) {
   struct gain g[SEGS_MAX + 1];
   size_t ng = chain_gains(t, N(t, s)->parent, dst, g);
-  int convert = N(t, s)->type == T_LIT && N(t, s)->label_len &&
-                N(t, dst)->collapsed;
+  int convert =
+      N(t, s)->type == T_LIT && N(t, s)->label_len && N(t, dst)->collapsed;
   if (convert)
-    g[ng++] = (struct gain){N(t, s)->depth, T_WORD, N(t, s)->label,
-                            N(t, s)->ext_off};
+    g[ng++] =
+        (struct gain){N(t, s)->depth, T_WORD, N(t, s)->label, N(t, s)->ext_off};
   int rc = subtree_gain(t, s, g, ng);
   unlink_child(t, s);
   struct node *n = N(t, s);
@@ -823,8 +846,8 @@ static int merge_node(struct templ *t, uint32_t dst, uint32_t src) {
 /* Folds literal child c of collapsed node p into p's {name} variable. */
 static int fold_literal(struct templ *t, uint32_t p, uint32_t c) {
   const struct node *n = N(t, c);
-  uint32_t v = find_var(t, p, T_WORD, n->label + n->ext_off,
-                        n->label_len - n->ext_off);
+  uint32_t v =
+      find_var(t, p, T_WORD, n->label + n->ext_off, n->label_len - n->ext_off);
   if (v == NONE) return convert_to_var(t, c);
   return merge_node(t, v, c);
 }
@@ -877,10 +900,10 @@ static int judge_literals(struct templ *t, uint32_t p, int tail) {
     np->typ_hits = literal_median(t, p);
     np->typ_base = np->hits ? np->hits : 1;
   }
-  uint64_t typical =
-      np->typ_base ? (uint64_t)((double)np->typ_hits * (double)np->hits /
-                                (double)np->typ_base)
-                   : 0;
+  uint64_t typical = np->typ_base
+                         ? (uint64_t)((double)np->typ_hits * (double)np->hits /
+                                      (double)np->typ_base)
+                         : 0;
   uint64_t node_hits = np->hits;
   for (uint32_t c = N(t, p)->child, next; c != NONE; c = next) {
     const struct node *n = N(t, c);
@@ -963,9 +986,8 @@ int templ_new(const struct templ_opts *opts, struct templ **out) {
     t->o.collapse_hard = t->o.collapse_hard ? t->o.collapse_children
                                             : 8 * t->o.collapse_children;
   if (t->o.collapse_files == 0)
-    t->o.collapse_files = t->o.collapse_children / 4 > 3
-                              ? t->o.collapse_children / 4
-                              : 3;
+    t->o.collapse_files =
+        t->o.collapse_children / 4 > 3 ? t->o.collapse_children / 4 : 3;
   if (t->o.max_endpoints == 0) t->o.max_endpoints = 20000;
   if (t->o.max_nodes == 0) t->o.max_nodes = 200000;
   if (t->o.pool_cap == 0) t->o.pool_cap = 256;
@@ -1048,8 +1070,8 @@ static size_t masked_path(struct templ *t, const char *path, size_t plen,
   return o;
 }
 
-static int to_catchall(struct templ *t, int mi, const char *path,
-                       size_t plen, uint32_t *out) {
+static int to_catchall(struct templ *t, int mi, const char *path, size_t plen,
+                       uint32_t *out) {
   struct method *m = &t->methods[mi];
   uint32_t e = m->catchall;
   if (e == NONE) {
@@ -1159,8 +1181,8 @@ int templ_add(struct templ *t, const char *method, size_t mlen,
         } else if (k + 1 == nseg && sg->ext > 0 && elen > 1) {
           /* A file name: its folder may hold values of one endpoint. */
           c = find_var(t, cur, T_WORD, ext, elen);
-          if (c == NONE && file_leaves(t, cur, ext, elen, NULL) + 1 >=
-                               t->o.collapse_hard) {
+          if (c == NONE &&
+              file_leaves(t, cur, ext, elen, NULL) + 1 >= t->o.collapse_hard) {
             rc = collapse_files(t, cur, ext, elen);
             if (rc) return rc;
             c = find_var(t, cur, T_WORD, ext, elen);
@@ -1179,8 +1201,7 @@ int templ_add(struct templ *t, const char *method, size_t mlen,
     if (c == NONE) {
       if (!nodes_room(t, nseg - k)) return to_catchall(t, mi, path, plen, out);
       if (vtype == T_LIT)
-        c = node_new(t, cur, T_LIT, sg->s, sg->len,
-                     ext_split(sg->s, sg->len));
+        c = node_new(t, cur, T_LIT, sg->s, sg->len, ext_split(sg->s, sg->len));
       else
         c = node_new(t, cur, vtype, ext, elen, 0);
       if (c == NONE) return -ENOMEM;
@@ -1224,7 +1245,9 @@ int templ_add(struct templ *t, const char *method, size_t mlen,
   return rc;
 }
 
-uint32_t templ_handles(const struct templ *t) { return (uint32_t)t->neps; }
+uint32_t templ_handles(const struct templ *t) {
+  return (uint32_t)t->neps;
+}
 
 static uint32_t find_root(const struct templ *t, uint32_t e) {
   if (e >= t->neps) return e;
@@ -1298,7 +1321,9 @@ const struct topk *templ_param_pool(const struct templ *t, uint32_t e,
   return p ? p->pool : NULL;
 }
 
-uint64_t templ_capped(const struct templ *t) { return t->capped; }
+uint64_t templ_capped(const struct templ *t) {
+  return t->capped;
+}
 
 uint64_t templ_redacted(const struct templ *t, const char *type) {
   for (int i = 0; i < T_COUNT; i++)
@@ -1319,8 +1344,7 @@ static int finalize_files(struct templ *t, uint32_t n) {
     for (uint32_t c = N(t, n)->child; c != NONE; c = N(t, c)->next) {
       const struct node *x = N(t, c);
       if (x->type != T_LIT || x->child != NONE || x->ext_off == 0 ||
-          x->label_len - x->ext_off > EXT_MAX ||
-          x->label_len - x->ext_off < 2)
+          x->label_len - x->ext_off > EXT_MAX || x->label_len - x->ext_off < 2)
         continue;
       const char *ext = x->label + x->ext_off;
       size_t elen = x->label_len - x->ext_off, i;
@@ -1362,7 +1386,8 @@ static int finalize_files(struct templ *t, uint32_t n) {
 
 static uint64_t shape_hash(const struct node *dir, const struct node *g) {
   if (g->type != T_LIT)
-    return hash_mix((uint64_t)g->type + 1, hash64(g->label, g->label_len, SEED));
+    return hash_mix((uint64_t)g->type + 1,
+                    hash64(g->label, g->label_len, SEED));
   char buf[VALUE_MAX];
   size_t o = 0, dl = dir->label_len;
   for (size_t i = 0; i < g->label_len && o < sizeof buf;) {
@@ -1396,9 +1421,12 @@ static double overlap(const uint64_t *a, size_t na, const uint64_t *b,
                       size_t nb) {
   size_t i = 0, j = 0, both = 0;
   while (i < na && j < nb) {
-    if (a[i] == b[j]) both++, i++, j++;
-    else if (a[i] < b[j]) i++;
-    else j++;
+    if (a[i] == b[j])
+      both++, i++, j++;
+    else if (a[i] < b[j])
+      i++;
+    else
+      j++;
   }
   size_t small = na < nb ? na : nb;
   return small ? (double)both / (double)small : 0;
@@ -1454,7 +1482,10 @@ int templ_finalize(struct templ *t) {
     if (len == cap) {
       cap = cap ? cap * 2 : 256;
       uint32_t *ns = realloc(stack, cap * sizeof *ns);
-      if (!ns) { rc = -ENOMEM; goto out; }
+      if (!ns) {
+        rc = -ENOMEM;
+        goto out;
+      }
       stack = ns;
     }
     stack[len++] = t->methods[m].root;
@@ -1475,7 +1506,10 @@ int templ_finalize(struct templ *t) {
       if (len == cap) {
         cap = cap ? cap * 2 : 256;
         uint32_t *ns = realloc(stack, cap * sizeof *ns);
-        if (!ns) { rc = -ENOMEM; goto out; }
+        if (!ns) {
+          rc = -ENOMEM;
+          goto out;
+        }
         stack = ns;
       }
       stack[len++] = c;

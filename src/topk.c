@@ -17,7 +17,7 @@
 #define HLL_M 256
 
 struct entry {
-  char *val;      /* owned, NUL-terminated, capacity vcap */
+  char *val; /* owned, NUL-terminated, capacity vcap */
   uint32_t len;
   uint32_t vcap;
   uint64_t count;
@@ -28,13 +28,13 @@ struct entry {
 };
 
 struct topk {
-  size_t cap;       /* entries kept at most */
-  size_t alloc;     /* entries allocated (grows up to cap) */
-  size_t used;      /* entries handed out so far (high-water mark) */
-  size_t len;       /* live entries, also the heap size */
+  size_t cap;   /* entries kept at most */
+  size_t alloc; /* entries allocated (grows up to cap) */
+  size_t used;  /* entries handed out so far (high-water mark) */
+  size_t len;   /* live entries, also the heap size */
   struct entry *e;
-  uint32_t *heap;   /* min-heap of live entries by count */
-  uint32_t freel;   /* entries released after a failed eviction */
+  uint32_t *heap; /* min-heap of live entries by count */
+  uint32_t freel; /* entries released after a failed eviction */
   /* 64-bit value hash -> first entry with that hash; entries that share
    * a hash are chained through hnext and told apart by their bytes. */
   struct hmap index;
@@ -107,8 +107,7 @@ static void heap_remove(struct topk *t, size_t pos) {
 
 /* ---- index ----------------------------------------------------------- */
 
-static int same(const struct entry *e, uint64_t h, const char *v,
-                size_t len) {
+static int same(const struct entry *e, uint64_t h, const char *v, size_t len) {
   return e->hash == h && e->len == len && memcmp(e->val, v, len) == 0;
 }
 
@@ -313,9 +312,13 @@ int topk_merge(struct topk *dst, const struct topk *src) {
   return rc;
 }
 
-uint64_t topk_total(const struct topk *t) { return t->total; }
+uint64_t topk_total(const struct topk *t) {
+  return t->total;
+}
 
-size_t topk_len(const struct topk *t) { return t->len; }
+size_t topk_len(const struct topk *t) {
+  return t->len;
+}
 
 uint64_t topk_distinct(const struct topk *t, int *exact) {
   if (!t->evicted) {

@@ -15,8 +15,8 @@ struct topk;
 struct topk_item {
   const char *value; /* borrowed from the pool; NUL-terminated */
   size_t len;
-  uint64_t count;    /* estimated count (upper bound) */
-  uint64_t error;    /* over-estimation bound of count */
+  uint64_t count; /* estimated count (upper bound) */
+  uint64_t error; /* over-estimation bound of count */
 };
 
 /* cap: entries kept (> 0). Returns 0 or -ENOMEM. */

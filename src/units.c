@@ -14,13 +14,20 @@ int units_parse_duration(const char *s, int64_t *us) {
   double v = strtod(s, &end);
   if (end == s || !(v >= 0) || !isfinite(v)) return ERR_USAGE;
   double mult;
-  if (*end == '\0' || strcmp(end, "s") == 0) mult = 1e6;
-  else if (strcmp(end, "ms") == 0) mult = 1e3;
-  else if (strcmp(end, "us") == 0) mult = 1;
-  else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0) mult = 60e6;
-  else if (strcmp(end, "h") == 0) mult = 3600e6;
-  else if (strcmp(end, "d") == 0) mult = 86400e6;
-  else return ERR_USAGE;
+  if (*end == '\0' || strcmp(end, "s") == 0)
+    mult = 1e6;
+  else if (strcmp(end, "ms") == 0)
+    mult = 1e3;
+  else if (strcmp(end, "us") == 0)
+    mult = 1;
+  else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0)
+    mult = 60e6;
+  else if (strcmp(end, "h") == 0)
+    mult = 3600e6;
+  else if (strcmp(end, "d") == 0)
+    mult = 86400e6;
+  else
+    return ERR_USAGE;
   double r = v * mult;
   if (r > 9.2e18) return ERR_USAGE;
   *us = (int64_t)llround(r);
@@ -29,19 +36,28 @@ int units_parse_duration(const char *s, int64_t *us) {
 
 const char *units_duration(int64_t us, char *buf, size_t len) {
   double v = (double)us;
-  if (us < 1000) snprintf(buf, len, "%" PRId64 " us", us);
-  else if (v < 1e6) snprintf(buf, len, "%.3g ms", v / 1e3);
-  else if (v < 60e6) snprintf(buf, len, "%.3g s", v / 1e6);
-  else if (v < 3600e6) snprintf(buf, len, "%.3g min", v / 60e6);
-  else snprintf(buf, len, "%.3g h", v / 3600e6);
+  if (us < 1000)
+    snprintf(buf, len, "%" PRId64 " us", us);
+  else if (v < 1e6)
+    snprintf(buf, len, "%.3g ms", v / 1e3);
+  else if (v < 60e6)
+    snprintf(buf, len, "%.3g s", v / 1e6);
+  else if (v < 3600e6)
+    snprintf(buf, len, "%.3g min", v / 60e6);
+  else
+    snprintf(buf, len, "%.3g h", v / 3600e6);
   return buf;
 }
 
 const char *units_bytes(double b, char *buf, size_t len) {
-  if (b < 1000) snprintf(buf, len, "%.0f B", b);
-  else if (b < 1e6) snprintf(buf, len, "%.3g kB", b / 1e3);
-  else if (b < 1e9) snprintf(buf, len, "%.3g MB", b / 1e6);
-  else snprintf(buf, len, "%.3g GB", b / 1e9);
+  if (b < 1000)
+    snprintf(buf, len, "%.0f B", b);
+  else if (b < 1e6)
+    snprintf(buf, len, "%.3g kB", b / 1e3);
+  else if (b < 1e9)
+    snprintf(buf, len, "%.3g MB", b / 1e6);
+  else
+    snprintf(buf, len, "%.3g GB", b / 1e9);
   return buf;
 }
 

@@ -44,14 +44,44 @@
 /* ---- endpoints ----------------------------------------------------------- */
 
 enum kind {
-  K_HOME, K_LIST, K_CATEGORY, K_PRODUCT, K_SEARCH, K_CART, K_CART_ADD,
-  K_CART_DEL, K_LOGIN_PAGE, K_LOGIN, K_ACCOUNT, K_ORDERS_PAGE,
-  K_CHECKOUT_PAGE, K_CHECKOUT, K_CONFIRM, K_RESET, K_ASSET, K_IMAGE,
-  K_ROBOTS, K_SITEMAP, K_LEGACY, K_PROBE,
-  K_API_ORDERS, K_API_ORDER, K_API_PATCH, K_API_INVENTORY, K_API_PRODUCTS,
+  K_HOME,
+  K_LIST,
+  K_CATEGORY,
+  K_PRODUCT,
+  K_SEARCH,
+  K_CART,
+  K_CART_ADD,
+  K_CART_DEL,
+  K_LOGIN_PAGE,
+  K_LOGIN,
+  K_ACCOUNT,
+  K_ORDERS_PAGE,
+  K_CHECKOUT_PAGE,
+  K_CHECKOUT,
+  K_CONFIRM,
+  K_RESET,
+  K_ASSET,
+  K_IMAGE,
+  K_ROBOTS,
+  K_SITEMAP,
+  K_LEGACY,
+  K_PROBE,
+  K_API_ORDERS,
+  K_API_ORDER,
+  K_API_PATCH,
+  K_API_INVENTORY,
+  K_API_PRODUCTS,
   K_API_SHIPMENT,
-  K_M_LOGIN, K_M_REFRESH, K_M_FEED, K_M_ITEM, K_M_PROFILE, K_M_PRODUCT,
-  K_M_CART_ADD, K_M_NOTIF, K_M_SEARCH, K_M_LOGOUT,
+  K_M_LOGIN,
+  K_M_REFRESH,
+  K_M_FEED,
+  K_M_ITEM,
+  K_M_PROFILE,
+  K_M_PRODUCT,
+  K_M_CART_ADD,
+  K_M_NOTIF,
+  K_M_SEARCH,
+  K_M_LOGOUT,
   K_COUNT
 };
 #define K_START K_COUNT /* row index of the chain's entry state */
@@ -69,148 +99,153 @@ struct kind_info {
 };
 
 static const struct kind_info kinds[K_COUNT] = {
-  [K_HOME] = {"GET", KF_HTML | KF_DYN, 52000, 0.12, 18, 0.5, 12},
-  [K_LIST] = {"GET", KF_HTML | KF_DYN, 38000, 0.2, 35, 0.6, 10},
-  [K_CATEGORY] = {"GET", KF_HTML | KF_DYN, 41000, 0.2, 30, 0.6, 9},
-  [K_PRODUCT] = {"GET", KF_HTML | KF_DYN, 27000, 0.35, 22, 0.6, 14},
-  [K_SEARCH] = {"GET", KF_HTML | KF_DYN, 31000, 0.45, 85, 0.7, 11},
-  [K_CART] = {"GET", KF_HTML | KF_DYN, 14000, 0.4, 15, 0.5, 16},
-  [K_CART_ADD] = {"POST", KF_DYN, 180, 0.2, 40, 0.5, 22},
-  [K_CART_DEL] = {"DELETE", KF_DYN, 0, 0, 25, 0.5, 12},
-  [K_LOGIN_PAGE] = {"GET", KF_HTML | KF_DYN, 8200, 0.03, 6, 0.4, 10},
-  [K_LOGIN] = {"POST", KF_DYN, 0, 0, 180, 0.35, 14},
-  [K_ACCOUNT] = {"GET", KF_HTML | KF_DYN, 16000, 0.3, 25, 0.5, 8},
-  [K_ORDERS_PAGE] = {"GET", KF_HTML | KF_DYN, 22000, 0.6, 60, 0.7, 9},
-  [K_CHECKOUT_PAGE] = {"GET", KF_HTML | KF_DYN, 19000, 0.2, 45, 0.5, 18},
-  [K_CHECKOUT] = {"POST", KF_DYN, 0, 0, 650, 0.5, 75},
-  [K_CONFIRM] = {"GET", KF_HTML | KF_DYN, 12500, 0.2, 30, 0.5, 1},
-  [K_RESET] = {"GET", KF_HTML | KF_DYN, 7600, 0.03, 20, 0.5, 25},
-  [K_ASSET] = {"GET", 0, 0, 0, 2, 1.2, 0},
-  [K_IMAGE] = {"GET", 0, 0, 0, 8, 1.0, 0},
-  [K_ROBOTS] = {"GET", 0, 312, 0, 0.2, 0.5, 0},
-  [K_SITEMAP] = {"GET", KF_DYN, 184000, 0.02, 120, 0.4, 0},
-  [K_LEGACY] = {"GET", 0, 0, 0, 0.3, 0.5, 0},
-  [K_PROBE] = {"GET", 0, 0, 0, 0.3, 0.6, 0},
-  [K_API_ORDERS] = {"GET", KF_DYN | KF_API, 42000, 0.9, 70, 0.6, 0},
-  [K_API_ORDER] = {"GET", KF_DYN | KF_API, 2300, 0.4, 18, 0.5, 0},
-  [K_API_PATCH] = {"PATCH", KF_DYN | KF_API, 2300, 0.4, 45, 0.5, 0},
-  [K_API_INVENTORY] = {"PUT", KF_DYN | KF_API, 0, 0, 30, 0.5, 0},
-  [K_API_PRODUCTS] = {"GET", KF_DYN | KF_API, 64000, 0.7, 90, 0.6, 0},
-  [K_API_SHIPMENT] = {"POST", KF_DYN | KF_API, 420, 0.2, 110, 0.5, 0},
-  [K_M_LOGIN] = {"POST", KF_DYN | KF_API, 890, 0.05, 170, 0.35, 9},
-  [K_M_REFRESH] = {"POST", KF_DYN | KF_API, 860, 0.05, 25, 0.4, 1},
-  [K_M_FEED] = {"GET", KF_DYN | KF_API, 18000, 0.5, 60, 0.6, 7},
-  [K_M_ITEM] = {"GET", KF_DYN | KF_API, 3400, 0.6, 20, 0.5, 9},
-  [K_M_PROFILE] = {"GET", KF_DYN | KF_API, 1900, 0.4, 15, 0.5, 10},
-  [K_M_PRODUCT] = {"GET", KF_DYN | KF_API, 4100, 0.4, 20, 0.5, 11},
-  [K_M_CART_ADD] = {"POST", KF_DYN | KF_API, 240, 0.2, 40, 0.5, 15},
-  [K_M_NOTIF] = {"GET", KF_DYN | KF_API, 2600, 0.8, 30, 0.6, 5},
-  [K_M_SEARCH] = {"GET", KF_DYN | KF_API, 12000, 0.6, 80, 0.7, 9},
-  [K_M_LOGOUT] = {"DELETE", KF_DYN | KF_API, 0, 0, 12, 0.4, 20},
+    [K_HOME] = {"GET", KF_HTML | KF_DYN, 52000, 0.12, 18, 0.5, 12},
+    [K_LIST] = {"GET", KF_HTML | KF_DYN, 38000, 0.2, 35, 0.6, 10},
+    [K_CATEGORY] = {"GET", KF_HTML | KF_DYN, 41000, 0.2, 30, 0.6, 9},
+    [K_PRODUCT] = {"GET", KF_HTML | KF_DYN, 27000, 0.35, 22, 0.6, 14},
+    [K_SEARCH] = {"GET", KF_HTML | KF_DYN, 31000, 0.45, 85, 0.7, 11},
+    [K_CART] = {"GET", KF_HTML | KF_DYN, 14000, 0.4, 15, 0.5, 16},
+    [K_CART_ADD] = {"POST", KF_DYN, 180, 0.2, 40, 0.5, 22},
+    [K_CART_DEL] = {"DELETE", KF_DYN, 0, 0, 25, 0.5, 12},
+    [K_LOGIN_PAGE] = {"GET", KF_HTML | KF_DYN, 8200, 0.03, 6, 0.4, 10},
+    [K_LOGIN] = {"POST", KF_DYN, 0, 0, 180, 0.35, 14},
+    [K_ACCOUNT] = {"GET", KF_HTML | KF_DYN, 16000, 0.3, 25, 0.5, 8},
+    [K_ORDERS_PAGE] = {"GET", KF_HTML | KF_DYN, 22000, 0.6, 60, 0.7, 9},
+    [K_CHECKOUT_PAGE] = {"GET", KF_HTML | KF_DYN, 19000, 0.2, 45, 0.5, 18},
+    [K_CHECKOUT] = {"POST", KF_DYN, 0, 0, 650, 0.5, 75},
+    [K_CONFIRM] = {"GET", KF_HTML | KF_DYN, 12500, 0.2, 30, 0.5, 1},
+    [K_RESET] = {"GET", KF_HTML | KF_DYN, 7600, 0.03, 20, 0.5, 25},
+    [K_ASSET] = {"GET", 0, 0, 0, 2, 1.2, 0},
+    [K_IMAGE] = {"GET", 0, 0, 0, 8, 1.0, 0},
+    [K_ROBOTS] = {"GET", 0, 312, 0, 0.2, 0.5, 0},
+    [K_SITEMAP] = {"GET", KF_DYN, 184000, 0.02, 120, 0.4, 0},
+    [K_LEGACY] = {"GET", 0, 0, 0, 0.3, 0.5, 0},
+    [K_PROBE] = {"GET", 0, 0, 0, 0.3, 0.6, 0},
+    [K_API_ORDERS] = {"GET", KF_DYN | KF_API, 42000, 0.9, 70, 0.6, 0},
+    [K_API_ORDER] = {"GET", KF_DYN | KF_API, 2300, 0.4, 18, 0.5, 0},
+    [K_API_PATCH] = {"PATCH", KF_DYN | KF_API, 2300, 0.4, 45, 0.5, 0},
+    [K_API_INVENTORY] = {"PUT", KF_DYN | KF_API, 0, 0, 30, 0.5, 0},
+    [K_API_PRODUCTS] = {"GET", KF_DYN | KF_API, 64000, 0.7, 90, 0.6, 0},
+    [K_API_SHIPMENT] = {"POST", KF_DYN | KF_API, 420, 0.2, 110, 0.5, 0},
+    [K_M_LOGIN] = {"POST", KF_DYN | KF_API, 890, 0.05, 170, 0.35, 9},
+    [K_M_REFRESH] = {"POST", KF_DYN | KF_API, 860, 0.05, 25, 0.4, 1},
+    [K_M_FEED] = {"GET", KF_DYN | KF_API, 18000, 0.5, 60, 0.6, 7},
+    [K_M_ITEM] = {"GET", KF_DYN | KF_API, 3400, 0.6, 20, 0.5, 9},
+    [K_M_PROFILE] = {"GET", KF_DYN | KF_API, 1900, 0.4, 15, 0.5, 10},
+    [K_M_PRODUCT] = {"GET", KF_DYN | KF_API, 4100, 0.4, 20, 0.5, 11},
+    [K_M_CART_ADD] = {"POST", KF_DYN | KF_API, 240, 0.2, 40, 0.5, 15},
+    [K_M_NOTIF] = {"GET", KF_DYN | KF_API, 2600, 0.8, 30, 0.6, 5},
+    [K_M_SEARCH] = {"GET", KF_DYN | KF_API, 12000, 0.6, 80, 0.7, 9},
+    [K_M_LOGOUT] = {"DELETE", KF_DYN | KF_API, 0, 0, 12, 0.4, 20},
 };
 
 /* ---- personas and their chains ------------------------------------------- */
 
-struct edge { uint8_t to, w; };
-struct row { const struct edge *e; uint8_t n; };
-#define ROW(...)                                                    \
-  { (const struct edge[]){__VA_ARGS__},                              \
-    (uint8_t)(sizeof((const struct edge[]){__VA_ARGS__}) /           \
-              sizeof(struct edge)) }
+struct edge {
+  uint8_t to, w;
+};
+struct row {
+  const struct edge *e;
+  uint8_t n;
+};
+#define ROW(...)                                                               \
+  {                                                                            \
+    (const struct edge[]){__VA_ARGS__},                                        \
+        (uint8_t)(sizeof((const struct edge[]){__VA_ARGS__}) /                 \
+                  sizeof(struct edge))                                         \
+  }
 
 enum persona { P_BROWSER, P_MOBILE, P_API, P_CRAWLER, P_SCANNER, P_COUNT };
 
 static const struct row browser_rows[K_COUNT + 1] = {
-  [K_START] = ROW({K_HOME, 40}, {K_PRODUCT, 22}, {K_LIST, 12},
-                  {K_CATEGORY, 10}, {K_SEARCH, 8}, {K_CART, 3},
-                  {K_LOGIN_PAGE, 3}, {K_ACCOUNT, 2}),
-  [K_HOME] = ROW({K_LIST, 25}, {K_CATEGORY, 22}, {K_SEARCH, 25},
-                 {K_PRODUCT, 15}, {K_LOGIN_PAGE, 6}, {K_CART, 4},
-                 {K_ACCOUNT, 3}),
-  [K_LIST] = ROW({K_PRODUCT, 55}, {K_LIST, 25}, {K_SEARCH, 8},
-                 {K_CATEGORY, 6}, {K_HOME, 3}, {K_CART, 3}),
-  [K_CATEGORY] = ROW({K_PRODUCT, 50}, {K_LIST, 20}, {K_CATEGORY, 12},
-                     {K_SEARCH, 10}, {K_HOME, 8}),
-  [K_PRODUCT] = ROW({K_PRODUCT, 28}, {K_CART_ADD, 18}, {K_LIST, 14},
-                    {K_SEARCH, 14}, {K_CATEGORY, 8}, {K_HOME, 8},
-                    {K_CART, 10}),
-  [K_SEARCH] = ROW({K_PRODUCT, 55}, {K_SEARCH, 25}, {K_LIST, 8},
-                   {K_HOME, 7}, {K_CATEGORY, 5}),
-  [K_CART] = ROW({K_CHECKOUT_PAGE, 35}, {K_PRODUCT, 20}, {K_CART_DEL, 10},
-                 {K_HOME, 10}, {K_LIST, 10}, {K_SEARCH, 15}),
-  [K_CART_ADD] = ROW({K_CART, 45}, {K_PRODUCT, 25}, {K_SEARCH, 12},
-                     {K_LIST, 10}, {K_CHECKOUT_PAGE, 8}),
-  [K_CART_DEL] = ROW({K_CART, 70}, {K_PRODUCT, 15}, {K_HOME, 15}),
-  [K_LOGIN_PAGE] = ROW({K_LOGIN, 85}, {K_HOME, 10}, {K_RESET, 5}),
-  [K_LOGIN] = ROW({K_ACCOUNT, 40}, {K_HOME, 30}, {K_CART, 20},
-                  {K_ORDERS_PAGE, 10}),
-  [K_ACCOUNT] = ROW({K_ORDERS_PAGE, 35}, {K_HOME, 30}, {K_LIST, 15},
-                    {K_SEARCH, 15}, {K_CART, 5}),
-  [K_ORDERS_PAGE] = ROW({K_HOME, 30}, {K_PRODUCT, 25}, {K_ACCOUNT, 20},
-                        {K_SEARCH, 25}),
-  [K_CHECKOUT_PAGE] = ROW({K_CHECKOUT, 70}, {K_CART, 20}, {K_HOME, 10}),
-  [K_CHECKOUT] = ROW({K_CONFIRM, 1}),
-  [K_CONFIRM] = ROW({K_HOME, 50}, {K_ORDERS_PAGE, 25}, {K_PRODUCT, 25}),
-  [K_RESET] = ROW({K_LOGIN_PAGE, 80}, {K_HOME, 20}),
+    [K_START] =
+        ROW({K_HOME, 40}, {K_PRODUCT, 22}, {K_LIST, 12}, {K_CATEGORY, 10},
+            {K_SEARCH, 8}, {K_CART, 3}, {K_LOGIN_PAGE, 3}, {K_ACCOUNT, 2}),
+    [K_HOME] =
+        ROW({K_LIST, 25}, {K_CATEGORY, 22}, {K_SEARCH, 25}, {K_PRODUCT, 15},
+            {K_LOGIN_PAGE, 6}, {K_CART, 4}, {K_ACCOUNT, 3}),
+    [K_LIST] = ROW({K_PRODUCT, 55}, {K_LIST, 25}, {K_SEARCH, 8},
+                   {K_CATEGORY, 6}, {K_HOME, 3}, {K_CART, 3}),
+    [K_CATEGORY] = ROW({K_PRODUCT, 50}, {K_LIST, 20}, {K_CATEGORY, 12},
+                       {K_SEARCH, 10}, {K_HOME, 8}),
+    [K_PRODUCT] =
+        ROW({K_PRODUCT, 28}, {K_CART_ADD, 18}, {K_LIST, 14}, {K_SEARCH, 14},
+            {K_CATEGORY, 8}, {K_HOME, 8}, {K_CART, 10}),
+    [K_SEARCH] = ROW({K_PRODUCT, 55}, {K_SEARCH, 25}, {K_LIST, 8}, {K_HOME, 7},
+                     {K_CATEGORY, 5}),
+    [K_CART] = ROW({K_CHECKOUT_PAGE, 35}, {K_PRODUCT, 20}, {K_CART_DEL, 10},
+                   {K_HOME, 10}, {K_LIST, 10}, {K_SEARCH, 15}),
+    [K_CART_ADD] = ROW({K_CART, 45}, {K_PRODUCT, 25}, {K_SEARCH, 12},
+                       {K_LIST, 10}, {K_CHECKOUT_PAGE, 8}),
+    [K_CART_DEL] = ROW({K_CART, 70}, {K_PRODUCT, 15}, {K_HOME, 15}),
+    [K_LOGIN_PAGE] = ROW({K_LOGIN, 85}, {K_HOME, 10}, {K_RESET, 5}),
+    [K_LOGIN] =
+        ROW({K_ACCOUNT, 40}, {K_HOME, 30}, {K_CART, 20}, {K_ORDERS_PAGE, 10}),
+    [K_ACCOUNT] = ROW({K_ORDERS_PAGE, 35}, {K_HOME, 30}, {K_LIST, 15},
+                      {K_SEARCH, 15}, {K_CART, 5}),
+    [K_ORDERS_PAGE] =
+        ROW({K_HOME, 30}, {K_PRODUCT, 25}, {K_ACCOUNT, 20}, {K_SEARCH, 25}),
+    [K_CHECKOUT_PAGE] = ROW({K_CHECKOUT, 70}, {K_CART, 20}, {K_HOME, 10}),
+    [K_CHECKOUT] = ROW({K_CONFIRM, 1}),
+    [K_CONFIRM] = ROW({K_HOME, 50}, {K_ORDERS_PAGE, 25}, {K_PRODUCT, 25}),
+    [K_RESET] = ROW({K_LOGIN_PAGE, 80}, {K_HOME, 20}),
 };
 
 static const struct row mobile_rows[K_COUNT + 1] = {
-  [K_START] = ROW({K_M_FEED, 60}, {K_M_NOTIF, 15}, {K_M_PRODUCT, 10},
-                  {K_M_SEARCH, 10}, {K_M_PROFILE, 5}),
-  [K_M_LOGIN] = ROW({K_M_FEED, 80}, {K_M_NOTIF, 10}, {K_M_PROFILE, 10}),
-  [K_M_REFRESH] = ROW({K_M_FEED, 70}, {K_M_NOTIF, 20}, {K_M_PRODUCT, 10}),
-  [K_M_FEED] = ROW({K_M_ITEM, 35}, {K_M_FEED, 30}, {K_M_PRODUCT, 15},
-                   {K_M_PROFILE, 8}, {K_M_NOTIF, 5}, {K_M_SEARCH, 7}),
-  [K_M_ITEM] = ROW({K_M_FEED, 45}, {K_M_PRODUCT, 25}, {K_M_PROFILE, 15},
-                   {K_M_ITEM, 15}),
-  [K_M_PROFILE] = ROW({K_M_FEED, 50}, {K_M_PROFILE, 20}, {K_M_ITEM, 20},
-                      {K_M_NOTIF, 10}),
-  [K_M_PRODUCT] = ROW({K_M_CART_ADD, 20}, {K_M_FEED, 30},
-                      {K_M_PRODUCT, 25}, {K_M_SEARCH, 15},
-                      {K_M_PROFILE, 10}),
-  [K_M_CART_ADD] = ROW({K_M_FEED, 40}, {K_M_PRODUCT, 40},
-                       {K_M_SEARCH, 20}),
-  [K_M_NOTIF] = ROW({K_M_ITEM, 40}, {K_M_FEED, 40}, {K_M_PROFILE, 20}),
-  [K_M_SEARCH] = ROW({K_M_PRODUCT, 60}, {K_M_SEARCH, 25}, {K_M_FEED, 15}),
+    [K_START] = ROW({K_M_FEED, 60}, {K_M_NOTIF, 15}, {K_M_PRODUCT, 10},
+                    {K_M_SEARCH, 10}, {K_M_PROFILE, 5}),
+    [K_M_LOGIN] = ROW({K_M_FEED, 80}, {K_M_NOTIF, 10}, {K_M_PROFILE, 10}),
+    [K_M_REFRESH] = ROW({K_M_FEED, 70}, {K_M_NOTIF, 20}, {K_M_PRODUCT, 10}),
+    [K_M_FEED] = ROW({K_M_ITEM, 35}, {K_M_FEED, 30}, {K_M_PRODUCT, 15},
+                     {K_M_PROFILE, 8}, {K_M_NOTIF, 5}, {K_M_SEARCH, 7}),
+    [K_M_ITEM] = ROW({K_M_FEED, 45}, {K_M_PRODUCT, 25}, {K_M_PROFILE, 15},
+                     {K_M_ITEM, 15}),
+    [K_M_PROFILE] =
+        ROW({K_M_FEED, 50}, {K_M_PROFILE, 20}, {K_M_ITEM, 20}, {K_M_NOTIF, 10}),
+    [K_M_PRODUCT] = ROW({K_M_CART_ADD, 20}, {K_M_FEED, 30}, {K_M_PRODUCT, 25},
+                        {K_M_SEARCH, 15}, {K_M_PROFILE, 10}),
+    [K_M_CART_ADD] = ROW({K_M_FEED, 40}, {K_M_PRODUCT, 40}, {K_M_SEARCH, 20}),
+    [K_M_NOTIF] = ROW({K_M_ITEM, 40}, {K_M_FEED, 40}, {K_M_PROFILE, 20}),
+    [K_M_SEARCH] = ROW({K_M_PRODUCT, 60}, {K_M_SEARCH, 25}, {K_M_FEED, 15}),
 };
 
 static const struct row api_rows[K_COUNT + 1] = {
-  [K_START] = ROW({K_API_ORDERS, 60}, {K_API_PRODUCTS, 25},
-                  {K_API_INVENTORY, 15}),
-  [K_API_ORDERS] = ROW({K_API_ORDER, 55}, {K_API_ORDERS, 20},
-                       {K_API_PATCH, 10}, {K_API_SHIPMENT, 10},
-                       {K_API_PRODUCTS, 5}),
-  [K_API_ORDER] = ROW({K_API_ORDER, 45}, {K_API_PATCH, 25},
-                      {K_API_SHIPMENT, 15}, {K_API_ORDERS, 15}),
-  [K_API_PATCH] = ROW({K_API_ORDER, 50}, {K_API_SHIPMENT, 30},
-                      {K_API_ORDERS, 20}),
-  [K_API_SHIPMENT] = ROW({K_API_ORDER, 60}, {K_API_ORDERS, 30},
-                         {K_API_SHIPMENT, 10}),
-  [K_API_PRODUCTS] = ROW({K_API_PRODUCTS, 45}, {K_API_INVENTORY, 45},
-                         {K_API_ORDERS, 10}),
-  [K_API_INVENTORY] = ROW({K_API_INVENTORY, 70}, {K_API_PRODUCTS, 20},
-                          {K_API_ORDERS, 10}),
+    [K_START] =
+        ROW({K_API_ORDERS, 60}, {K_API_PRODUCTS, 25}, {K_API_INVENTORY, 15}),
+    [K_API_ORDERS] =
+        ROW({K_API_ORDER, 55}, {K_API_ORDERS, 20}, {K_API_PATCH, 10},
+            {K_API_SHIPMENT, 10}, {K_API_PRODUCTS, 5}),
+    [K_API_ORDER] = ROW({K_API_ORDER, 45}, {K_API_PATCH, 25},
+                        {K_API_SHIPMENT, 15}, {K_API_ORDERS, 15}),
+    [K_API_PATCH] =
+        ROW({K_API_ORDER, 50}, {K_API_SHIPMENT, 30}, {K_API_ORDERS, 20}),
+    [K_API_SHIPMENT] =
+        ROW({K_API_ORDER, 60}, {K_API_ORDERS, 30}, {K_API_SHIPMENT, 10}),
+    [K_API_PRODUCTS] =
+        ROW({K_API_PRODUCTS, 45}, {K_API_INVENTORY, 45}, {K_API_ORDERS, 10}),
+    [K_API_INVENTORY] =
+        ROW({K_API_INVENTORY, 70}, {K_API_PRODUCTS, 20}, {K_API_ORDERS, 10}),
 };
 
 static const struct row crawler_rows[K_COUNT + 1] = {
-  [K_START] = ROW({K_ROBOTS, 75}, {K_SITEMAP, 5}, {K_HOME, 10},
-                  {K_PRODUCT, 10}),
-  [K_ROBOTS] = ROW({K_SITEMAP, 45}, {K_HOME, 35}, {K_LIST, 20}),
-  [K_SITEMAP] = ROW({K_PRODUCT, 60}, {K_LIST, 25}, {K_CATEGORY, 15}),
-  [K_HOME] = ROW({K_LIST, 40}, {K_CATEGORY, 40}, {K_PRODUCT, 20}),
-  [K_LIST] = ROW({K_PRODUCT, 60}, {K_LIST, 35}, {K_CATEGORY, 5}),
-  [K_CATEGORY] = ROW({K_PRODUCT, 50}, {K_LIST, 30}, {K_CATEGORY, 20}),
-  [K_PRODUCT] = ROW({K_PRODUCT, 60}, {K_LIST, 25}, {K_LEGACY, 5},
-                    {K_CATEGORY, 10}),
-  [K_LEGACY] = ROW({K_PRODUCT, 1}),
+    [K_START] =
+        ROW({K_ROBOTS, 75}, {K_SITEMAP, 5}, {K_HOME, 10}, {K_PRODUCT, 10}),
+    [K_ROBOTS] = ROW({K_SITEMAP, 45}, {K_HOME, 35}, {K_LIST, 20}),
+    [K_SITEMAP] = ROW({K_PRODUCT, 60}, {K_LIST, 25}, {K_CATEGORY, 15}),
+    [K_HOME] = ROW({K_LIST, 40}, {K_CATEGORY, 40}, {K_PRODUCT, 20}),
+    [K_LIST] = ROW({K_PRODUCT, 60}, {K_LIST, 35}, {K_CATEGORY, 5}),
+    [K_CATEGORY] = ROW({K_PRODUCT, 50}, {K_LIST, 30}, {K_CATEGORY, 20}),
+    [K_PRODUCT] =
+        ROW({K_PRODUCT, 60}, {K_LIST, 25}, {K_LEGACY, 5}, {K_CATEGORY, 10}),
+    [K_LEGACY] = ROW({K_PRODUCT, 1}),
 };
 
 static const struct row scanner_rows[K_COUNT + 1] = {
-  [K_START] = ROW({K_HOME, 40}, {K_PROBE, 60}),
-  [K_HOME] = ROW({K_PROBE, 100}),
-  [K_PROBE] = ROW({K_PROBE, 92}, {K_HOME, 3}, {K_LOGIN_PAGE, 5}),
-  [K_LOGIN_PAGE] = ROW({K_PROBE, 70}, {K_LOGIN, 30}),
-  [K_LOGIN] = ROW({K_LOGIN, 70}, {K_PROBE, 30}),
+    [K_START] = ROW({K_HOME, 40}, {K_PROBE, 60}),
+    [K_HOME] = ROW({K_PROBE, 100}),
+    [K_PROBE] = ROW({K_PROBE, 92}, {K_HOME, 3}, {K_LOGIN_PAGE, 5}),
+    [K_LOGIN_PAGE] = ROW({K_PROBE, 70}, {K_LOGIN, 30}),
+    [K_LOGIN] = ROW({K_LOGIN, 70}, {K_PROBE, 30}),
 };
 
 struct persona_info {
@@ -228,89 +263,88 @@ struct persona_info {
 };
 
 static const struct persona_info personas[P_COUNT] = {
-  [P_BROWSER] = {"browser", 0.52, browser_rows, 4, 1.0, 0.03, 1.5, 250,
-                 0, 1.0, 0.05, 1.4,
-                 0.12, 10.0, 0.8, 2.0, 20.5, 1.2, 2.2, 1.15,
-                 1.4, 1.2, 40},
-  [P_MOBILE] = {"mobile", 0.27, mobile_rows, 7, 0.9, 0.03, 1.6, 300,
-                0, 1.0, 0.05, 1.5,
-                0.08, 8.0, 0.9, 1.3, 21.5, 1.3, 1.8, 1.2,
-                2.0, 1.5, 20},
-  [P_API] = {"api", 0.09, api_rows, 5, 1.2, 0.05, 1.3, 1500,
-             0.35, 0.6, 0.01, 1.5,
-             0.5, 11.0, 0.7, 3.0, 15.0, 0.6, 3.0, 0.5,
-             15.0, 1.0, 30},
-  [P_CRAWLER] = {"crawler", 0.07, crawler_rows, 15, 1.1, 0.05, 1.2, 3000,
-                 1.5, 0.35, 0.02, 1.5,
-                 1.0, 12.0, 0.1, 4.0, 0.0, 0.0, 1.0, 1.0,
-                 8.0, 0.9, 50},
-  [P_SCANNER] = {"scanner", 0.05, scanner_rows, 12, 0.8, 0.02, 1.5, 400,
-                 0.12, 0.6, 0.01, 1.5,
-                 1.0, 3.0, 0.3, 3.0, 0.0, 0.0, 1.0, 1.0,
-                 1.3, 2.0, 5},
+    [P_BROWSER] = {"browser", 0.52, browser_rows, 4,    1.0,  0.03, 1.5, 250,
+                   0,         1.0,  0.05,         1.4,  0.12, 10.0, 0.8, 2.0,
+                   20.5,      1.2,  2.2,          1.15, 1.4,  1.2,  40},
+    [P_MOBILE] = {"mobile", 0.27, mobile_rows, 7,   0.9,  0.03, 1.6, 300,
+                  0,        1.0,  0.05,        1.5, 0.08, 8.0,  0.9, 1.3,
+                  21.5,     1.3,  1.8,         1.2, 2.0,  1.5,  20},
+    [P_API] = {"api", 0.09, api_rows, 5,   1.2,  0.05, 1.3, 1500,
+               0.35,  0.6,  0.01,     1.5, 0.5,  11.0, 0.7, 3.0,
+               15.0,  0.6,  3.0,      0.5, 15.0, 1.0,  30},
+    [P_CRAWLER] = {"crawler", 0.07, crawler_rows, 15,  1.1, 0.05, 1.2, 3000,
+                   1.5,       0.35, 0.02,         1.5, 1.0, 12.0, 0.1, 4.0,
+                   0.0,       0.0,  1.0,          1.0, 8.0, 0.9,  50},
+    [P_SCANNER] = {"scanner", 0.05, scanner_rows, 12,  0.8, 0.02, 1.5, 400,
+                   0.12,      0.6,  0.01,         1.5, 1.0, 3.0,  0.3, 3.0,
+                   0.0,       0.0,  1.0,          1.0, 1.3, 2.0,  5},
 };
 
 /* ---- string pools -------------------------------------------------------- */
 
-struct str { const char *s; uint16_t n; };
-#define S(x) { x, sizeof(x) - 1 }
+struct str {
+  const char *s;
+  uint16_t n;
+};
+#define S(x)                                                                   \
+  { x, sizeof(x) - 1 }
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 static const struct str browser_uas[] = {
-  S("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, "
-    "like Gecko) Chrome/130.0.0.0 Safari/537.36"),
-  S("Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) "
-    "AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 "
-    "Safari/604.1"),
-  S("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 "
-    "(KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36"),
-  S("Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like "
-    "Gecko) Chrome/130.0.0.0 Mobile Safari/537.36"),
-  S("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 "
-    "(KHTML, like Gecko) Version/18.1 Safari/605.1.15"),
-  S("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, "
-    "like Gecko) Chrome/130.0.0.0 Safari/537.36 Edg/130.0.0.0"),
-  S("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:132.0) Gecko/20100101 "
-    "Firefox/132.0"),
-  S("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like "
-    "Gecko) Chrome/130.0.0.0 Safari/537.36"),
-  S("Mozilla/5.0 (iPad; CPU OS 18_1 like Mac OS X) AppleWebKit/605.1.15 "
-    "(KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1"),
-  S("Mozilla/5.0 (Macintosh; Intel Mac OS X 14.7; rv:132.0) Gecko/20100101 "
-    "Firefox/132.0"),
-  S("Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, "
-    "like Gecko) SamsungBrowser/26.0 Chrome/122.0.0.0 Mobile Safari/537.36"),
-  S("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, "
-    "like Gecko) Chrome/129.0.0.0 Safari/537.36"),
-  S("Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:132.0) Gecko/20100101 "
-    "Firefox/132.0"),
-  S("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, "
-    "like Gecko) Chrome/130.0.0.0 Safari/537.36 OPR/114.0.0.0"),
+    S("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, "
+      "like Gecko) Chrome/130.0.0.0 Safari/537.36"),
+    S("Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) "
+      "AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 "
+      "Safari/604.1"),
+    S("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 "
+      "(KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36"),
+    S("Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like "
+      "Gecko) Chrome/130.0.0.0 Mobile Safari/537.36"),
+    S("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 "
+      "(KHTML, like Gecko) Version/18.1 Safari/605.1.15"),
+    S("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, "
+      "like Gecko) Chrome/130.0.0.0 Safari/537.36 Edg/130.0.0.0"),
+    S("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:132.0) Gecko/20100101 "
+      "Firefox/132.0"),
+    S("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like "
+      "Gecko) Chrome/130.0.0.0 Safari/537.36"),
+    S("Mozilla/5.0 (iPad; CPU OS 18_1 like Mac OS X) AppleWebKit/605.1.15 "
+      "(KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1"),
+    S("Mozilla/5.0 (Macintosh; Intel Mac OS X 14.7; rv:132.0) Gecko/20100101 "
+      "Firefox/132.0"),
+    S("Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, "
+      "like Gecko) SamsungBrowser/26.0 Chrome/122.0.0.0 Mobile Safari/537.36"),
+    S("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, "
+      "like Gecko) Chrome/129.0.0.0 Safari/537.36"),
+    S("Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:132.0) Gecko/20100101 "
+      "Firefox/132.0"),
+    S("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, "
+      "like Gecko) Chrome/130.0.0.0 Safari/537.36 OPR/114.0.0.0"),
 };
 
 /* The last two are old app versions, which still send the access token in
  * the query string: a secret for capture's redaction to find. */
 #define MOBILE_OLD_UAS 2
 static const struct str mobile_uas[] = {
-  S("ShopApp/5.3.1 (iPhone15,3; iOS 18.1; Scale/3.00)"),
-  S("ShopApp/5.3.1 (Android 15; Pixel 8) okhttp/4.12.0"),
-  S("ShopApp/5.3.0 (iPhone14,5; iOS 17.6.1; Scale/3.00)"),
-  S("ShopApp/5.3.1 (Android 14; SM-A546B) okhttp/4.12.0"),
-  S("ShopApp/5.2.4 (iPhone13,2; iOS 17.5; Scale/3.00)"),
-  S("ShopApp/5.2.4 (Android 13; Redmi Note 12) okhttp/4.11.0"),
-  S("ShopApp/5.3.1 (iPad13,18; iPadOS 18.1; Scale/2.00)"),
-  S("ShopApp/4.9.7 (iPhone12,1; iOS 16.7.10; Scale/2.00)"),
-  S("ShopApp/4.9.7 (Android 11; moto g(30)) okhttp/4.9.3"),
+    S("ShopApp/5.3.1 (iPhone15,3; iOS 18.1; Scale/3.00)"),
+    S("ShopApp/5.3.1 (Android 15; Pixel 8) okhttp/4.12.0"),
+    S("ShopApp/5.3.0 (iPhone14,5; iOS 17.6.1; Scale/3.00)"),
+    S("ShopApp/5.3.1 (Android 14; SM-A546B) okhttp/4.12.0"),
+    S("ShopApp/5.2.4 (iPhone13,2; iOS 17.5; Scale/3.00)"),
+    S("ShopApp/5.2.4 (Android 13; Redmi Note 12) okhttp/4.11.0"),
+    S("ShopApp/5.3.1 (iPad13,18; iPadOS 18.1; Scale/2.00)"),
+    S("ShopApp/4.9.7 (iPhone12,1; iOS 16.7.10; Scale/2.00)"),
+    S("ShopApp/4.9.7 (Android 11; moto g(30)) okhttp/4.9.3"),
 };
 
 static const struct str api_uas[] = {
-  S("python-requests/2.32.3"),
-  S("ShopSync/2.4.0 (+https://partner-a.example.net/shopsync)"),
-  S("Go-http-client/1.1"),
-  S("Apache-HttpClient/5.3.1 (Java/17.0.12)"),
-  S("curl/8.10.1"),
-  S("axios/1.7.7"),
-  S("ERPConnector/7.1 (Windows NT 10.0; Win64)"),
+    S("python-requests/2.32.3"),
+    S("ShopSync/2.4.0 (+https://partner-a.example.net/shopsync)"),
+    S("Go-http-client/1.1"),
+    S("Apache-HttpClient/5.3.1 (Java/17.0.12)"),
+    S("curl/8.10.1"),
+    S("axios/1.7.7"),
+    S("ERPConnector/7.1 (Windows NT 10.0; Win64)"),
 };
 
 struct crawler_family {
@@ -319,153 +353,233 @@ struct crawler_family {
   unsigned width; /* addresses in the range */
   unsigned w;     /* popularity */
 };
-#define IP4(a, b, c, d) \
+#define IP4(a, b, c, d)                                                        \
   (((uint32_t)(a) << 24) | ((uint32_t)(b) << 16) | ((c) << 8) | (d))
 static const struct crawler_family crawlers[] = {
-  {S("Mozilla/5.0 (compatible; Googlebot/2.1; "
-     "+http://www.google.com/bot.html)"), IP4(66, 249, 64, 1), 4000, 30},
-  {S("Mozilla/5.0 (Linux; Android 6.0.1; Nexus 5X Build/MMB29P) "
-     "AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.6723.116 Mobile "
-     "Safari/537.36 (compatible; Googlebot/2.1; "
-     "+http://www.google.com/bot.html)"), IP4(66, 249, 72, 1), 2000, 20},
-  {S("Mozilla/5.0 (compatible; bingbot/2.0; "
-     "+http://www.bing.com/bingbot.htm)"), IP4(40, 77, 167, 1), 250, 18},
-  {S("Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)"),
-   IP4(54, 36, 148, 1), 250, 10},
-  {S("Mozilla/5.0 (compatible; SemrushBot/7~bl; "
-     "+http://www.semrush.com/bot.html)"), IP4(185, 191, 171, 1), 250, 8},
-  {S("Mozilla/5.0 (compatible; YandexBot/3.0; +http://yandex.com/bots)"),
-   IP4(5, 255, 231, 1), 250, 5},
-  {S("Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; "
-     "GPTBot/1.2; +https://openai.com/gptbot)"), IP4(20, 171, 207, 1), 250,
-   6},
-  {S("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_5) AppleWebKit/605.1.15 "
-     "(KHTML, like Gecko) Version/13.1.1 Safari/605.1.15 (Applebot/0.1; "
-     "+http://www.apple.com/go/applebot)"), IP4(17, 241, 75, 1), 250, 5},
-  {S("DuckDuckBot/1.1; (+http://duckduckgo.com/duckduckbot.html)"),
-   IP4(20, 191, 45, 1), 250, 3},
-  {S("facebookexternalhit/1.1 "
-     "(+http://www.facebook.com/externalhit_uatext.php)"),
-   IP4(173, 252, 83, 1), 250, 4},
+    {S("Mozilla/5.0 (compatible; Googlebot/2.1; "
+       "+http://www.google.com/bot.html)"),
+     IP4(66, 249, 64, 1), 4000, 30},
+    {S("Mozilla/5.0 (Linux; Android 6.0.1; Nexus 5X Build/MMB29P) "
+       "AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.6723.116 Mobile "
+       "Safari/537.36 (compatible; Googlebot/2.1; "
+       "+http://www.google.com/bot.html)"),
+     IP4(66, 249, 72, 1), 2000, 20},
+    {S("Mozilla/5.0 (compatible; bingbot/2.0; "
+       "+http://www.bing.com/bingbot.htm)"),
+     IP4(40, 77, 167, 1), 250, 18},
+    {S("Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)"),
+     IP4(54, 36, 148, 1), 250, 10},
+    {S("Mozilla/5.0 (compatible; SemrushBot/7~bl; "
+       "+http://www.semrush.com/bot.html)"),
+     IP4(185, 191, 171, 1), 250, 8},
+    {S("Mozilla/5.0 (compatible; YandexBot/3.0; +http://yandex.com/bots)"),
+     IP4(5, 255, 231, 1), 250, 5},
+    {S("Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; "
+       "GPTBot/1.2; +https://openai.com/gptbot)"),
+     IP4(20, 171, 207, 1), 250, 6},
+    {S("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_5) AppleWebKit/605.1.15 "
+       "(KHTML, like Gecko) Version/13.1.1 Safari/605.1.15 (Applebot/0.1; "
+       "+http://www.apple.com/go/applebot)"),
+     IP4(17, 241, 75, 1), 250, 5},
+    {S("DuckDuckBot/1.1; (+http://duckduckgo.com/duckduckbot.html)"),
+     IP4(20, 191, 45, 1), 250, 3},
+    {S("facebookexternalhit/1.1 "
+       "(+http://www.facebook.com/externalhit_uatext.php)"),
+     IP4(173, 252, 83, 1), 250, 4},
 };
 
 static const struct str scanner_uas[] = {
-  S("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, "
-    "like Gecko) Chrome/78.0.3904.108 Safari/537.36"),
-  S("Mozilla/5.0 zgrab/0.x"),
-  S("python-requests/2.31.0"),
-  S("Go-http-client/1.1"),
-  S("-"),
-  S("Mozilla/5.0 (compatible; CensysInspect/1.1; "
-    "+https://about.censys.io/)"),
-  S("curl/7.68.0"),
-  S("masscan/1.3 (https://github.com/robertdavidgraham/masscan)"),
+    S("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, "
+      "like Gecko) Chrome/78.0.3904.108 Safari/537.36"),
+    S("Mozilla/5.0 zgrab/0.x"),
+    S("python-requests/2.31.0"),
+    S("Go-http-client/1.1"),
+    S("-"),
+    S("Mozilla/5.0 (compatible; CensysInspect/1.1; "
+      "+https://about.censys.io/)"),
+    S("curl/7.68.0"),
+    S("masscan/1.3 (https://github.com/robertdavidgraham/masscan)"),
 };
 
-struct probe { const char *method; struct str path; unsigned status; };
+struct probe {
+  const char *method;
+  struct str path;
+  unsigned status;
+};
 static const struct probe probes[] = {
-  {"GET", S("/.env"), 404},
-  {"GET", S("/.git/config"), 403},
-  {"GET", S("/wp-login.php"), 404},
-  {"GET", S("/wp-admin/"), 404},
-  {"POST", S("/xmlrpc.php"), 404},
-  {"GET", S("/admin"), 404},
-  {"GET", S("/phpmyadmin/"), 404},
-  {"GET", S("/config.json"), 404},
-  {"GET", S("/.aws/credentials"), 404},
-  {"GET", S("/server-status"), 403},
-  {"GET", S("/api/.env"), 404},
-  {"GET", S("/backup.zip"), 404},
-  {"POST", S("/vendor/phpunit/phpunit/src/Util/PHP/eval-stdin.php"), 404},
-  {"GET", S("/owa/auth/logon.aspx"), 404},
-  {"POST", S("/boaform/admin/formLogin"), 404},
-  {"GET", S("/actuator/env"), 404},
-  {"GET", S("/.DS_Store"), 404},
-  {"GET", S("/wp-content/plugins/"), 404},
-  {"GET", S("/?XDEBUG_SESSION_START=phpstorm"), 200},
-  {"GET", S("/HNAP1/"), 404},
-  {"GET", S("/solr/admin/info/system?wt=json"), 404},
-  {"GET", S("/console/"), 404},
-  {"GET", S("/login.action"), 404},
-  {"HEAD", S("/"), 200},
-  {"GET", S("/.well-known/security.txt"), 404},
-  {"GET", S("/debug/default/view?panel=config"), 404},
-  {"PUT", S("/upload.php"), 405},
+    {"GET", S("/.env"), 404},
+    {"GET", S("/.git/config"), 403},
+    {"GET", S("/wp-login.php"), 404},
+    {"GET", S("/wp-admin/"), 404},
+    {"POST", S("/xmlrpc.php"), 404},
+    {"GET", S("/admin"), 404},
+    {"GET", S("/phpmyadmin/"), 404},
+    {"GET", S("/config.json"), 404},
+    {"GET", S("/.aws/credentials"), 404},
+    {"GET", S("/server-status"), 403},
+    {"GET", S("/api/.env"), 404},
+    {"GET", S("/backup.zip"), 404},
+    {"POST", S("/vendor/phpunit/phpunit/src/Util/PHP/eval-stdin.php"), 404},
+    {"GET", S("/owa/auth/logon.aspx"), 404},
+    {"POST", S("/boaform/admin/formLogin"), 404},
+    {"GET", S("/actuator/env"), 404},
+    {"GET", S("/.DS_Store"), 404},
+    {"GET", S("/wp-content/plugins/"), 404},
+    {"GET", S("/?XDEBUG_SESSION_START=phpstorm"), 200},
+    {"GET", S("/HNAP1/"), 404},
+    {"GET", S("/solr/admin/info/system?wt=json"), 404},
+    {"GET", S("/console/"), 404},
+    {"GET", S("/login.action"), 404},
+    {"HEAD", S("/"), 200},
+    {"GET", S("/.well-known/security.txt"), 404},
+    {"GET", S("/debug/default/view?panel=config"), 404},
+    {"PUT", S("/upload.php"), 405},
 };
 
-struct asset { struct str path; unsigned size; };
+struct asset {
+  struct str path;
+  unsigned size;
+};
 static const struct asset assets[] = {
-  {S("/static/css/app.3f9c2b71.css"), 48213},
-  {S("/static/js/vendor.1b7a9c04.js"), 387102},
-  {S("/static/js/app.8d41e0f2.js"), 201877},
-  {S("/static/fonts/inter-var.woff2"), 97344},
-  {S("/static/img/logo.svg"), 3211},
-  {S("/favicon.ico"), 15086},
+    {S("/static/css/app.3f9c2b71.css"), 48213},
+    {S("/static/js/vendor.1b7a9c04.js"), 387102},
+    {S("/static/js/app.8d41e0f2.js"), 201877},
+    {S("/static/fonts/inter-var.woff2"), 97344},
+    {S("/static/img/logo.svg"), 3211},
+    {S("/favicon.ico"), 15086},
 };
 
-struct weighted { struct str s; unsigned w; };
+struct weighted {
+  struct str s;
+  unsigned w;
+};
 static const struct weighted landing_refs[] = {
-  {S("-"), 38},
-  {S("https://www.google.com/"), 34},
-  {S("https://www.bing.com/"), 5},
-  {S("https://duckduckgo.com/"), 4},
-  {S("https://www.facebook.com/"), 4},
-  {S("https://news.example.org/deals/black-friday"), 4},
-  {S("https://www.instagram.com/"), 3},
-  {S("https://mail.example.net/"), 3},
-  {S("https://t.co/"), 2},
-  {S("https://www.pinterest.com/"), 2},
-  {S("android-app://com.google.android.gm/"), 1},
+    {S("-"), 38},
+    {S("https://www.google.com/"), 34},
+    {S("https://www.bing.com/"), 5},
+    {S("https://duckduckgo.com/"), 4},
+    {S("https://www.facebook.com/"), 4},
+    {S("https://news.example.org/deals/black-friday"), 4},
+    {S("https://www.instagram.com/"), 3},
+    {S("https://mail.example.net/"), 3},
+    {S("https://t.co/"), 2},
+    {S("https://www.pinterest.com/"), 2},
+    {S("android-app://com.google.android.gm/"), 1},
 };
 
 static const char *const words[] = {
-  "shoes", "laptop", "headphones", "jacket", "coffee", "watch", "backpack",
-  "phone+case", "lamp", "desk", "office+chair", "tv", "camera", "keyboard",
-  "mouse", "monitor", "dress", "jeans", "sneakers", "yoga+mat",
-  "water+bottle", "blender", "kettle", "toaster", "vacuum", "pillow",
-  "towel", "sunglasses", "wallet", "perfume", "lego", "puzzle", "drone",
-  "charger", "usb-c+cable", "speaker", "earbuds", "tent", "bike", "helmet",
-  "gloves", "scarf", "boots", "socks", "mug", "notebook", "printer",
-  "router", "ssd", "gift", "sale", "black+friday", "christmas",
-  "red+dress", "running+shoes", "gaming+chair", "air+fryer",
-  "coffee+maker", "wireless+mouse", "caf%C3%A9", "cr%C3%A8me+br%C3%BBl%C3%A9e",
-  "4k+tv", "kids", "winter+coat", "smart+watch", "hdmi", "standing+desk",
+    "shoes",
+    "laptop",
+    "headphones",
+    "jacket",
+    "coffee",
+    "watch",
+    "backpack",
+    "phone+case",
+    "lamp",
+    "desk",
+    "office+chair",
+    "tv",
+    "camera",
+    "keyboard",
+    "mouse",
+    "monitor",
+    "dress",
+    "jeans",
+    "sneakers",
+    "yoga+mat",
+    "water+bottle",
+    "blender",
+    "kettle",
+    "toaster",
+    "vacuum",
+    "pillow",
+    "towel",
+    "sunglasses",
+    "wallet",
+    "perfume",
+    "lego",
+    "puzzle",
+    "drone",
+    "charger",
+    "usb-c+cable",
+    "speaker",
+    "earbuds",
+    "tent",
+    "bike",
+    "helmet",
+    "gloves",
+    "scarf",
+    "boots",
+    "socks",
+    "mug",
+    "notebook",
+    "printer",
+    "router",
+    "ssd",
+    "gift",
+    "sale",
+    "black+friday",
+    "christmas",
+    "red+dress",
+    "running+shoes",
+    "gaming+chair",
+    "air+fryer",
+    "coffee+maker",
+    "wireless+mouse",
+    "caf%C3%A9",
+    "cr%C3%A8me+br%C3%BBl%C3%A9e",
+    "4k+tv",
+    "kids",
+    "winter+coat",
+    "smart+watch",
+    "hdmi",
+    "standing+desk",
 };
 
 static const char *const categories[] = {
-  "electronics", "home-garden", "fashion", "toys", "books",
-  "sports-outdoors", "beauty", "grocery", "automotive", "pet-supplies",
-  "office", "music", "baby", "jewelry",
+    "electronics",     "home-garden", "fashion", "toys",       "books",
+    "sports-outdoors", "beauty",      "grocery", "automotive", "pet-supplies",
+    "office",          "music",       "baby",    "jewelry",
 };
 
 static const char *const sorts[] = {
-  "price_asc", "price_desc", "newest", "rating",
+    "price_asc",
+    "price_desc",
+    "newest",
+    "rating",
 };
 
 static const char *const mail_names[] = {
-  "anna", "j.smith", "maria.g", "tom", "lee", "sofia", "k.nguyen", "omar",
-  "li.wei", "paul",
+    "anna",  "j.smith",  "maria.g", "tom",    "lee",
+    "sofia", "k.nguyen", "omar",    "li.wei", "paul",
 };
 static const char *const mail_domains[] = {
-  "example.com", "example.net", "example.org", "mail.example.com",
+    "example.com",
+    "example.net",
+    "example.org",
+    "mail.example.com",
 };
 
 static const unsigned char browser_octets[] = {
-  24, 31, 37, 46, 62, 71, 73, 77, 81, 86, 88, 92, 98, 109, 151, 176, 178,
-  188, 195, 212, 217,
+    24, 31, 37,  46,  62,  71,  73,  77,  81,  86,  88,
+    92, 98, 109, 151, 176, 178, 188, 195, 212, 217,
 };
 static const unsigned char mobile_octets[] = {
-  39, 49, 58, 82, 90, 101, 112, 117, 166, 174, 223,
+    39, 49, 58, 82, 90, 101, 112, 117, 166, 174, 223,
 };
-static const unsigned char api_octets[] = { 3, 13, 18, 34, 35, 52, 104 };
-static const unsigned char scanner_octets[] = { 45, 89, 103, 193, 194, 209 };
+static const unsigned char api_octets[] = {3, 13, 18, 34, 35, 52, 104};
+static const unsigned char scanner_octets[] = {45, 89, 103, 193, 194, 209};
 static const char *const v6_prefixes[] = {
-  "2a02:c7c", "2600:1700", "2a01:e0a", "2003:e2", "2406:3003", "2a00:23c8",
+    "2a02:c7c", "2600:1700", "2a01:e0a", "2003:e2", "2406:3003", "2a00:23c8",
 };
 
 /* ---- generator state ----------------------------------------------------- */
 
-struct zipf { double *cdf; uint32_t n; };
+struct zipf {
+  double *cdf;
+  uint32_t n;
+};
 
 #define CF_V6 1u
 #define CF_H2 2u
@@ -505,9 +619,9 @@ struct session {
   uint8_t persona, kind, prev, flags, npend, ipend, auth_fails;
   uint8_t pend[PEND_MAX];
   uint16_t reflen;
-  char tok[136];   /* mobile bearer token or api key */
-  char cursor[24]; /* mobile feed cursor */
-  char user[24];   /* basic-auth user */
+  char tok[136];     /* mobile bearer token or api key */
+  char cursor[24];   /* mobile feed cursor */
+  char user[24];     /* basic-auth user */
   char ref[REF_MAX]; /* last: session_start clears everything before it */
 };
 
@@ -516,8 +630,8 @@ struct gen {
   uint64_t seed;
   int has_spare;
   double spare;
-  int64_t start_day; /* days since 1970-01-01 */
-  double rate[P_COUNT];     /* sessions per second at shape 1 */
+  int64_t start_day;    /* days since 1970-01-01 */
+  double rate[P_COUNT]; /* sessions per second at shape 1 */
   double shape[P_COUNT][1440];
   double lambda_max;
   struct zipf products, users, items, orders, words, cats, pages;
@@ -531,7 +645,7 @@ struct gen {
   uint64_t seq, orders_made;
   uint64_t lines, sessions, max_lines, max_sessions;
   int fmt;
-  FILE *f;  /* NULL: count only (calibration) */
+  FILE *f; /* NULL: count only (calibration) */
   char *buf;
   size_t len;
   int err;
@@ -543,10 +657,14 @@ enum { FMT_COMBINED_RT, FMT_COMBINED, FMT_CLF };
 
 /* ---- random helpers ------------------------------------------------------ */
 
-static double unif(struct gen *g) { return rng_double(&g->rng); }
+static double unif(struct gen *g) {
+  return rng_double(&g->rng);
+}
 
 /* (0, 1]: safe for log() and negative powers. */
-static double unif_pos(struct gen *g) { return 1.0 - rng_double(&g->rng); }
+static double unif_pos(struct gen *g) {
+  return 1.0 - rng_double(&g->rng);
+}
 
 static uint32_t below(struct gen *g, uint32_t n) {
   return (uint32_t)rng_below(&g->rng, n);
@@ -608,8 +726,10 @@ static uint32_t cdf_find(const double *cdf, uint32_t n, double u) {
   uint32_t lo = 0, hi = n - 1;
   while (lo < hi) {
     uint32_t mid = lo + (hi - lo) / 2;
-    if (cdf[mid] > u) hi = mid;
-    else lo = mid + 1;
+    if (cdf[mid] > u)
+      hi = mid;
+    else
+      lo = mid + 1;
   }
   return lo;
 }
@@ -695,7 +815,7 @@ static char *put_uuid(char *p, uint64_t h, uint64_t h2) {
 
 static char *put_b64(struct gen *g, char *p, int n) {
   static const char b64[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   uint64_t v = 0;
   for (int i = 0; i < n; i++) {
     if (i % 10 == 0) v = rng_next(&g->rng);
@@ -716,8 +836,7 @@ static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
   return era * 146097 + (int64_t)doe - 719468;
 }
 
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m,
-                            unsigned *d) {
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
   z += 719468;
   int64_t era = (z >= 0 ? z : z - 146096) / 146097;
   unsigned doe = (unsigned)(z - era * 146097);
@@ -810,7 +929,7 @@ static void ip6_assign(struct gen *g, struct client *c, unsigned persona) {
   char *p = put(c->ip, pre, strlen(pre));
   /* Two groups of prefix, then a /64 subnet and a random interface id:
    * eight groups in all, as privacy addresses look. */
-  uint64_t groups[6] = {h >> 32 & 0xffff, h >> 48,       h2 & 0xffff,
+  uint64_t groups[6] = {h >> 32 & 0xffff,  h >> 48,           h2 & 0xffff,
                         h2 >> 16 & 0xffff, h2 >> 32 & 0xffff, h2 >> 48};
   for (int i = 0; i < 6; i++) {
     static const char hx[] = "0123456789abcdef";
@@ -883,9 +1002,7 @@ static int pool_add(struct gen *g, unsigned persona, uint32_t *out) {
     ip4_format(c, crawlers[f].net + k);
     break;
   }
-  default:
-    ip4_assign(c, scanner_octets, NELEM(scanner_octets), i);
-    break;
+  default: ip4_assign(c, scanner_octets, NELEM(scanner_octets), i); break;
   }
   *out = i;
   return 0;
@@ -920,8 +1037,7 @@ static int pick_client(struct gen *g, unsigned persona, double t,
                        uint32_t *out) {
   struct pool *pl = &g->pools[persona];
   for (int i = 0; i < 8; i++) {
-    uint32_t k = i < 4 ? cdf_find(pl->cdf, pl->ncdf, unif(g))
-                       : below(g, pl->n);
+    uint32_t k = i < 4 ? cdf_find(pl->cdf, pl->ncdf, unif(g)) : below(g, pl->n);
     if (client_free_at(&pl->c[k], t)) {
       *out = k;
       return 0;
@@ -1027,14 +1143,16 @@ static double pair_think(unsigned from, unsigned to) {
 static double think(struct gen *g, const struct session *s) {
   const struct persona_info *pi = &personas[s->persona];
   double med;
-  if (s->persona == P_CRAWLER) med = s->crawl;
-  else if (pi->think_med > 0) med = pi->think_med;
-  else med = pair_think(s->prev, s->kind);
+  if (s->persona == P_CRAWLER)
+    med = s->crawl;
+  else if (pi->think_med > 0)
+    med = pi->think_med;
+  else
+    med = pair_think(s->prev, s->kind);
   if (s->persona == P_API && s->kind == K_API_PATCH) med *= 0.4;
   for (int i = 0; i < 4; i++) {
-    double t = unif(g) < pi->think_tail
-                 ? pareto(g, med * 3, pi->think_alpha)
-                 : lognorm(g, med, pi->think_sigma);
+    double t = unif(g) < pi->think_tail ? pareto(g, med * 3, pi->think_alpha)
+                                        : lognorm(g, med, pi->think_sigma);
     if (t < MAX_THINK) return t;
   }
   return MAX_THINK;
@@ -1079,9 +1197,12 @@ static int session_start(struct gen *g, unsigned persona, double t) {
     break;
   }
   case P_MOBILE:
-    if (!(c->flags & CF_TOKEN)) s->kind = K_M_LOGIN;
-    else if (unif(g) < 0.45) s->kind = K_M_REFRESH;
-    else s->kind = walk(g, persona, K_START);
+    if (!(c->flags & CF_TOKEN))
+      s->kind = K_M_LOGIN;
+    else if (unif(g) < 0.45)
+      s->kind = K_M_REFRESH;
+    else
+      s->kind = walk(g, persona, K_START);
     if (c->flags & CF_OLDAPP) {
       /* A JWT-shaped bearer token that changes every session. */
       char *p = put(s->tok, "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.", 37);
@@ -1134,7 +1255,7 @@ struct req {
   size_t tlen;
   unsigned status;
   uint64_t bytes;
-  double lat; /* ms */
+  double lat;       /* ms */
   uint8_t redirect; /* kind to follow, K_COUNT for none */
 };
 
@@ -1143,8 +1264,7 @@ static int in_incident(const struct gen *g, double t) {
    * responses, for fault-aware models and dashboards to find. */
   int64_t day = (int64_t)(t / DAY);
   uint64_t h = mix64(g->seed ^ (0x5851f42d4c957f2dULL * (uint64_t)(day + 1)));
-  double start = (double)day * DAY + 13 * 3600.0 +
-                 (double)(h % 18000);
+  double start = (double)day * DAY + 13 * 3600.0 + (double)(h % 18000);
   double len = 480 + (double)(h >> 40) / (double)(1ULL << 24) * 720;
   return t >= start && t < start + len;
 }
@@ -1158,7 +1278,9 @@ static const char *word(struct gen *g) {
   return words[zipf_draw(g, &g->words)];
 }
 
-static char *put_str(char *p, const char *s) { return put(p, s, strlen(s)); }
+static char *put_str(char *p, const char *s) {
+  return put(p, s, strlen(s));
+}
 
 /* Builds the request of the given kind for session s at time t and decides
  * its status, size and latency. */
@@ -1179,9 +1301,7 @@ static void build(struct gen *g, struct session *s, const struct client *c,
   uint64_t orders0 = g->orders_made;
 
   switch (kind) {
-  case K_HOME:
-    *p++ = '/';
-    break;
+  case K_HOME: *p++ = '/'; break;
   case K_LIST:
     p = put(p, "/products", 9);
     if (s->persona == P_CRAWLER) {
@@ -1214,9 +1334,12 @@ static void build(struct gen *g, struct session *s, const struct client *c,
     } else if (s->persona == P_CRAWLER) {
       /* Crawlers walk the catalogue in order, long tail included, and
        * follow stale links to products that are gone. */
-      if (unif(g) < 0.04) s->product = 1000 + N_PRODUCTS + below(g, 20000);
-      else if (unif(g) < 0.1) s->product = pick_product(g, 0);
-      else s->product = 1000 + (s->product + 1 - 1000) % N_PRODUCTS;
+      if (unif(g) < 0.04)
+        s->product = 1000 + N_PRODUCTS + below(g, 20000);
+      else if (unif(g) < 0.1)
+        s->product = pick_product(g, 0);
+      else
+        s->product = 1000 + (s->product + 1 - 1000) % N_PRODUCTS;
     } else {
       s->product = pick_product(g, 0.015);
     }
@@ -1232,9 +1355,7 @@ static void build(struct gen *g, struct session *s, const struct client *c,
     }
     if (unif(g) < 0.1) p = put(p, "&page=2", 7);
     break;
-  case K_CART:
-    p = put(p, "/cart", 5);
-    break;
+  case K_CART: p = put(p, "/cart", 5); break;
   case K_CART_ADD:
     p = put(p, "/cart/items", 11);
     st = 201;
@@ -1342,9 +1463,7 @@ static void build(struct gen *g, struct session *s, const struct client *c,
       size = 0;
     }
     break;
-  case K_SITEMAP:
-    p = put(p, "/sitemap.xml", 12);
-    break;
+  case K_SITEMAP: p = put(p, "/sitemap.xml", 12); break;
   case K_LEGACY:
     p = put(p, "/product.php?id=", 16);
     p = put_u64(p, s->product);
@@ -1377,7 +1496,8 @@ static void build(struct gen *g, struct session *s, const struct client *c,
     if (unif(g) < 0.01) id += 100000 + below(g, 100000);
     p = put(p, "/api/v1/orders/", 15);
     p = put_u64(p, id);
-    if (id > ORDER_BASE + g->orders_made + 50) st = 404;
+    if (id > ORDER_BASE + g->orders_made + 50)
+      st = 404;
     else if (kind == K_API_PATCH && unif(g) < 0.03)
       st = unif(g) < 0.66 ? 409 : 422;
     break;
@@ -1418,8 +1538,8 @@ static void build(struct gen *g, struct session *s, const struct client *c,
     *put_b64(g, s->cursor, 16) = 0;
     break;
   case K_M_ITEM: {
-    uint64_t h = mix64(g->seed ^ (zipf_draw(g, &g->items) + 1) *
-                                     0x9e3779b97f4a7c15ULL);
+    uint64_t h =
+        mix64(g->seed ^ (zipf_draw(g, &g->items) + 1) * 0x9e3779b97f4a7c15ULL);
     uint64_t h2 = mix64(h);
     p = put(p, "/api/v1/feed/items/", 19);
     p = put_uuid(p, h, h2);
@@ -1460,9 +1580,7 @@ static void build(struct gen *g, struct session *s, const struct client *c,
     st = 204;
     break;
   }
-  default:
-    *p++ = '/';
-    break;
+  default: *p++ = '/'; break;
   }
 
   /* Partner calls carry their key in the query (or use basic auth). */
@@ -1522,34 +1640,22 @@ static void build(struct gen *g, struct session *s, const struct client *c,
   if (size < 0) {
     switch (st) {
     case 200:
-    case 201:
-      size = lognorm(g, ki->size_med, ki->size_sigma);
-      break;
+    case 201: size = lognorm(g, ki->size_med, ki->size_sigma); break;
     case 404:
-      size = browser ? lognorm(g, 5200, 0.02)
-             : (ki->flags & KF_API) ? 64
-                                    : 153;
+      size = browser ? lognorm(g, 5200, 0.02) : (ki->flags & KF_API) ? 64 : 153;
       break;
-    case 401:
-      size = ki->flags & KF_API ? 64 : 153;
-      break;
-    case 409:
-      size = 95;
-      break;
-    case 422:
-      size = 180;
-      break;
-    default:
-      size = 0;
-      break;
+    case 401: size = ki->flags & KF_API ? 64 : 153; break;
+    case 409: size = 95; break;
+    case 422: size = 180; break;
+    default: size = 0; break;
     }
   }
   r->status = st;
   r->bytes = (uint64_t)(size + 0.5);
 }
 
-static void emit(struct gen *g, const struct session *s,
-                 const struct client *c, const struct req *r, double t) {
+static void emit(struct gen *g, const struct session *s, const struct client *c,
+                 const struct req *r, double t) {
   g->lines++;
   if (!g->f) return;
   if (g->len > OUT_CAP - LINE_MAX_BYTES) out_flush(g);
@@ -1558,16 +1664,20 @@ static void emit(struct gen *g, const struct session *s,
   char *p = g->buf + g->len;
   p = put(p, c->ip, c->iplen);
   p = put(p, " - ", 3);
-  if (s->user[0]) p = put_str(p, s->user);
-  else *p++ = '-';
+  if (s->user[0])
+    p = put_str(p, s->user);
+  else
+    *p++ = '-';
   p = put(p, " [", 2);
   p = put(p, g->ts, 26);
   p = put(p, "] \"", 3);
   p = put_str(p, r->method);
   *p++ = ' ';
   p = put(p, r->target, r->tlen);
-  if (c->flags & CF_H2) p = put(p, " HTTP/2.0\" ", 11);
-  else p = put(p, " HTTP/1.1\" ", 11);
+  if (c->flags & CF_H2)
+    p = put(p, " HTTP/2.0\" ", 11);
+  else
+    p = put(p, " HTTP/1.1\" ", 11);
   p = put_u64(p, r->status);
   *p++ = ' ';
   p = put_u64(p, r->bytes);
@@ -1624,7 +1734,7 @@ static void session_step(struct gen *g) {
     unsigned st = r.status;
     s->left--;
     s->prev = (uint8_t)kind;
-    s->flags &= (uint8_t)~(SF_QUICK | SF_FAIL);
+    s->flags &= (uint8_t) ~(SF_QUICK | SF_FAIL);
     if (st >= 400) s->flags |= SF_FAIL;
     if (s->persona == P_BROWSER && st == 200) {
       if (kinds[kind].flags & KF_HTML) {
@@ -1656,8 +1766,10 @@ static void session_step(struct gen *g) {
         s->kind = K_ACCOUNT;
       if (s->persona == P_MOBILE) {
         if (kind == K_M_LOGIN && st == 401) {
-          if (++s->auth_fails < 3 && unif(g) < 0.7) s->kind = K_M_LOGIN;
-          else s->left = 0; /* gives up */
+          if (++s->auth_fails < 3 && unif(g) < 0.7)
+            s->kind = K_M_LOGIN;
+          else
+            s->left = 0; /* gives up */
         } else if (kind == K_M_REFRESH && st == 401) {
           s->kind = K_M_LOGIN;
         } else if (s->left == 1 && unif(g) < 0.2) {
@@ -1673,11 +1785,9 @@ static void session_step(struct gen *g) {
         s->left = 0;
       }
     }
-    if (s->persona == P_BROWSER && (s->flags & SF_LOGGED))
-      c->flags |= CF_LOGIN;
+    if (s->persona == P_BROWSER && (s->flags & SF_LOGGED)) c->flags |= CF_LOGIN;
     /* Pages become the referer of what follows; posts and XHRs do not. */
-    if (s->persona == P_BROWSER && (kinds[kind].flags & KF_HTML) &&
-        st == 200) {
+    if (s->persona == P_BROWSER && (kinds[kind].flags & KF_HTML) && st == 200) {
       char *q = put(s->ref, HOST_URL, sizeof HOST_URL - 1);
       size_t n = r.tlen;
       if (n > sizeof s->ref - (sizeof HOST_URL - 1))
@@ -1693,8 +1803,7 @@ static void session_step(struct gen *g) {
     s->t = (sub ? t : done) + lognorm(g, 0.008, 0.8);
   } else if (s->left) {
     s->npend = s->ipend = 0;
-    s->t = done + ((s->flags & SF_QUICK) ? lognorm(g, 0.06, 0.5)
-                                         : think(g, s));
+    s->t = done + ((s->flags & SF_QUICK) ? lognorm(g, 0.06, 0.5) : think(g, s));
   } else {
     c->active = 0;
     c->nsess++;
@@ -1803,8 +1912,7 @@ static int gen_init(struct gen *g, const struct opts *o, uint64_t seed,
     return rc;
   unsigned fw[NELEM(crawlers)];
   for (size_t i = 0; i < NELEM(crawlers); i++) fw[i] = crawlers[i].w;
-  if ((rc = weights_init(&g->crawler_fam, fw, NELEM(crawlers))) < 0)
-    return rc;
+  if ((rc = weights_init(&g->crawler_fam, fw, NELEM(crawlers))) < 0) return rc;
 
   g->lambda_max = 0;
   for (unsigned p = 0; p < P_COUNT; p++) {
@@ -1843,8 +1951,10 @@ static int gen_run(struct gen *g) {
     } else if (arriving) {
       int rc = session_start(g, persona, next);
       if (rc < 0) return rc;
-      if (g->max_sessions && g->sessions >= g->max_sessions) arriving = 0;
-      else next = next_arrival(g, next, &persona);
+      if (g->max_sessions && g->sessions >= g->max_sessions)
+        arriving = 0;
+      else
+        next = next_arrival(g, next, &persona);
     } else {
       break;
     }
@@ -1875,20 +1985,20 @@ static int calibrate(const struct opts *o, double *lines_per_session) {
 
 static void usage(FILE *f) {
   fputs(
-    "usage: mimic-genlog [options]\n"
-    "Writes a synthetic access log of an online shop (browsers, mobile app,\n"
-    "partner API, crawlers, scanners), sorted by time.\n"
-    "\n"
-    "  --lines N       stop after N lines (default 20000; 0 = no limit)\n"
-    "  --sessions N    stop after N sessions (sets the arrival rate)\n"
-    "  --days D        time span in days (default 1)\n"
-    "  --start DATE    first day, YYYY-MM-DD, UTC (default 2026-11-02)\n"
-    "  --seed S        random seed (default 1); same seed, same output\n"
-    "  --format F      combined-rt (default: combined + $request_time),\n"
-    "                  combined, or clf\n"
-    "  -o FILE         output file (default: standard output)\n"
-    "  --help          this text\n",
-    f);
+      "usage: mimic-genlog [options]\n"
+      "Writes a synthetic access log of an online shop (browsers, mobile app,\n"
+      "partner API, crawlers, scanners), sorted by time.\n"
+      "\n"
+      "  --lines N       stop after N lines (default 20000; 0 = no limit)\n"
+      "  --sessions N    stop after N sessions (sets the arrival rate)\n"
+      "  --days D        time span in days (default 1)\n"
+      "  --start DATE    first day, YYYY-MM-DD, UTC (default 2026-11-02)\n"
+      "  --seed S        random seed (default 1); same seed, same output\n"
+      "  --format F      combined-rt (default: combined + $request_time),\n"
+      "                  combined, or clf\n"
+      "  -o FILE         output file (default: standard output)\n"
+      "  --help          this text\n",
+      f);
 }
 
 static int parse_u64(const char *s, uint64_t *out) {
@@ -1904,8 +2014,8 @@ static int parse_u64(const char *s, uint64_t *out) {
 static int parse_date(const char *s, int64_t *day) {
   unsigned y, m, d;
   char tail;
-  if (!s || sscanf(s, "%4u-%2u-%2u%c", &y, &m, &d, &tail) != 3 ||
-      y < 1970 || m < 1 || m > 12 || d < 1 || d > 31)
+  if (!s || sscanf(s, "%4u-%2u-%2u%c", &y, &m, &d, &tail) != 3 || y < 1970 ||
+      m < 1 || m > 12 || d < 1 || d > 31)
     return -EINVAL;
   int64_t z = days_from_civil(y, m, d), yy;
   unsigned mm, dd;
@@ -1916,8 +2026,8 @@ static int parse_date(const char *s, int64_t *day) {
 }
 
 static const char *const value_opts[] = {
-  "--lines", "--sessions", "--days", "--start", "--seed", "--format", "-o",
-  "--output",
+    "--lines", "--sessions", "--days", "--start",
+    "--seed",  "--format",   "-o",     "--output",
 };
 
 /* 0 on success, 1 for --help, -EINVAL with a message otherwise. Options
@@ -1969,10 +2079,14 @@ static int parse_args(int argc, char **argv, struct opts *o) {
     } else if (!strcmp(name, "--seed")) {
       rc = parse_u64(v, &o->seed);
     } else if (!strcmp(name, "--format")) {
-      if (!strcmp(v, "combined-rt")) o->fmt = FMT_COMBINED_RT;
-      else if (!strcmp(v, "combined")) o->fmt = FMT_COMBINED;
-      else if (!strcmp(v, "clf")) o->fmt = FMT_CLF;
-      else rc = -EINVAL;
+      if (!strcmp(v, "combined-rt"))
+        o->fmt = FMT_COMBINED_RT;
+      else if (!strcmp(v, "combined"))
+        o->fmt = FMT_COMBINED;
+      else if (!strcmp(v, "clf"))
+        o->fmt = FMT_CLF;
+      else
+        rc = -EINVAL;
     } else {
       o->out = v;
     }
@@ -2020,8 +2134,10 @@ int main(int argc, char **argv) {
     return 1;
   }
   struct gen *g = malloc(sizeof *g);
-  if (!g) rc = -ENOMEM;
-  else rc = gen_init(g, &o, o.seed, per_day, f);
+  if (!g)
+    rc = -ENOMEM;
+  else
+    rc = gen_init(g, &o, o.seed, per_day, f);
   if (rc == 0) {
     g->max_lines = o.lines;
     g->max_sessions = o.sessions;

@@ -9,6 +9,9 @@ cd "$(dirname "$0")/.."
 tools/deps.sh --test
 jobs=$(nproc)
 
+echo "== format (.clang-format)"
+git ls-files '*.c' '*.h' | xargs clang-format --style=file --dry-run --Werror
+
 echo "== build with -Wall -Wextra -Werror, run ctest"
 cmake -S . -B build-ci -DMIMIC_WERROR=ON >/dev/null
 cmake --build build-ci -j "$jobs"

@@ -147,8 +147,8 @@ static void fuzz_decode(struct input *in) {
   memcpy(blob, in->p + in->pos, len);
   struct hist h;
   hist_init(&h);
-  int rc = hist_decode(&h, blob, len, n, zeros, min, max, sum, sum_log,
-                       sum_log2);
+  int rc =
+      hist_decode(&h, blob, len, n, zeros, min, max, sum, sum_log, sum_log2);
   check(rc == 0 || rc == ERR_CORRUPT);
   if (rc == 0) {
     check(h.n == n && h.zeros == zeros && h.min == min && h.max == max);

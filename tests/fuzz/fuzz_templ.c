@@ -61,31 +61,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
   /* The same invariants hold before and after the deferred decisions. */
   for (int pass = 0; pass < 2; pass++) {
-  if (pass == 1) check(templ_finalize(t) == 0);
-  check(templ_check(t) == 0);
-  uint64_t sum = 0;
-  for (uint32_t e = 0; e < templ_handles(t); e++) {
-    uint32_t r = templ_resolve(t, e);
-    check(templ_is_live(t, r));
-    if (!templ_is_live(t, e)) continue;
-    const char *text = templ_text(t, e);
-    check(text && text[0] == '/');
-    check(templ_method(t, e) != NULL);
-    sum += templ_hits(t, e);
-    uint64_t ptotal = 0;
-    for (size_t i = 0; i < templ_nparams(t, e); i++) {
-      const struct topk *pool = templ_param_pool(t, e, i);
-      check(templ_param_name(t, e, i) && templ_param_type(t, e, i));
-      if (!pool) continue;
-      /* Each request records one value per parameter. */
-      ptotal = topk_total(pool);
-      check(ptotal == templ_hits(t, e));
-      struct topk_item it[4];
-      size_t n = topk_items(pool, it, 4);
-      for (size_t k = 1; k < n; k++) check(it[k - 1].count >= it[k].count);
+    if (pass == 1) check(templ_finalize(t) == 0);
+    check(templ_check(t) == 0);
+    uint64_t sum = 0;
+    for (uint32_t e = 0; e < templ_handles(t); e++) {
+      uint32_t r = templ_resolve(t, e);
+      check(templ_is_live(t, r));
+      if (!templ_is_live(t, e)) continue;
+      const char *text = templ_text(t, e);
+      check(text && text[0] == '/');
+      check(templ_method(t, e) != NULL);
+      sum += templ_hits(t, e);
+      uint64_t ptotal = 0;
+      for (size_t i = 0; i < templ_nparams(t, e); i++) {
+        const struct topk *pool = templ_param_pool(t, e, i);
+        check(templ_param_name(t, e, i) && templ_param_type(t, e, i));
+        if (!pool) continue;
+        /* Each request records one value per parameter. */
+        ptotal = topk_total(pool);
+        check(ptotal == templ_hits(t, e));
+        struct topk_item it[4];
+        size_t n = topk_items(pool, it, 4);
+        for (size_t k = 1; k < n; k++) check(it[k - 1].count >= it[k].count);
+      }
     }
-  }
-  check(sum == adds);
+    check(sum == adds);
   }
   templ_free(t);
   return 0;

@@ -23,7 +23,11 @@ static int run_file(const char *path) {
     if (len == cap) {
       cap = cap ? cap * 2 : 4096;
       uint8_t *nb = realloc(buf, cap);
-      if (!nb) { free(buf); fclose(f); return -1; }
+      if (!nb) {
+        free(buf);
+        fclose(f);
+        return -1;
+      }
       buf = nb;
     }
     size_t got = fread(buf + len, 1, cap - len, f);
@@ -50,13 +54,19 @@ int main(int argc, char **argv) {
       continue;
     }
     DIR *d = opendir(argv[i]);
-    if (!d) { fprintf(stderr, "%s: %s\n", argv[i], strerror(errno)); return 1; }
+    if (!d) {
+      fprintf(stderr, "%s: %s\n", argv[i], strerror(errno));
+      return 1;
+    }
     struct dirent *e;
     while ((e = readdir(d))) {
       if (e->d_name[0] == '.') continue;
       char path[4096];
       snprintf(path, sizeof path, "%s/%s", argv[i], e->d_name);
-      if (run_file(path) != 0) { closedir(d); return 1; }
+      if (run_file(path) != 0) {
+        closedir(d);
+        return 1;
+      }
       files++;
     }
     closedir(d);

@@ -17,20 +17,20 @@
 #include "rng.h"
 
 /* |got - want| <= rel * |want|, printing both when it is not. */
-#define assert_rel(got, want, rel)                                          \
-  do {                                                                      \
-    double got_ = (got), want_ = (want), rel_ = (rel);                      \
-    if (!(fabs(got_ - want_) <= rel_ * fabs(want_)))                        \
-      fail_msg("%s = %.17g, want %.17g within %g%% (off by %.4g%%)", #got, \
-               got_, want_, rel_ * 100,                                     \
-               100 * fabs(got_ - want_) / fabs(want_));                     \
+#define assert_rel(got, want, rel)                                             \
+  do {                                                                         \
+    double got_ = (got), want_ = (want), rel_ = (rel);                         \
+    if (!(fabs(got_ - want_) <= rel_ * fabs(want_)))                           \
+      fail_msg("%s = %.17g, want %.17g within %g%% (off by %.4g%%)", #got,     \
+               got_, want_, rel_ * 100,                                        \
+               100 * fabs(got_ - want_) / fabs(want_));                        \
   } while (0)
 
-#define assert_below(got, limit)                                            \
-  do {                                                                      \
-    double got_ = (got), limit_ = (limit);                                  \
-    if (!(got_ < limit_))                                                   \
-      fail_msg("%s = %.6g, want < %.6g", #got, got_, limit_);              \
+#define assert_below(got, limit)                                               \
+  do {                                                                         \
+    double got_ = (got), limit_ = (limit);                                     \
+    if (!(got_ < limit_))                                                      \
+      fail_msg("%s = %.6g, want < %.6g", #got, got_, limit_);                  \
   } while (0)
 
 static uint64_t count_at(const struct hist *h, int32_t i) {
@@ -175,8 +175,9 @@ static void test_quantiles_lognormal(void **state) {
   uint64_t prev = 0;
   for (double q = 0; q <= 1; q += 0.001) {
     uint64_t x = hist_quantile(&h, q);
-    if (x < prev) fail_msg("quantile(%g) = %llu < %llu", q,
-                           (unsigned long long)x, (unsigned long long)prev);
+    if (x < prev)
+      fail_msg("quantile(%g) = %llu < %llu", q, (unsigned long long)x,
+               (unsigned long long)prev);
     prev = x;
   }
   hist_cleanup(&h);
@@ -209,8 +210,7 @@ static void test_small_integers(void **state) {
     seen[x]++;
   }
   for (uint64_t v = 1; v <= 20; v++)
-    assert_rel((double)seen[v], (double)draws * (double)v / (double)total,
-               0.1);
+    assert_rel((double)seen[v], (double)draws * (double)v / (double)total, 0.1);
   hist_sampler_cleanup(&s);
   hist_cleanup(&h);
 }
@@ -252,8 +252,8 @@ static void test_sample_stays_in_bucket(void **state) {
   for (int i = 0; i < 100000; i++) {
     uint64_t x = hist_sample(&s, &r);
     if (count_at(&h, hist_bucket_of(x)) == 0)
-      fail_msg("sample %llu lies in empty bucket %d",
-               (unsigned long long)x, (int)hist_bucket_of(x));
+      fail_msg("sample %llu lies in empty bucket %d", (unsigned long long)x,
+               (int)hist_bucket_of(x));
   }
   for (double q = 0; q <= 1; q += 0.01) {
     uint64_t x = hist_quantile(&h, q);
@@ -484,8 +484,8 @@ static void test_decode_rejects(void **state) {
     expect_corrupt(p, k, &h, "truncated dense");
     free(p);
   }
-  for (size_t k = 0; k < slen; k++) expect_corrupt(sblob, k, &s,
-                                                   "truncated sparse");
+  for (size_t k = 0; k < slen; k++)
+    expect_corrupt(sblob, k, &s, "truncated sparse");
   expect_corrupt(NULL, 0, &h, "no blob");
 
   uint8_t *p = malloc(len + 1);
@@ -552,8 +552,8 @@ static void test_decode_rejects(void **state) {
   expect_corrupt(split_run, sizeof split_run, &s, "split run");
   static const uint8_t long_varint[] = {1, 0, 0x82, 0x00, 1, 1};
   expect_corrupt(long_varint, sizeof long_varint, &s, "non-minimal varint");
-  static const uint8_t varint_65[] = {1, 0, 1, 0xff, 0xff, 0xff, 0xff, 0xff,
-                                      0xff, 0xff, 0xff, 0xff, 0x02};
+  static const uint8_t varint_65[] = {1,    0,    1,    0xff, 0xff, 0xff, 0xff,
+                                      0xff, 0xff, 0xff, 0xff, 0xff, 0x02};
   expect_corrupt(varint_65, sizeof varint_65, &s, "varint over 64 bits");
   static const uint8_t empty_lo[] = {1, 2, 0};
   struct hist e;
@@ -670,8 +670,7 @@ static void test_sampling_zeros(void **state) {
   /* One value: every draw is that value. */
   assert_int_equal(hist_add(&z, 123457, 9), 0);
   assert_int_equal(hist_sampler_prepare(&s, &z), 0);
-  for (int i = 0; i < 100; i++)
-    assert_int_equal(hist_sample(&s, &r), 123457);
+  for (int i = 0; i < 100; i++) assert_int_equal(hist_sample(&s, &r), 123457);
   hist_sampler_cleanup(&s);
   hist_cleanup(&z);
   hist_cleanup(&h);

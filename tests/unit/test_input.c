@@ -83,8 +83,8 @@ static void test_empty_file(void **state) {
 
 static size_t gzip_buf(const char *text, unsigned char *out, size_t cap) {
   z_stream zs = {0};
-  assert_int_equal(deflateInit2(&zs, 6, Z_DEFLATED, 15 + 16, 8,
-                                Z_DEFAULT_STRATEGY), Z_OK);
+  assert_int_equal(
+      deflateInit2(&zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
   zs.next_in = (Bytef *)text;
   zs.avail_in = (uInt)strlen(text);
   zs.next_out = out;
@@ -129,8 +129,8 @@ static void test_gzip_truncated(void **state) {
 static void test_gzip_corrupt(void **state) {
   (void)state;
   unsigned char buf[4096];
-  size_t n = gzip_buf("hello world, this is a gzip member\nsecond\n", buf,
-                      sizeof buf);
+  size_t n =
+      gzip_buf("hello world, this is a gzip member\nsecond\n", buf, sizeof buf);
   for (size_t i = 12; i < n - 8; i++) buf[i] ^= 0x5a;
   char p[600], out[4096];
   int longs;

@@ -1399,7 +1399,7 @@ int main(void) {
       cmocka_unit_test(test_names),
       cmocka_unit_test(test_detect),
       cmocka_unit_test(test_detect_fails),
-    cmocka_unit_test(test_detect_damaged),
+      cmocka_unit_test(test_detect_damaged),
       cmocka_unit_test(test_detect_then_parse),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -30,15 +30,16 @@ static int teardown(void **state) {
 static void fill_hist(struct hist *h, uint64_t base, int n) {
   hist_init(h);
   for (int i = 0; i < n; i++)
-    assert_int_equal(hist_record(h, base * (uint64_t)(i % 17 + 1) + (uint64_t)i), 0);
+    assert_int_equal(
+        hist_record(h, base * (uint64_t)(i % 17 + 1) + (uint64_t)i), 0);
   assert_int_equal(hist_record(h, 0), 0);
 }
 
 static struct model *sample_model(void) {
   struct model *m;
   assert_int_equal(model_new(&m), 0);
-  assert_int_equal(model_meta_set_i64(m, "schema_version",
-                                      MODEL_SCHEMA_VERSION), 0);
+  assert_int_equal(
+      model_meta_set_i64(m, "schema_version", MODEL_SCHEMA_VERSION), 0);
   assert_int_equal(model_meta_set_f64(m, "dist_alpha", HIST_ALPHA), 0);
   assert_int_equal(model_meta_set(m, "requests", "1234"), 0);
   assert_int_equal(model_meta_set(m, "requests", "1235"), 0); /* replaces */
@@ -113,8 +114,8 @@ static struct model *sample_model(void) {
   fill_hist(&pe->length.h, 1, 20);
   pe->duration.has = 1;
   fill_hist(&pe->duration.h, 1000000, 20);
-  static const int32_t tr[][2] = {{MODEL_START, 0}, {0, 1}, {1, 2},
-                                  {2, MODEL_END}, {0, MODEL_END}};
+  static const int32_t tr[][2] = {
+      {MODEL_START, 0}, {0, 1}, {1, 2}, {2, MODEL_END}, {0, MODEL_END}};
   for (size_t i = 0; i < 5; i++) {
     struct model_transition *t = model_push(m, transitions);
     t->from = tr[i][0];
@@ -307,8 +308,8 @@ static void test_damaged_models_refused(void **state) {
   char path[600], err[1024];
   struct model *back = NULL;
   snprintf(path, sizeof path, "%s/text.db", dir);
-  assert_int_equal(testutil_write(path, "not a database at all, just text\n",
-                                  33), 0);
+  assert_int_equal(
+      testutil_write(path, "not a database at all, just text\n", 33), 0);
   assert_int_equal(model_load(path, &back, err, sizeof err), ERR_CORRUPT);
   assert_non_null(strstr(err, "text.db"));
 

@@ -11,24 +11,24 @@
 
 #include "redact.h"
 
-#define EXPECT_U64(a, op, b)                                                 \
-  do {                                                                       \
-    unsigned long long a_ = (a), b_ = (b);                                   \
-    if (!(a_ op b_)) {                                                       \
-      print_error("%s:%d: expected %s %s %s, got %llu vs %llu\n", __FILE__,  \
-                  __LINE__, #a, #op, #b, a_, b_);                            \
-      fail();                                                                \
-    }                                                                        \
+#define EXPECT_U64(a, op, b)                                                   \
+  do {                                                                         \
+    unsigned long long a_ = (a), b_ = (b);                                     \
+    if (!(a_ op b_)) {                                                         \
+      print_error("%s:%d: expected %s %s %s, got %llu vs %llu\n", __FILE__,    \
+                  __LINE__, #a, #op, #b, a_, b_);                              \
+      fail();                                                                  \
+    }                                                                          \
   } while (0)
 
-#define EXPECT_STR(a, b)                                                     \
-  do {                                                                       \
-    const char *a_ = (a), *b_ = (b);                                         \
-    if (strcmp(a_, b_) != 0) {                                               \
-      print_error("%s:%d: expected %s == %s, got \"%s\" vs \"%s\"\n",        \
-                  __FILE__, __LINE__, #a, #b, a_, b_);                       \
-      fail();                                                                \
-    }                                                                        \
+#define EXPECT_STR(a, b)                                                       \
+  do {                                                                         \
+    const char *a_ = (a), *b_ = (b);                                           \
+    if (strcmp(a_, b_) != 0) {                                                 \
+      print_error("%s:%d: expected %s == %s, got \"%s\" vs \"%s\"\n",          \
+                  __FILE__, __LINE__, #a, #b, a_, b_);                         \
+      fail();                                                                  \
+    }                                                                          \
   } while (0)
 
 static const uint64_t salt1[2] = {0x0123456789abcdefULL, 0xfedcba9876543210ULL};
@@ -67,17 +67,65 @@ static void check_values(const char *const *v, size_t n, int want,
 static void test_secret_names_positive(void **state) {
   (void)state;
   static const char *const yes[] = {
-    "api_key", "apiKey", "APIKey", "x-api-key", "X-Auth-Token", "token",
-    "access_token", "accessToken", "refresh_token", "id_token", "session_id",
-    "sessionId", "JSESSIONID", "PHPSESSID", "connect.sid", "sid",
-    "password", "Password", "passwd", "pass", "pwd", "user.password",
-    "client_secret", "clientSecret", "sig", "signature", "X-Amz-Signature",
-    "Authorization", "auth", "oauth_token", "credentials", "otp",
-    "otp_code", "auth_code", "code", "verification-code", "jwt", "bearer",
-    "cookie", "Set-Cookie", "csrf_token", "X-CSRF-Token", "email",
-    "e-mail", "userEmail", "phone", "phone_number", "ssn", "s", "k",
-    "keys", "key2", "private_key", "secretKey", "pin", "nonce", "hmac",
-    "mfa_code", "cvv",
+      "api_key",
+      "apiKey",
+      "APIKey",
+      "x-api-key",
+      "X-Auth-Token",
+      "token",
+      "access_token",
+      "accessToken",
+      "refresh_token",
+      "id_token",
+      "session_id",
+      "sessionId",
+      "JSESSIONID",
+      "PHPSESSID",
+      "connect.sid",
+      "sid",
+      "password",
+      "Password",
+      "passwd",
+      "pass",
+      "pwd",
+      "user.password",
+      "client_secret",
+      "clientSecret",
+      "sig",
+      "signature",
+      "X-Amz-Signature",
+      "Authorization",
+      "auth",
+      "oauth_token",
+      "credentials",
+      "otp",
+      "otp_code",
+      "auth_code",
+      "code",
+      "verification-code",
+      "jwt",
+      "bearer",
+      "cookie",
+      "Set-Cookie",
+      "csrf_token",
+      "X-CSRF-Token",
+      "email",
+      "e-mail",
+      "userEmail",
+      "phone",
+      "phone_number",
+      "ssn",
+      "s",
+      "k",
+      "keys",
+      "key2",
+      "private_key",
+      "secretKey",
+      "pin",
+      "nonce",
+      "hmac",
+      "mfa_code",
+      "cvv",
   };
   check_names(yes, NELEM(yes), 1);
 }
@@ -85,12 +133,15 @@ static void test_secret_names_positive(void **state) {
 static void test_secret_names_negative(void **state) {
   (void)state;
   static const char *const no[] = {
-    "monkey", "inside", "keyword", "keywords", "donkey_count", "author",
-    "authority", "passenger", "compass", "sigma", "design", "country_code",
-    "zip_code", "status_code", "user_id", "id", "page", "limit", "q",
-    "sort", "order", "lang", "insider", "", "ss", "kk", "turnkey",
-    "hockey", "keynote", "sideways", "considerate", "codec", "encode",
-    "barcode", "postcode",
+      "monkey",       "inside",      "keyword",     "keywords",
+      "donkey_count", "author",      "authority",   "passenger",
+      "compass",      "sigma",       "design",      "country_code",
+      "zip_code",     "status_code", "user_id",     "id",
+      "page",         "limit",       "q",           "sort",
+      "order",        "lang",        "insider",     "",
+      "ss",           "kk",          "turnkey",     "hockey",
+      "keynote",      "sideways",    "considerate", "codec",
+      "encode",       "barcode",     "postcode",
   };
   check_names(no, NELEM(no), 0);
 }
@@ -98,26 +149,37 @@ static void test_secret_names_negative(void **state) {
 static void test_secret_values(void **state) {
   (void)state;
   static const char *const yes[] = {
-    ("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0."
-     "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"),
-    "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.",
-    "AbC123xyZ789qWe456RtY0",
-    "k3j4h5g6f7d8s9a0q1w2e3r4",
-    "dGhpcyBpcyBhIHNlY3JldCB0b2tlbjEyMw==",
-    "5d41402abc4b2a76b9719d911017c592",
-    "john.doe@example.com",
-    "first+tag@mail.example.org",
-    "john%40example.com",
-    "Bearer abc",
-    "Basic dXNlcjpwYXNz",
+      ("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0."
+       "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"),
+      "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.",
+      "AbC123xyZ789qWe456RtY0",
+      "k3j4h5g6f7d8s9a0q1w2e3r4",
+      "dGhpcyBpcyBhIHNlY3JldCB0b2tlbjEyMw==",
+      "5d41402abc4b2a76b9719d911017c592",
+      "john.doe@example.com",
+      "first+tag@mail.example.org",
+      "john%40example.com",
+      "Bearer abc",
+      "Basic dXNlcjpwYXNz",
   };
   static const char *const no[] = {
-    "hello", "logstash-monitorama-2013", "SomeLongCamelCaseName2015Edition",
-    "12345", "2013-01-01", "/users/42", "nrt_SEA079_M9", "v1.2.3",
-    "report.final.pdf", "user@localhost", "@example.com", "a@b.c",
-    "ThisIsATestOfSomething123456789", "dynamic-dns-with-dhcp",
-    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1",
-    "", "Bearer ",
+      "hello",
+      "logstash-monitorama-2013",
+      "SomeLongCamelCaseName2015Edition",
+      "12345",
+      "2013-01-01",
+      "/users/42",
+      "nrt_SEA079_M9",
+      "v1.2.3",
+      "report.final.pdf",
+      "user@localhost",
+      "@example.com",
+      "a@b.c",
+      "ThisIsATestOfSomething123456789",
+      "dynamic-dns-with-dhcp",
+      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1",
+      "",
+      "Bearer ",
   };
   check_values(yes, NELEM(yes), 1, redact_is_secret_value,
                "redact_is_secret_value");
@@ -129,15 +191,15 @@ static void test_value_kinds(void **state) {
   (void)state;
   static const char *const emails[] = {"a.b@c.io", "x_y-z@sub.domain.com",
                                        "q%40w.example.net"};
-  static const char *const not_emails[] = {"a@b", "a@@b.com", "a@b.c1",
-                                           "a b@c.com", "@c.com", "a@.com",
-                                           "a@b..com", "a@b.com."};
+  static const char *const not_emails[] = {"a@b",       "a@@b.com", "a@b.c1",
+                                           "a b@c.com", "@c.com",   "a@.com",
+                                           "a@b..com",  "a@b.com."};
   check_values(emails, NELEM(emails), 1, redact_is_email, "redact_is_email");
   check_values(not_emails, NELEM(not_emails), 0, redact_is_email,
                "redact_is_email");
   static const char *const jwts[] = {
-    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",
-    "Ab3dEf9hIj.Kl2nOp4rSt.Uv6xYz8bCd",
+      "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",
+      "Ab3dEf9hIj.Kl2nOp4rSt.Uv6xYz8bCd",
   };
   static const char *const not_jwts[] = {"a.b.c", "1.2.3", "abcd.efgh",
                                          "www.example.com",
@@ -157,8 +219,12 @@ static int cls(char c) {
 static void test_fake_shape(void **state) {
   (void)state;
   static const char *const vals[] = {
-    "AbC123xyZ789qWe456RtY0", "5d41402abc4b2a76b9719d911017c592",
-    "user-8127_X.json", "9876543210", "ab-CD_09.ef", "0042",
+      "AbC123xyZ789qWe456RtY0",
+      "5d41402abc4b2a76b9719d911017c592",
+      "user-8127_X.json",
+      "9876543210",
+      "ab-CD_09.ef",
+      "0042",
   };
   char out[64];
   for (size_t i = 0; i < NELEM(vals); i++) {
@@ -168,8 +234,8 @@ static void test_fake_shape(void **state) {
     EXPECT_U64(strlen(out), ==, n);
     for (size_t k = 0; k < n; k++) {
       if (cls(out[k]) != cls(v[k]) || (cls(v[k]) == 0 && out[k] != v[k])) {
-        print_error("fake of \"%s\" is \"%s\": position %zu changed class\n",
-                    v, out, k);
+        print_error("fake of \"%s\" is \"%s\": position %zu changed class\n", v,
+                    out, k);
         fail();
       }
     }
@@ -234,7 +300,7 @@ static void test_fake_stable_and_keyed(void **state) {
   }
   /* Distinct values keep distinct fakes (distinct counts survive). */
   enum { N = 5000 };
-  char (*fakes)[64] = calloc(N, sizeof *fakes);
+  char(*fakes)[64] = calloc(N, sizeof *fakes);
   assert_non_null(fakes);
   for (unsigned i = 0; i < N; i++) {
     char id[32];
@@ -260,14 +326,14 @@ static void test_new_salt(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_secret_names_positive),
-    cmocka_unit_test(test_secret_names_negative),
-    cmocka_unit_test(test_secret_values),
-    cmocka_unit_test(test_value_kinds),
-    cmocka_unit_test(test_fake_shape),
-    cmocka_unit_test(test_fake_email_and_short),
-    cmocka_unit_test(test_fake_stable_and_keyed),
-    cmocka_unit_test(test_new_salt),
+      cmocka_unit_test(test_secret_names_positive),
+      cmocka_unit_test(test_secret_names_negative),
+      cmocka_unit_test(test_secret_values),
+      cmocka_unit_test(test_value_kinds),
+      cmocka_unit_test(test_fake_shape),
+      cmocka_unit_test(test_fake_email_and_short),
+      cmocka_unit_test(test_fake_stable_and_keyed),
+      cmocka_unit_test(test_new_salt),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

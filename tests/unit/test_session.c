@@ -26,8 +26,8 @@ struct fixture {
 static void start(struct fixture *f, uint32_t max_requests) {
   struct learn_opts lo = {.salt = {1, 2}};
   assert_int_equal(learn_new(&lo, &f->learn), 0);
-  struct sess_opts so = {.idle_us = 30 * 60 * S, .max_requests = max_requests,
-                         .seed = 7};
+  struct sess_opts so = {
+      .idle_us = 30 * 60 * S, .max_requests = max_requests, .seed = 7};
   assert_int_equal(sess_new(&so, f->learn, &f->sess), 0);
   f->model = NULL;
 }
@@ -45,8 +45,12 @@ static void feed(struct fixture *f, uint64_t client, int64_t ts,
   r.latency_us = lat;
   uint32_t ep;
   assert_int_equal(learn_request(f->learn, &r, &ep), 0);
-  struct sess_event ev = {.ts_us = ts, .lat_us = lat, .client = client,
-                          .ep = ep, .res_us = res, .ts_is_end = (uint8_t)is_end};
+  struct sess_event ev = {.ts_us = ts,
+                          .lat_us = lat,
+                          .client = client,
+                          .ep = ep,
+                          .res_us = res,
+                          .ts_is_end = (uint8_t)is_end};
   assert_int_equal(sess_feed(f->sess, &ev), 0);
 }
 
@@ -69,8 +73,8 @@ static int32_t ep_id(const struct model *m, const char *templ) {
   return -100;
 }
 
-static const struct model_transition *find(const struct model *m,
-                                           int32_t from, int32_t to) {
+static const struct model_transition *find(const struct model *m, int32_t from,
+                                           int32_t to) {
   for (size_t i = 0; i < m->ntransitions; i++)
     if (m->transitions[i].from == from && m->transitions[i].to == to)
       return &m->transitions[i];

@@ -13,29 +13,29 @@
 #include "templ.h"
 #include "topk.h"
 
-#define EXPECT_U64(a, op, b)                                                 \
-  do {                                                                       \
-    unsigned long long a_ = (a), b_ = (b);                                   \
-    if (!(a_ op b_)) {                                                       \
-      print_error("%s:%d: expected %s %s %s, got %llu vs %llu\n", __FILE__,  \
-                  __LINE__, #a, #op, #b, a_, b_);                            \
-      fail();                                                                \
-    }                                                                        \
+#define EXPECT_U64(a, op, b)                                                   \
+  do {                                                                         \
+    unsigned long long a_ = (a), b_ = (b);                                     \
+    if (!(a_ op b_)) {                                                         \
+      print_error("%s:%d: expected %s %s %s, got %llu vs %llu\n", __FILE__,    \
+                  __LINE__, #a, #op, #b, a_, b_);                              \
+      fail();                                                                  \
+    }                                                                          \
   } while (0)
 
-#define EXPECT_STR(a, b)                                                     \
-  do {                                                                       \
-    const char *a_ = (a), *b_ = (b);                                         \
-    if (!a_ || !b_ || strcmp(a_, b_) != 0) {                                 \
-      print_error("%s:%d: expected %s == %s, got \"%s\" vs \"%s\"\n",        \
-                  __FILE__, __LINE__, #a, #b, a_ ? a_ : "(null)",            \
-                  b_ ? b_ : "(null)");                                       \
-      fail();                                                                \
-    }                                                                        \
+#define EXPECT_STR(a, b)                                                       \
+  do {                                                                         \
+    const char *a_ = (a), *b_ = (b);                                           \
+    if (!a_ || !b_ || strcmp(a_, b_) != 0) {                                   \
+      print_error("%s:%d: expected %s == %s, got \"%s\" vs \"%s\"\n",          \
+                  __FILE__, __LINE__, #a, #b, a_ ? a_ : "(null)",              \
+                  b_ ? b_ : "(null)");                                         \
+      fail();                                                                  \
+    }                                                                          \
   } while (0)
 
 static const struct templ_opts salted = {
-  .salt = {0x0123456789abcdefULL, 0x0f1e2d3c4b5a6978ULL},
+    .salt = {0x0123456789abcdefULL, 0x0f1e2d3c4b5a6978ULL},
 };
 
 /* Most tests watch the collapse mechanics as they happen: they make the
@@ -74,8 +74,7 @@ static size_t live_count(struct templ *t) {
 }
 
 /* The live endpoint with this method and template, or UINT32_MAX. */
-static uint32_t find_ep(struct templ *t, const char *method,
-                        const char *text) {
+static uint32_t find_ep(struct templ *t, const char *method, const char *text) {
   for (uint32_t e = 0; e < templ_handles(t); e++)
     if (templ_is_live(t, e) && strcmp(templ_text(t, e), text) == 0 &&
         strcmp(templ_method(t, e), method) == 0)
@@ -134,30 +133,30 @@ struct mask_case {
 static void test_masks(void **state) {
   (void)state;
   static const struct mask_case cases[] = {
-    {"/users/8127/profile", "/users/{id}/profile", "int", "id"},
-    {"/n/-15", "/n/{id}", "int", "id"},
-    {"/items/3.14", "/items/{num}", "num", "num"},
-    {"/o/550e8400-e29b-41d4-a716-446655440000", "/o/{uuid}", "uuid", "uuid"},
-    {"/c/5d41402abc4b2a76b9719d911017c592", "/c/{hash}", "hash", "hash"},
-    {"/c/da39a3ee5e6b4b0d3255bfef95601890afd80709", "/c/{hash}", "hash",
-     "hash"},
-    {"/obj/507f1f77bcf86cd799439011", "/obj/{hex}", "hex", "hex"},
-    {"/d/2024-05-20", "/d/{date}", "date", "date"},
-    {"/d/2024-05-20T10:11:12Z", "/d/{date}", "date", "date"},
-    {"/d/2024-05-20T10%3A11%3A12.250+02:00", "/d/{date}", "date", "date"},
-    {"/u/john.doe@example.com", "/u/{email}", "email", "email"},
-    {"/ip/192.168.1.20", "/ip/{ip}", "ip", "ip"},
-    {"/ip/2001:db8::1", "/ip/{ip}", "ip", "ip"},
-    {"/t/AbC123xyZ789qWe456RtY0", "/t/{token}", "token", "token"},
-    {"/j/eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl", "/j/{token}",
-     "token", "token"},
-    {"/f/12345.json", "/f/{id}.json", "int", "id"},
-    {"/api/v1/things", "/api/v1/things", NULL, NULL},
-    {"/x/logstash-monitorama-2013", "/x/logstash-monitorama-2013", NULL,
-     NULL},
-    {"/v/1.2.3", "/v/1.2.3", NULL, NULL},
-    {"/p/%E2%80%A6", "/p/%E2%80%A6", NULL, NULL},
-    {"/", "/", NULL, NULL},
+      {"/users/8127/profile", "/users/{id}/profile", "int", "id"},
+      {"/n/-15", "/n/{id}", "int", "id"},
+      {"/items/3.14", "/items/{num}", "num", "num"},
+      {"/o/550e8400-e29b-41d4-a716-446655440000", "/o/{uuid}", "uuid", "uuid"},
+      {"/c/5d41402abc4b2a76b9719d911017c592", "/c/{hash}", "hash", "hash"},
+      {"/c/da39a3ee5e6b4b0d3255bfef95601890afd80709", "/c/{hash}", "hash",
+       "hash"},
+      {"/obj/507f1f77bcf86cd799439011", "/obj/{hex}", "hex", "hex"},
+      {"/d/2024-05-20", "/d/{date}", "date", "date"},
+      {"/d/2024-05-20T10:11:12Z", "/d/{date}", "date", "date"},
+      {"/d/2024-05-20T10%3A11%3A12.250+02:00", "/d/{date}", "date", "date"},
+      {"/u/john.doe@example.com", "/u/{email}", "email", "email"},
+      {"/ip/192.168.1.20", "/ip/{ip}", "ip", "ip"},
+      {"/ip/2001:db8::1", "/ip/{ip}", "ip", "ip"},
+      {"/t/AbC123xyZ789qWe456RtY0", "/t/{token}", "token", "token"},
+      {"/j/eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl", "/j/{token}",
+       "token", "token"},
+      {"/f/12345.json", "/f/{id}.json", "int", "id"},
+      {"/api/v1/things", "/api/v1/things", NULL, NULL},
+      {"/x/logstash-monitorama-2013", "/x/logstash-monitorama-2013", NULL,
+       NULL},
+      {"/v/1.2.3", "/v/1.2.3", NULL, NULL},
+      {"/p/%E2%80%A6", "/p/%E2%80%A6", NULL, NULL},
+      {"/", "/", NULL, NULL},
   };
   struct templ *t = mk(&salted);
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -373,8 +372,9 @@ static void test_repeated_names_suffixed(void **state) {
   EXPECT_U64(pool_count(templ_param_pool(t, e, 1), "2"), ==, 1);
   EXPECT_U64(templ_param_pool(t, e, 3) == NULL, ==, 1);
   EXPECT_U64(templ_param_name(t, e, 3) == NULL, ==, 1);
-  e = add(t, "GET", "/x/550e8400-e29b-41d4-a716-446655440000/7/"
-                    "650e8400-e29b-41d4-a716-446655440000");
+  e = add(t, "GET",
+          "/x/550e8400-e29b-41d4-a716-446655440000/7/"
+          "650e8400-e29b-41d4-a716-446655440000");
   EXPECT_STR(templ_text(t, e), "/x/{uuid}/{id}/{uuid2}");
   check_totals(t, 2);
   templ_free(t);
@@ -443,12 +443,12 @@ static void test_cap_nodes(void **state) {
   (void)state;
   struct templ_opts o = {.max_nodes = 6};
   struct templ *t = mk(&o);
-  add(t, "GET", "/a/b");    /* root + 2 nodes */
-  add(t, "GET", "/a/c");    /* + 1 */
-  add(t, "GET", "/d/e/f");  /* needs 3 more: over the cap */
+  add(t, "GET", "/a/b");   /* root + 2 nodes */
+  add(t, "GET", "/a/c");   /* + 1 */
+  add(t, "GET", "/d/e/f"); /* needs 3 more: over the cap */
   add(t, "GET", "/a/b");
-  add(t, "GET", "/x");      /* + 1 = 5 */
-  add(t, "PUT", "/y");      /* root + 1 = 7: capped */
+  add(t, "GET", "/x"); /* + 1 = 5 */
+  add(t, "PUT", "/y"); /* root + 1 = 7: capped */
   EXPECT_U64(templ_capped(t), ==, 2);
   must_find(t, "GET", "/{path}");
   must_find(t, "PUT", "/{path}");
@@ -490,11 +490,13 @@ static void test_redacted_never_in_clear(void **state) {
   o.collapse_children = 4;
   struct templ *t = mk(&o);
   static const char *const secrets[] = {
-    "john.doe@example.com", "jane@corp.example.org",
-    "AbC123xyZ789qWe456RtY0", "k3j4h5g6f7d8s9a0q1w2e3r4",
-    "5d41402abc4b2a76b9719d911017c592",
-    "da39a3ee5e6b4b0d3255bfef95601890afd80709",
-    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",
+      "john.doe@example.com",
+      "jane@corp.example.org",
+      "AbC123xyZ789qWe456RtY0",
+      "k3j4h5g6f7d8s9a0q1w2e3r4",
+      "5d41402abc4b2a76b9719d911017c592",
+      "da39a3ee5e6b4b0d3255bfef95601890afd80709",
+      "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",
   };
   const size_t ns = sizeof secrets / sizeof secrets[0];
   char p[256];
@@ -558,9 +560,9 @@ static void test_redacted_never_in_clear(void **state) {
   e = templ_resolve(t, add(t, "GET", "/u/john.doe@example.com/x"));
   adds++;
   redact_fake(o.salt, "john.doe@example.com", 20, fake, sizeof fake);
-  EXPECT_U64(pool_count(templ_param_pool(t, e, param_of_type(t, e, "email")),
-                        fake),
-             ==, 4);
+  EXPECT_U64(
+      pool_count(templ_param_pool(t, e, param_of_type(t, e, "email")), fake),
+      ==, 4);
   EXPECT_U64(templ_redacted(t, "email"), ==, 3 * 2 * 3 + 1);
   EXPECT_U64(templ_redacted(t, "token"), >=, 3 * 3 * 3);
   EXPECT_U64(templ_redacted(t, "hash"), ==, 2 * 3 * 3 + 1);
@@ -599,11 +601,13 @@ static void test_many_ids(void **state) {
  * and merges; invariants must hold throughout. */
 static void test_random_stream_invariants(void **state) {
   (void)state;
-  static const char *const parts[] = {"a", "b", "c", "1", "22", "x.csv",
-                                      "y.csv", "", "me", "dd", "ee", "ff",
-                                      "gg", "hh.json", "ii", "jj"};
-  struct templ_opts o = {.collapse_children = 3, .max_nodes = 300,
-                         .max_endpoints = 60, .pool_cap = 4};
+  static const char *const parts[] = {
+      "a",  "b",  "c",  "1",  "22", "x.csv",   "y.csv", "",
+      "me", "dd", "ee", "ff", "gg", "hh.json", "ii",    "jj"};
+  struct templ_opts o = {.collapse_children = 3,
+                         .max_nodes = 300,
+                         .max_endpoints = 60,
+                         .pool_cap = 4};
   struct templ *t = mk(&o);
   uint64_t seed = 42, adds = 0;
   char p[256];
@@ -691,23 +695,23 @@ static void test_hard_limit_streaming(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_masks),
-    cmocka_unit_test(test_known_literal_next_to_ids),
-    cmocka_unit_test(test_word_collapse_keeps_dominant),
-    cmocka_unit_test(test_collapse_merges_handles_hits_pools),
-    cmocka_unit_test(test_subtree_merge),
-    cmocka_unit_test(test_deferred_decisions),
-    cmocka_unit_test(test_hard_limit_streaming),
-    cmocka_unit_test(test_trailing_slash_and_root),
-    cmocka_unit_test(test_extensions_kept),
-    cmocka_unit_test(test_repeated_names_suffixed),
-    cmocka_unit_test(test_methods_separate),
-    cmocka_unit_test(test_cap_endpoints),
-    cmocka_unit_test(test_cap_nodes),
-    cmocka_unit_test(test_cap_handles),
-    cmocka_unit_test(test_redacted_never_in_clear),
-    cmocka_unit_test(test_many_ids),
-    cmocka_unit_test(test_random_stream_invariants),
+      cmocka_unit_test(test_masks),
+      cmocka_unit_test(test_known_literal_next_to_ids),
+      cmocka_unit_test(test_word_collapse_keeps_dominant),
+      cmocka_unit_test(test_collapse_merges_handles_hits_pools),
+      cmocka_unit_test(test_subtree_merge),
+      cmocka_unit_test(test_deferred_decisions),
+      cmocka_unit_test(test_hard_limit_streaming),
+      cmocka_unit_test(test_trailing_slash_and_root),
+      cmocka_unit_test(test_extensions_kept),
+      cmocka_unit_test(test_repeated_names_suffixed),
+      cmocka_unit_test(test_methods_separate),
+      cmocka_unit_test(test_cap_endpoints),
+      cmocka_unit_test(test_cap_nodes),
+      cmocka_unit_test(test_cap_handles),
+      cmocka_unit_test(test_redacted_never_in_clear),
+      cmocka_unit_test(test_many_ids),
+      cmocka_unit_test(test_random_stream_invariants),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,25 +12,25 @@
 #include "topk.h"
 
 /* Assertions that print both sides in decimal when they fail. */
-#define EXPECT_U64(a, op, b)                                                 \
-  do {                                                                       \
-    unsigned long long a_ = (a), b_ = (b);                                   \
-    if (!(a_ op b_)) {                                                       \
-      print_error("%s:%d: expected %s %s %s, got %llu vs %llu\n", __FILE__,  \
-                  __LINE__, #a, #op, #b, a_, b_);                            \
-      fail();                                                                \
-    }                                                                        \
+#define EXPECT_U64(a, op, b)                                                   \
+  do {                                                                         \
+    unsigned long long a_ = (a), b_ = (b);                                     \
+    if (!(a_ op b_)) {                                                         \
+      print_error("%s:%d: expected %s %s %s, got %llu vs %llu\n", __FILE__,    \
+                  __LINE__, #a, #op, #b, a_, b_);                              \
+      fail();                                                                  \
+    }                                                                          \
   } while (0)
 
-#define EXPECT_STR(a, b)                                                     \
-  do {                                                                       \
-    const char *a_ = (a), *b_ = (b);                                         \
-    if (!a_ || !b_ || strcmp(a_, b_) != 0) {                                 \
-      print_error("%s:%d: expected %s == %s, got \"%s\" vs \"%s\"\n",        \
-                  __FILE__, __LINE__, #a, #b, a_ ? a_ : "(null)",            \
-                  b_ ? b_ : "(null)");                                       \
-      fail();                                                                \
-    }                                                                        \
+#define EXPECT_STR(a, b)                                                       \
+  do {                                                                         \
+    const char *a_ = (a), *b_ = (b);                                           \
+    if (!a_ || !b_ || strcmp(a_, b_) != 0) {                                   \
+      print_error("%s:%d: expected %s == %s, got \"%s\" vs \"%s\"\n",          \
+                  __FILE__, __LINE__, #a, #b, a_ ? a_ : "(null)",              \
+                  b_ ? b_ : "(null)");                                         \
+      fail();                                                                  \
+    }                                                                          \
   } while (0)
 
 static struct topk *mk(size_t cap) {
@@ -154,8 +154,7 @@ static void test_exact_distinct_until_eviction(void **state) {
 
 /* Relative error of the distinct estimate after n distinct values (each
  * added twice), in per mille. */
-static uint64_t distinct_error_permille(size_t cap, unsigned n,
-                                        unsigned salt) {
+static uint64_t distinct_error_permille(size_t cap, unsigned n, unsigned salt) {
   struct topk *t = mk(cap);
   char buf[48];
   for (unsigned i = 0; i < n; i++) {
@@ -188,8 +187,8 @@ static void test_distinct_estimate_100k(void **state) {
 
 /* Every value occurring more than total/cap times must be in the pool,
  * with count >= true count and count - error <= true count. */
-static void check_heavy(struct topk *t, const char *const *heavy,
-                        size_t nheavy, uint64_t each) {
+static void check_heavy(struct topk *t, const char *const *heavy, size_t nheavy,
+                        uint64_t each) {
   for (size_t h = 0; h < nheavy; h++) {
     uint64_t err = 0, c = count_of(t, heavy[h], &err);
     if (c == 0) {
@@ -213,10 +212,10 @@ static void run_adversarial(enum order order) {
   struct topk *t = mk(cap);
   char buf[32];
   unsigned fresh = 0;
-#define NOISE()                                                  \
-  do {                                                           \
-    snprintf(buf, sizeof buf, "n%u", fresh++);                   \
-    add(t, buf, 1);                                              \
+#define NOISE()                                                                \
+  do {                                                                         \
+    snprintf(buf, sizeof buf, "n%u", fresh++);                                 \
+    add(t, buf, 1);                                                            \
   } while (0)
   switch (order) {
   case HEAVY_FIRST:
@@ -324,17 +323,17 @@ static void test_merge(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_new_rejects_zero_cap),
-    cmocka_unit_test(test_order_and_totals),
-    cmocka_unit_test(test_binary_and_empty_values),
-    cmocka_unit_test(test_truncates_long_values),
-    cmocka_unit_test(test_exact_distinct_until_eviction),
-    cmocka_unit_test(test_distinct_estimate_100k),
-    cmocka_unit_test(test_adversarial_heavy_first),
-    cmocka_unit_test(test_adversarial_heavy_last),
-    cmocka_unit_test(test_adversarial_interleaved),
-    cmocka_unit_test(test_adversarial_bursts),
-    cmocka_unit_test(test_merge),
+      cmocka_unit_test(test_new_rejects_zero_cap),
+      cmocka_unit_test(test_order_and_totals),
+      cmocka_unit_test(test_binary_and_empty_values),
+      cmocka_unit_test(test_truncates_long_values),
+      cmocka_unit_test(test_exact_distinct_until_eviction),
+      cmocka_unit_test(test_distinct_estimate_100k),
+      cmocka_unit_test(test_adversarial_heavy_first),
+      cmocka_unit_test(test_adversarial_heavy_last),
+      cmocka_unit_test(test_adversarial_interleaved),
+      cmocka_unit_test(test_adversarial_bursts),
+      cmocka_unit_test(test_merge),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
