@@ -34,6 +34,8 @@ struct status_count {
 
 struct qparam {
   char *name;
+  size_t name_len;
+  int secret_name; /* the name says its values are secrets */
   uint64_t present;
   uint64_t redacted; /* values replaced by fakes */
   unsigned shapes;
@@ -250,8 +252,7 @@ static int learn_query(struct learn *l, struct ep_stats *e, const char *q,
     if (nlen == 0 || nlen > MAX_NAME) continue;
     struct qparam *p = NULL;
     for (uint32_t i = 0; i < e->nq; i++) {
-      if (strlen(e->q[i].name) == nlen &&
-          memcmp(e->q[i].name, name, nlen) == 0) {
+      if (e->q[i].name_len == nlen && memcmp(e->q[i].name, name, nlen) == 0) {
         p = &e->q[i];
         break;
       }
@@ -265,6 +266,8 @@ static int learn_query(struct learn *l, struct ep_stats *e, const char *q,
       memset(p, 0, sizeof *p);
       p->name = strndup(name, nlen);
       if (!p->name) return -ENOMEM;
+      p->name_len = nlen;
+      p->secret_name = redact_is_secret_name(name, nlen);
       int rc = topk_new(l->opts.query_pool_cap, &p->pool);
       if (rc) {
         free(p->name);
@@ -278,8 +281,7 @@ static int learn_query(struct learn *l, struct ep_stats *e, const char *q,
     size_t dlen = percent_decode(val, vlen, dec, sizeof dec);
     p->shapes |= shape_of(dec, dlen);
     char fake[MAX_VALUE + 64];
-    if (vlen && (redact_is_secret_name(p->name, nlen) ||
-                 redact_is_secret_value(dec, dlen))) {
+    if (vlen && (p->secret_name || redact_is_secret_value(dec, dlen))) {
       /* Never store the value itself; the fake keeps its shape. */
       size_t flen = redact_fake(l->opts.salt, dec, dlen, fake, sizeof fake);
       p->redacted++;
@@ -547,6 +549,8 @@ static int merge_qparam(struct ep_stats *dst, const struct qparam *src,
   memset(p, 0, sizeof *p);
   p->name = strdup(src->name);
   if (!p->name) return -ENOMEM;
+  p->name_len = src->name_len;
+  p->secret_name = src->secret_name;
   int rc = topk_new(pool_cap, &p->pool);
   if (rc) {
     free(p->name);

@@ -23,15 +23,25 @@ static double bound(double e) {
   return pow(GAMMA, e);
 }
 
-int32_t hist_bucket_of(uint64_t v) {
-  if (v == 0) return 0;
-  double x = (double)v;
-  int32_t i = (int32_t)ceil(log(x) / log(GAMMA));
-  /* log and the division each round, so a value next to an edge can come
-   * out one bucket off; settle it against the edges themselves. */
+/* Bucket of x > 0 given l = log(x). */
+static int32_t bucket_of_log(double x, double l) {
+  double f = l / log(GAMMA);
+  int32_t i = (int32_t)ceil(f);
+  /* log and the division round by far less than 1e-9 of a bucket, so a
+   * value that far from an edge is settled; only values next to an edge
+   * are checked against the edges themselves (pow is slow: this runs for
+   * every recorded value). */
+  double gap = (double)i - f;
+  if (gap > 1e-9 && gap < 1 - 1e-9) return i;
   while (x > bound(i)) i++;
   while (x <= bound((double)i - 1)) i--;
   return i;
+}
+
+int32_t hist_bucket_of(uint64_t v) {
+  if (v == 0) return 0;
+  double x = (double)v;
+  return bucket_of_log(x, log(x));
 }
 
 double hist_bucket_lower(int32_t i) {
@@ -127,11 +137,11 @@ int hist_add(struct hist *h, uint64_t v, uint64_t count) {
   if (count == 0) return 0;
   if (h->n > UINT64_MAX - count) return -EOVERFLOW;
   if (v > 0) {
-    int32_t i = hist_bucket_of(v);
+    double l = log((double)v);
+    int32_t i = bucket_of_log((double)v, l);
     int rc = reserve(h, i, i);
     if (rc) return rc;
     h->counts[i - h->lo] += count;
-    double l = log((double)v);
     h->sum_log += l * (double)count;
     h->sum_log2 += l * l * (double)count;
   } else {
