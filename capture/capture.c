@@ -98,22 +98,26 @@ struct run {
 
 /* ---- messages -------------------------------------------------------- */
 
+static void vmessage(const struct run *r, const char *fmt, va_list ap) {
+  fputs("mimic capture: ", r->o->log);
+  vfprintf(r->o->log, fmt, ap);
+  fputc('\n', r->o->log);
+}
+
+/* Progress and results: silenced by --quiet. */
 static void say(const struct run *r, const char *fmt, ...) {
   if (r->o->quiet) return;
   va_list ap;
   va_start(ap, fmt);
-  fputs("mimic capture: ", r->o->log);
-  vfprintf(r->o->log, fmt, ap);
-  fputc('\n', r->o->log);
+  vmessage(r, fmt, ap);
   va_end(ap);
 }
 
+/* Warnings and errors: always shown. */
 static void warn(const struct run *r, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  fputs("mimic capture: ", r->o->log);
-  vfprintf(r->o->log, fmt, ap);
-  fputc('\n', r->o->log);
+  vmessage(r, fmt, ap);
   va_end(ap);
 }
 

@@ -10,18 +10,12 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "err.h"
 #include "logtime.h"
 
 #define S INT64_C(1000000)
-
-/* Fails with both values, in decimal, and the expressions that made them. */
-#define EXPECT_EQ(got, want)                                                   \
-  do {                                                                         \
-    long long got_ = (long long)(got), want_ = (long long)(want);              \
-    if (got_ != want_)                                                         \
-      fail_msg("%s = %lld, expected %s = %lld", #got, got_, #want, want_);     \
-  } while (0)
 
 typedef int parse_fn(const char *, size_t, int64_t *, size_t *);
 

@@ -9,27 +9,9 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "redact.h"
-
-#define EXPECT_U64(a, op, b)                                                   \
-  do {                                                                         \
-    unsigned long long a_ = (a), b_ = (b);                                     \
-    if (!(a_ op b_)) {                                                         \
-      print_error("%s:%d: expected %s %s %s, got %llu vs %llu\n", __FILE__,    \
-                  __LINE__, #a, #op, #b, a_, b_);                              \
-      fail();                                                                  \
-    }                                                                          \
-  } while (0)
-
-#define EXPECT_STR(a, b)                                                       \
-  do {                                                                         \
-    const char *a_ = (a), *b_ = (b);                                           \
-    if (strcmp(a_, b_) != 0) {                                                 \
-      print_error("%s:%d: expected %s == %s, got \"%s\" vs \"%s\"\n",          \
-                  __FILE__, __LINE__, #a, #b, a_, b_);                         \
-      fail();                                                                  \
-    }                                                                          \
-  } while (0)
 
 static const uint64_t salt1[2] = {0x0123456789abcdefULL, 0xfedcba9876543210ULL};
 static const uint64_t salt2[2] = {0x1111111111111111ULL, 0x2222222222222222ULL};

@@ -9,30 +9,11 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "redact.h"
 #include "templ.h"
 #include "topk.h"
-
-#define EXPECT_U64(a, op, b)                                                   \
-  do {                                                                         \
-    unsigned long long a_ = (a), b_ = (b);                                     \
-    if (!(a_ op b_)) {                                                         \
-      print_error("%s:%d: expected %s %s %s, got %llu vs %llu\n", __FILE__,    \
-                  __LINE__, #a, #op, #b, a_, b_);                              \
-      fail();                                                                  \
-    }                                                                          \
-  } while (0)
-
-#define EXPECT_STR(a, b)                                                       \
-  do {                                                                         \
-    const char *a_ = (a), *b_ = (b);                                           \
-    if (!a_ || !b_ || strcmp(a_, b_) != 0) {                                   \
-      print_error("%s:%d: expected %s == %s, got \"%s\" vs \"%s\"\n",          \
-                  __FILE__, __LINE__, #a, #b, a_ ? a_ : "(null)",              \
-                  b_ ? b_ : "(null)");                                         \
-      fail();                                                                  \
-    }                                                                          \
-  } while (0)
 
 static const struct templ_opts salted = {
     .salt = {0x0123456789abcdefULL, 0x0f1e2d3c4b5a6978ULL},

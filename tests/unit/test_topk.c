@@ -9,29 +9,9 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "topk.h"
-
-/* Assertions that print both sides in decimal when they fail. */
-#define EXPECT_U64(a, op, b)                                                   \
-  do {                                                                         \
-    unsigned long long a_ = (a), b_ = (b);                                     \
-    if (!(a_ op b_)) {                                                         \
-      print_error("%s:%d: expected %s %s %s, got %llu vs %llu\n", __FILE__,    \
-                  __LINE__, #a, #op, #b, a_, b_);                              \
-      fail();                                                                  \
-    }                                                                          \
-  } while (0)
-
-#define EXPECT_STR(a, b)                                                       \
-  do {                                                                         \
-    const char *a_ = (a), *b_ = (b);                                           \
-    if (!a_ || !b_ || strcmp(a_, b_) != 0) {                                   \
-      print_error("%s:%d: expected %s == %s, got \"%s\" vs \"%s\"\n",          \
-                  __FILE__, __LINE__, #a, #b, a_ ? a_ : "(null)",              \
-                  b_ ? b_ : "(null)");                                         \
-      fail();                                                                  \
-    }                                                                          \
-  } while (0)
 
 static struct topk *mk(size_t cap) {
   struct topk *t = NULL;

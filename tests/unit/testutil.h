@@ -1,4 +1,5 @@
-/* testutil: small helpers shared by the cmocka unit tests. */
+/* testutil: small helpers shared by the cmocka unit tests (include it after
+ * <cmocka.h>): assertions that print both values, temporary folders. */
 #ifndef MIMIC_TESTUTIL_H
 #define MIMIC_TESTUTIL_H
 
@@ -7,6 +8,35 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* Fails with both values, in decimal, and the expressions that made them. */
+#define EXPECT_EQ(got, want)                                                   \
+  do {                                                                         \
+    long long got_ = (long long)(got), want_ = (long long)(want);              \
+    if (got_ != want_)                                                         \
+      fail_msg("%s = %lld, expected %s = %lld", #got, got_, #want, want_);     \
+  } while (0)
+
+#define EXPECT_U64(a, op, b)                                                   \
+  do {                                                                         \
+    unsigned long long a_ = (a), b_ = (b);                                     \
+    if (!(a_ op b_)) {                                                         \
+      print_error("%s:%d: expected %s %s %s, got %llu vs %llu\n", __FILE__,    \
+                  __LINE__, #a, #op, #b, a_, b_);                              \
+      fail();                                                                  \
+    }                                                                          \
+  } while (0)
+
+#define EXPECT_STR(a, b)                                                       \
+  do {                                                                         \
+    const char *a_ = (a), *b_ = (b);                                           \
+    if (!a_ || !b_ || strcmp(a_, b_) != 0) {                                   \
+      print_error("%s:%d: expected %s == %s, got \"%s\" vs \"%s\"\n",          \
+                  __FILE__, __LINE__, #a, #b, a_ ? a_ : "(null)",              \
+                  b_ ? b_ : "(null)");                                         \
+      fail();                                                                  \
+    }                                                                          \
+  } while (0)
 
 /* A fresh temporary folder under $MIMIC_TEST_TMP (or /tmp); the path is
  * written into buf. Returns buf, or NULL on failure. */
