@@ -295,8 +295,8 @@ static int learn_query(struct learn *l, struct ep_stats *e, const char *q,
 }
 
 int learn_request(struct learn *l, const struct logrec *r, uint32_t *ep) {
-  int rc = templ_add(l->templ, r->method.p, r->method.len, r->path.p,
-                     r->path.len, ep);
+  int rc = templ_add_status(l->templ, r->method.p, r->method.len, r->path.p,
+                            r->path.len, r->status < 400, ep);
   if (rc) return rc;
   struct ep_stats *e = ep_get(l, *ep);
   if (!e) return -ENOMEM;

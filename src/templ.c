@@ -61,6 +61,9 @@ static int type_is_redacted(int type) {
 struct node {
   uint64_t key;      /* hash of (parent, type, label) */
   uint64_t hits;     /* requests that went through this node */
+  uint64_t ok_hits;  /* those answered without an error status: what tells
+                        a real section from a scanner's probes, which are
+                        frequent too but fail */
   uint64_t recheck;  /* collapsed: hits at which kept literals are judged */
   uint64_t typ_hits; /* collapsed: hits of a typical value (the median
                         literal) when the position collapsed ... */
@@ -813,6 +816,7 @@ static uint32_t route_existing(const struct templ *t, uint32_t dst,
 static int merge_node(struct templ *t, uint32_t dst, uint32_t src) {
   int rc = 0, r;
   N(t, dst)->hits += N(t, src)->hits;
+  N(t, dst)->ok_hits += N(t, src)->ok_hits;
   uint32_t e = N(t, src)->ep;
   if (e != NONE) {
     struct gain g[SEGS_MAX + 1];
@@ -863,11 +867,11 @@ static uint64_t literal_median(const struct templ *t, uint32_t p) {
     const struct node *x = &t->nodes[c];
     if (x->type != T_LIT || !x->label_len) continue;
     size_t j = n++;
-    while (j > 0 && v[j - 1] > x->hits) {
+    while (j > 0 && v[j - 1] > x->ok_hits) {
       v[j] = v[j - 1];
       j--;
     }
-    v[j] = x->hits;
+    v[j] = x->ok_hits;
   }
   return n ? v[n / 2] : 0;
 }
@@ -893,23 +897,29 @@ static int keeps(const struct templ *t, uint64_t hits, uint64_t typical,
  * with the node's traffic, so a literal that was only an early fluke folds
  * once the real values have caught up. The empty segment (a trailing
  * slash, the index) is never folded: "/a/" is not a value of "/a/{name}". */
+static int fold_shapes(struct templ *t, uint32_t n);
+
 static int judge_literals(struct templ *t, uint32_t p, int tail) {
   int rc = 0;
   struct node *np = N(t, p);
   if (tail) {
     np->typ_hits = literal_median(t, p);
-    np->typ_base = np->hits ? np->hits : 1;
+    np->typ_base = np->ok_hits ? np->ok_hits : 1;
+    /* Folders shaped like their siblings are values however popular one
+     * of them is (the mission of the day is still a mission). */
+    if ((rc = fold_shapes(t, p))) return rc;
+    np = N(t, p);
   }
-  uint64_t typical = np->typ_base
-                         ? (uint64_t)((double)np->typ_hits * (double)np->hits /
-                                      (double)np->typ_base)
-                         : 0;
-  uint64_t node_hits = np->hits;
+  uint64_t typical =
+      np->typ_base ? (uint64_t)((double)np->typ_hits * (double)np->ok_hits /
+                                (double)np->typ_base)
+                   : 0;
+  uint64_t node_hits = np->ok_hits;
   for (uint32_t c = N(t, p)->child, next; c != NONE; c = next) {
     const struct node *n = N(t, c);
     next = n->next;
     if (n->type != T_LIT || !n->label_len) continue;
-    if (keeps(t, n->hits, typical, node_hits)) continue;
+    if (keeps(t, n->ok_hits, typical, node_hits)) continue;
     int r = fold_literal(t, p, c);
     if (r && !rc) rc = r;
   }
@@ -938,11 +948,11 @@ static size_t file_leaves(const struct templ *t, uint32_t p, const char *ext,
       continue;
     if (n < MEDIAN_MAX) {
       size_t j = n;
-      while (j > 0 && v[j - 1] > x->hits) {
+      while (j > 0 && v[j - 1] > x->ok_hits) {
         v[j] = v[j - 1];
         j--;
       }
-      v[j] = x->hits;
+      v[j] = x->ok_hits;
     }
     n++;
   }
@@ -967,7 +977,7 @@ static int collapse_files(struct templ *t, uint32_t p, const char *ext,
         x->label_len - x->ext_off != elen ||
         memcmp(x->label + x->ext_off, ext, elen) != 0)
       continue;
-    if (x->hits >= KEEP_MIN && x->hits > KEEP_MULT * median) continue;
+    if (x->ok_hits >= KEEP_MIN && x->ok_hits > KEEP_MULT * median) continue;
     int r = fold_literal(t, p, c);
     if (r && !rc) rc = r;
   }
@@ -1135,6 +1145,11 @@ static int nodes_room(const struct templ *t, size_t more) {
 
 int templ_add(struct templ *t, const char *method, size_t mlen,
               const char *path, size_t plen, uint32_t *out) {
+  return templ_add_status(t, method, mlen, path, plen, 1, out);
+}
+
+int templ_add_status(struct templ *t, const char *method, size_t mlen,
+                     const char *path, size_t plen, int ok, uint32_t *out) {
   int mi = method_index(t, method, mlen);
   struct method *m = &t->methods[mi];
   struct seg segs[SEGS_MAX];
@@ -1218,7 +1233,10 @@ int templ_add(struct templ *t, const char *method, size_t mlen,
     rc = ep_new(t, cur, chain, segs, nseg, mi, &e);
     if (rc) return rc;
   }
-  for (size_t k = 0; k <= nseg; k++) N(t, chain[k])->hits++;
+  for (size_t k = 0; k <= nseg; k++) {
+    N(t, chain[k])->hits++;
+    N(t, chain[k])->ok_hits += ok != 0;
+  }
   struct endpoint *ep = &t->eps[e];
   ep->hits++;
   *out = e;
@@ -1372,39 +1390,46 @@ static int finalize_files(struct templ *t, uint32_t n) {
 }
 
 /* Sibling folders with the same inside are values of one position even
- * when there are few of them: /users/alice/profile and /users/bob/profile,
- * /missions/sts-71/{images/, sts-71-info.html} and /missions/sts-70/...
- * A folder's shape is the set of its children's labels, with the folder's
- * own name inside them replaced by a marker; SHAPE_MIN or more siblings
- * whose shapes overlap by SHAPE_SIM fold into {name}. The overlap is over
- * the smaller shape (a log shows only part of each folder: the same inside,
- * sampled sparsely, must still match). */
+ * when there are few of them: /missions/sts-71/{images/, sts-71-info.html}
+ * and /missions/sts-70/{images/, sts-70-info.html}, or /users/alice/profile
+ * and /users/bob/profile. A folder's shape is the set of its literal
+ * children's labels, with the folder's own name inside them replaced by a
+ * marker; variables are left out, since REST collections share them
+ * (/api/orders/{id} and /api/users/{id} are different endpoints). Two
+ * shapes match when they overlap by SHAPE_SIM of the smaller one (a log
+ * shows only part of each folder). Folders fold into {name} when SHAPE_MIN
+ * of them match on a label holding the marker (their own name inside: the
+ * mark of a value). Plain labels alone are no evidence: /blog/, /files/
+ * and /projects/ all hold an index and are still sections. */
 #define SHAPE_MIN 3
 #define SHAPE_SIM 0.5
 #define SHAPE_KIDS 64
 #define SHAPE_LABELS 32
 
+/* Hash of a grandchild's label as seen from its folder; the low bit tells
+ * whether the folder's name was inside it. */
 static uint64_t shape_hash(const struct node *dir, const struct node *g) {
-  if (g->type != T_LIT)
-    return hash_mix((uint64_t)g->type + 1,
-                    hash64(g->label, g->label_len, SEED));
   char buf[VALUE_MAX];
   size_t o = 0, dl = dir->label_len;
+  int marked = 0;
   for (size_t i = 0; i < g->label_len && o < sizeof buf;) {
     if (dl && i + dl <= g->label_len &&
         memcmp(g->label + i, dir->label, dl) == 0) {
       buf[o++] = '\x01';
       i += dl;
+      marked = 1;
     } else {
       buf[o++] = g->label[i++];
     }
   }
-  return hash64(buf, o, SEED ^ 0x5348415045ULL);
+  return (hash64(buf, o, SEED ^ 0x5348415045ULL) & ~UINT64_C(1)) |
+         (uint64_t)marked;
 }
 
 static size_t shape_of(const struct templ *t, uint32_t dir, uint64_t *out) {
   size_t n = 0;
   for (uint32_t g = N(t, dir)->child; g != NONE; g = N(t, g)->next) {
+    if (N(t, g)->type != T_LIT) continue;
     uint64_t h = shape_hash(N(t, dir), N(t, g));
     size_t j = n;
     while (j > 0 && out[j - 1] > h) j--;
@@ -1417,19 +1442,24 @@ static size_t shape_of(const struct templ *t, uint32_t dir, uint64_t *out) {
   return n;
 }
 
-static double overlap(const uint64_t *a, size_t na, const uint64_t *b,
-                      size_t nb) {
+/* Whether two shapes match; *marked tells if a shared label held the
+ * marker. */
+static int shapes_match(const uint64_t *a, size_t na, const uint64_t *b,
+                        size_t nb, int *marked) {
   size_t i = 0, j = 0, both = 0;
+  *marked = 0;
   while (i < na && j < nb) {
-    if (a[i] == b[j])
+    if (a[i] == b[j]) {
+      if (a[i] & 1) *marked = 1;
       both++, i++, j++;
-    else if (a[i] < b[j])
+    } else if (a[i] < b[j]) {
       i++;
-    else
+    } else {
       j++;
+    }
   }
   size_t small = na < nb ? na : nb;
-  return small ? (double)both / (double)small : 0;
+  return small && (double)both >= SHAPE_SIM * (double)small;
 }
 
 static int uf_find(int *up, int i) {
@@ -1437,35 +1467,54 @@ static int uf_find(int *up, int i) {
   return i;
 }
 
-static int finalize_shapes(struct templ *t, uint32_t n) {
-  if (N(t, n)->collapsed) return 0;
-  uint32_t kids[SHAPE_KIDS];
+/* Groups the folders by shapes matching on a marked label and reports in
+ * fold[] those in groups of `min` or more. */
+static void shape_groups(const uint64_t (*sig)[SHAPE_LABELS], const size_t *ns,
+                         size_t nk, int min, int *fold) {
+  int up[SHAPE_KIDS], size[SHAPE_KIDS];
+  for (size_t i = 0; i < nk; i++) up[i] = (int)i, size[i] = 1;
+  for (size_t i = 0; i < nk; i++)
+    for (size_t j = i + 1; j < nk; j++) {
+      int marked;
+      if (!shapes_match(sig[i], ns[i], sig[j], ns[j], &marked) || !marked)
+        continue;
+      int a = uf_find(up, (int)i), b = uf_find(up, (int)j);
+      if (a == b) continue;
+      up[b] = a;
+      size[a] += size[b];
+    }
+  for (size_t i = 0; i < nk; i++)
+    if (size[uf_find(up, (int)i)] >= min) fold[i] = 1;
+}
+
+/* The literal folders under n that belong to a group of same-shaped
+ * siblings: kids[] gets up to SHAPE_KIDS folders, fold[] marks members.
+ * Returns how many kids were examined. */
+static size_t shape_members(const struct templ *t, uint32_t n, uint32_t *kids,
+                            int *fold) {
   size_t nk = 0;
   for (uint32_t c = N(t, n)->child; c != NONE && nk < SHAPE_KIDS;
        c = N(t, c)->next) {
     const struct node *x = N(t, c);
     if (x->type == T_LIT && x->label_len && x->child != NONE) kids[nk++] = c;
   }
-  if (nk < SHAPE_MIN) return 0;
+  memset(fold, 0, SHAPE_KIDS * sizeof *fold);
+  if (nk < SHAPE_MIN) return nk;
   uint64_t sig[SHAPE_KIDS][SHAPE_LABELS];
   size_t ns[SHAPE_KIDS];
-  int up[SHAPE_KIDS], size[SHAPE_KIDS];
-  for (size_t i = 0; i < nk; i++) {
-    ns[i] = shape_of(t, kids[i], sig[i]);
-    up[i] = (int)i;
-    size[i] = 1;
-  }
-  for (size_t i = 0; i < nk; i++)
-    for (size_t j = i + 1; j < nk; j++) {
-      if (overlap(sig[i], ns[i], sig[j], ns[j]) < SHAPE_SIM) continue;
-      int a = uf_find(up, (int)i), b = uf_find(up, (int)j);
-      if (a == b) continue;
-      up[b] = a;
-      size[a] += size[b];
-    }
+  for (size_t i = 0; i < nk; i++) ns[i] = shape_of(t, kids[i], sig[i]);
+  shape_groups((const uint64_t(*)[SHAPE_LABELS])sig, ns, nk, SHAPE_MIN, fold);
+  return nk;
+}
+
+/* Folds the same-shaped sibling folders under n into {name}. */
+static int fold_shapes(struct templ *t, uint32_t n) {
+  uint32_t kids[SHAPE_KIDS];
+  int fold[SHAPE_KIDS];
+  size_t nk = shape_members(t, n, kids, fold);
   int rc = 0;
   for (size_t i = 0; i < nk; i++) {
-    if (size[uf_find(up, (int)i)] < SHAPE_MIN) continue;
+    if (!fold[i]) continue;
     int r = fold_literal(t, n, kids[i]);
     if (r && !rc) rc = r;
   }
@@ -1499,7 +1548,7 @@ int templ_finalize(struct templ *t) {
       rc = collapse(t, n);
     else if (N(t, n)->collapsed)
       rc = judge_literals(t, n, 0);
-    if (!rc) rc = finalize_shapes(t, n);
+    if (!rc && !N(t, n)->collapsed) rc = fold_shapes(t, n);
     if (!rc) rc = finalize_files(t, n);
     if (rc) goto out;
     for (uint32_t c = N(t, n)->child; c != NONE; c = N(t, c)->next) {

@@ -91,6 +91,13 @@ int templ_add(struct templ *t, const char *method, size_t mlen,
  * resolve to their final endpoints afterwards. Returns 0 or -ENOMEM. */
 int templ_finalize(struct templ *t);
 
+/* templ_add for a request whose answer is known: ok = 0 when it failed
+ * (4xx/5xx). Popularity that decides which literals stay counts answered
+ * requests only, so a scanner's many failing probes never outweigh a real
+ * section of the site. templ_add counts every request as ok. */
+int templ_add_status(struct templ *t, const char *method, size_t mlen,
+                     const char *path, size_t plen, int ok, uint32_t *out);
+
 /* Number of handles issued so far (merged ones included). */
 uint32_t templ_handles(const struct templ *t);
 /* The live endpoint a handle now belongs to (itself when never merged);

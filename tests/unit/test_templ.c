@@ -674,6 +674,30 @@ static void test_hard_limit_streaming(void **state) {
   templ_free(t);
 }
 
+/* A scanner's probes are as frequent as a small section of the site, but
+ * they fail: only answered requests make a literal worth keeping. */
+static void test_failing_probes_fold(void **state) {
+  (void)state;
+  struct templ_opts o = {.collapse_hard = 160};
+  struct templ *t = mk(&o);
+  char p[64];
+  uint32_t e, probe0 = 0, orders = 0;
+  for (int round = 0; round < 30; round++) {
+    for (int i = 0; i < 25; i++) {
+      snprintf(p, sizeof p, "/probe-%d.php", i);
+      EXPECT_U64(templ_add_status(t, "GET", 3, p, strlen(p), 0, &e), ==, 0);
+      if (round == 0 && i == 0) probe0 = e;
+    }
+    EXPECT_U64(templ_add_status(t, "GET", 3, "/orders", 7, 1, &orders), ==, 0);
+  }
+  EXPECT_U64(templ_finalize(t), ==, 0);
+  EXPECT_STR(templ_text(t, templ_resolve(t, probe0)), "/{name}.php");
+  EXPECT_STR(templ_text(t, templ_resolve(t, orders)), "/orders");
+  EXPECT_U64(templ_hits(t, templ_resolve(t, orders)), ==, 30);
+  check_totals(t, 30 * 26);
+  templ_free(t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_masks),
@@ -682,6 +706,7 @@ int main(void) {
       cmocka_unit_test(test_collapse_merges_handles_hits_pools),
       cmocka_unit_test(test_subtree_merge),
       cmocka_unit_test(test_deferred_decisions),
+      cmocka_unit_test(test_failing_probes_fold),
       cmocka_unit_test(test_hard_limit_streaming),
       cmocka_unit_test(test_trailing_slash_and_root),
       cmocka_unit_test(test_extensions_kept),
