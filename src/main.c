@@ -9,6 +9,7 @@
 #include "err.h"
 #include "inspect.h"
 #include "model.h"
+#include "run.h"
 #include "units.h"
 
 enum { EXIT_USAGE = 2 };
@@ -20,6 +21,7 @@ static const char MAIN_USAGE[] =
     "behaviour back. Commands:\n"
     "  capture   learn a traffic model (SQLite) from access logs\n"
     "  inspect   summarise a model\n"
+    "  replay    send traffic drawn from a model to a target\n"
     "  version   print the version\n"
     "  help      show this help, or a command's help (mimic help capture)\n"
     "\n"
@@ -98,6 +100,73 @@ static const char INSPECT_USAGE[] =
     "  --top N       endpoints listed in the text form (default 15)\n"
     "  -h, --help    this help\n";
 
+static const char REPLAY_USAGE[] =
+    "usage: mimic replay MODEL.db --target URL [options]\n"
+    "\n"
+    "Sends statistically similar traffic to a target: sessions drawn from\n"
+    "the model (Markov walk over its endpoints, learned think times, paths\n"
+    "from its templates and value pools, its user agents).\n"
+    "\n"
+    "Closed workload (a fixed population):\n"
+    "      --users N              virtual users\n"
+    "      --min-request-count A  requests per user, drawn uniformly from\n"
+    "      --max-request-count B  [A, B], as consecutive sessions (default\n"
+    "                             10 and 1000)\n"
+    "      --spawn-rate R         users started per second (default: all at "
+    "once)\n"
+    "Open workload (default without --users: sessions arrive along the\n"
+    "learned curve, a non-homogeneous Poisson process):\n"
+    "      --scale K              K times the learned session rate (default "
+    "1)\n"
+    "      --time-scale X         play the timeline X times faster (24: a "
+    "day in\n"
+    "                             an hour); think times shrink with it...\n"
+    "      --keep-think-time      ...unless this is given\n"
+    "Both:\n"
+    "      --delay-min MS         think times drawn uniformly from [MS, "
+    "MS2]\n"
+    "      --delay-max MS2        instead of the learned ones\n"
+    "      --duration DUR         no new sessions after DUR (e.g. 10m)\n"
+    "      --drain-timeout DUR    sessions still running then are cut after "
+    "DUR\n"
+    "                             (default 30s)\n"
+    "      --max-rps R            hard cap on requests per second\n"
+    "      --threads N            worker threads (default: one per core)\n"
+    "      --seed S               the same seed and model give the same "
+    "plan\n"
+    "                             (default 1)\n"
+    "      --dry-run              send nothing: print the plan (time, "
+    "user.session,\n"
+    "                             method, target, user agent)\n"
+    "HTTP:\n"
+    "  -t, --target URL           base URL of the target (required)\n"
+    "      --http2                use HTTP/2\n"
+    "      --timeout DUR          per request (default 30s)\n"
+    "      --max-connections N    connections to the target at most\n"
+    "  -H, --header 'K: V'        extra header on every request "
+    "(repeatable)\n"
+    "  -k, --insecure             do not verify TLS certificates\n"
+    "      --session-header NAME  header carrying <user>.<session> (default\n"
+    "                             X-Mimic-Session)\n"
+    "      --no-session-header    send none\n"
+    "Output:\n"
+    "      --report FILE.json     totals, per endpoint counts, status mix, "
+    "error\n"
+    "                             reasons, latency quantiles, settings\n"
+    "      --log FILE             access log of what was answered (Combined "
+    "+\n"
+    "                             request time + session id)\n"
+    "  -q, --quiet                no progress or summary\n"
+    "  -h, --help                 this help\n"
+    "\n"
+    "Latency is measured from the intended send time (a late request counts\n"
+    "its wait) and as service time. Ctrl-C stops starting requests and lets\n"
+    "those in flight finish (4 s at most); a second Ctrl-C aborts. The\n"
+    "report is written either way.\n"
+    "\n"
+    "Exit status: 0 done; 1 could not run; 2 usage error; 4 the target never\n"
+    "answered.\n";
+
 static int usage_error(const char *cmd, const char *fmt, const char *arg) {
   fprintf(stderr, "mimic %s: ", cmd);
   fprintf(stderr, fmt, arg);
@@ -130,6 +199,28 @@ enum {
   OPT_SEED,
   OPT_JSON,
   OPT_TOP,
+  OPT_USERS,
+  OPT_MINREQ,
+  OPT_MAXREQ,
+  OPT_SPAWN,
+  OPT_SCALE,
+  OPT_TIMESCALE,
+  OPT_KEEPTHINK,
+  OPT_DELAYMIN,
+  OPT_DELAYMAX,
+  OPT_DURATION,
+  OPT_DRAIN,
+  OPT_MAXRPS,
+  OPT_THREADS,
+  OPT_DRYRUN,
+  OPT_HTTP2,
+  OPT_TIMEOUT,
+  OPT_MAXCONN,
+  OPT_SESSHDR,
+  OPT_NOSESSHDR,
+  OPT_REPORT,
+  OPT_LOG,
+  OPT_USERTYPES,
 };
 
 static int cmd_capture(int argc, char **argv) {
@@ -248,6 +339,228 @@ static int cmd_capture(int argc, char **argv) {
   return capture_run(&o);
 }
 
+static int parse_double(const char *s, double min, double *out) {
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno || *end || end == s || !(v >= min)) return ERR_USAGE;
+  *out = v;
+  return 0;
+}
+
+static int cmd_replay(int argc, char **argv) {
+  static const struct option longopts[] = {
+      {"target", required_argument, NULL, 't'},
+      {"users", required_argument, NULL, OPT_USERS},
+      {"min-request-count", required_argument, NULL, OPT_MINREQ},
+      {"max-request-count", required_argument, NULL, OPT_MAXREQ},
+      {"spawn-rate", required_argument, NULL, OPT_SPAWN},
+      {"scale", required_argument, NULL, OPT_SCALE},
+      {"time-scale", required_argument, NULL, OPT_TIMESCALE},
+      {"keep-think-time", no_argument, NULL, OPT_KEEPTHINK},
+      {"delay-min", required_argument, NULL, OPT_DELAYMIN},
+      {"delay-max", required_argument, NULL, OPT_DELAYMAX},
+      {"duration", required_argument, NULL, OPT_DURATION},
+      {"drain-timeout", required_argument, NULL, OPT_DRAIN},
+      {"max-rps", required_argument, NULL, OPT_MAXRPS},
+      {"threads", required_argument, NULL, OPT_THREADS},
+      {"seed", required_argument, NULL, OPT_SEED},
+      {"dry-run", no_argument, NULL, OPT_DRYRUN},
+      {"http2", no_argument, NULL, OPT_HTTP2},
+      {"timeout", required_argument, NULL, OPT_TIMEOUT},
+      {"max-connections", required_argument, NULL, OPT_MAXCONN},
+      {"header", required_argument, NULL, 'H'},
+      {"insecure", no_argument, NULL, 'k'},
+      {"session-header", required_argument, NULL, OPT_SESSHDR},
+      {"no-session-header", no_argument, NULL, OPT_NOSESSHDR},
+      {"report", required_argument, NULL, OPT_REPORT},
+      {"log", required_argument, NULL, OPT_LOG},
+      {"quiet", no_argument, NULL, 'q'},
+      {"help", no_argument, NULL, 'h'},
+      {0, 0, 0, 0},
+  };
+  struct run_opts o = {
+      .min_requests = 10,
+      .max_requests = 1000,
+      .scale = 1,
+      .time_scale = 1,
+      .drain_timeout_us = 30LL * 1000000,
+      .timeout_ms = 30000,
+      .session_header = "X-Mimic-Session",
+      .seed = 1,
+      .out = stdout,
+      .err = stderr,
+  };
+  const char **headers = calloc((size_t)argc, sizeof *headers);
+  if (!headers) return 1;
+  int c, have_min = 0, have_max = 0, rc = EXIT_USAGE;
+  size_t n;
+  double d;
+  int64_t us;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "t:H:kqh", longopts, NULL)) != -1) {
+    switch (c) {
+    case 't': o.target = optarg; break;
+    case OPT_USERS:
+      if (parse_count(optarg, &n) || n == 0) {
+        usage_error("replay", "--users '%s': expected a positive number",
+                    optarg);
+        goto out;
+      }
+      o.users = n;
+      break;
+    case OPT_MINREQ:
+    case OPT_MAXREQ:
+      if (parse_count(optarg, &n) || n > UINT32_MAX - 1) {
+        usage_error("replay", "request count '%s': expected a number", optarg);
+        goto out;
+      }
+      if (c == OPT_MINREQ)
+        o.min_requests = (uint32_t)n, have_min = 1;
+      else
+        o.max_requests = (uint32_t)n, have_max = 1;
+      break;
+    case OPT_SPAWN:
+      if (parse_double(optarg, 0, &o.spawn_rate)) {
+        usage_error("replay", "--spawn-rate '%s': expected users per second",
+                    optarg);
+        goto out;
+      }
+      break;
+    case OPT_SCALE:
+      if (parse_double(optarg, 0, &o.scale) || o.scale <= 0) {
+        usage_error("replay", "--scale '%s': expected a positive factor",
+                    optarg);
+        goto out;
+      }
+      break;
+    case OPT_TIMESCALE:
+      if (parse_double(optarg, 0, &o.time_scale) || o.time_scale <= 0) {
+        usage_error("replay", "--time-scale '%s': expected a positive factor",
+                    optarg);
+        goto out;
+      }
+      break;
+    case OPT_KEEPTHINK: o.keep_think_time = 1; break;
+    case OPT_DELAYMIN:
+    case OPT_DELAYMAX:
+      if (parse_double(optarg, 0, &d)) {
+        usage_error("replay", "delay '%s': expected milliseconds", optarg);
+        goto out;
+      }
+      if (c == OPT_DELAYMIN)
+        o.delay_min_us = (int64_t)(d * 1000);
+      else
+        o.delay_max_us = (int64_t)(d * 1000);
+      o.have_delay |= c == OPT_DELAYMIN ? 1 : 2;
+      break;
+    case OPT_DURATION:
+    case OPT_DRAIN:
+    case OPT_TIMEOUT:
+      if (units_parse_duration(optarg, &us) || (c != OPT_DRAIN && us <= 0)) {
+        usage_error("replay", "'%s': expected a duration such as 30s, 10m",
+                    optarg);
+        goto out;
+      }
+      if (c == OPT_DURATION)
+        o.duration_us = us;
+      else if (c == OPT_DRAIN)
+        o.drain_timeout_us = us;
+      else
+        o.timeout_ms = us / 1000 > 0 ? us / 1000 : 1;
+      break;
+    case OPT_MAXRPS:
+      if (parse_double(optarg, 0, &o.max_rps) || o.max_rps <= 0) {
+        usage_error("replay", "--max-rps '%s': expected a positive rate",
+                    optarg);
+        goto out;
+      }
+      break;
+    case OPT_THREADS:
+      if (parse_count(optarg, &n) || n == 0 || n > 256) {
+        usage_error("replay", "--threads '%s': expected 1 to 256", optarg);
+        goto out;
+      }
+      o.threads = (unsigned)n;
+      break;
+    case OPT_SEED:
+      if (parse_count(optarg, &n)) {
+        usage_error("replay", "--seed '%s': expected a number", optarg);
+        goto out;
+      }
+      o.seed = n;
+      break;
+    case OPT_DRYRUN: o.dry_run = 1; break;
+    case OPT_HTTP2: o.http2 = 1; break;
+    case OPT_MAXCONN:
+      if (parse_count(optarg, &n) || n == 0) {
+        usage_error("replay",
+                    "--max-connections '%s': expected a positive "
+                    "number",
+                    optarg);
+        goto out;
+      }
+      o.max_connections = (long)n;
+      break;
+    case 'H':
+      if (!strchr(optarg, ':') || optarg[0] == ':') {
+        usage_error("replay", "--header '%s': expected 'Name: value'", optarg);
+        goto out;
+      }
+      headers[o.nheaders++] = optarg;
+      break;
+    case 'k': o.insecure = 1; break;
+    case OPT_SESSHDR: o.session_header = optarg; break;
+    case OPT_NOSESSHDR: o.session_header = NULL; break;
+    case OPT_REPORT: o.report_path = optarg; break;
+    case OPT_LOG: o.log_path = optarg; break;
+    case 'q': o.quiet = 1; break;
+    case 'h':
+      fputs(REPLAY_USAGE, stdout);
+      rc = 0;
+      goto out;
+    default:
+      fprintf(stderr, "Run 'mimic replay --help' for the options.\n");
+      goto out;
+    }
+  }
+  o.headers = headers;
+  if (optind != argc - 1) {
+    usage_error("replay", "%s", "expected exactly one MODEL.db");
+    goto out;
+  }
+  o.model_path = argv[optind];
+  if (!o.target && !o.dry_run) {
+    usage_error("replay", "%s", "--target URL is required (or --dry-run)");
+    goto out;
+  }
+  if (!o.target) o.target = "http://127.0.0.1";
+  if (o.users && o.min_requests > o.max_requests) {
+    usage_error("replay", "%s",
+                "--min-request-count is above "
+                "--max-request-count");
+    goto out;
+  }
+  if (!o.users && (have_min || have_max)) {
+    usage_error("replay", "%s",
+                "request counts need --users (a closed "
+                "workload)");
+    goto out;
+  }
+  if (o.have_delay && o.have_delay != 3) {
+    usage_error("replay", "%s", "give both --delay-min and --delay-max");
+    goto out;
+  }
+  if (o.have_delay && o.delay_min_us > o.delay_max_us) {
+    usage_error("replay", "%s", "--delay-min is above --delay-max");
+    goto out;
+  }
+  rc = run_replay(&o);
+out:
+  free(headers);
+  return rc;
+}
+
 static int cmd_inspect(int argc, char **argv) {
   static const struct option longopts[] = {
       {"json", no_argument, NULL, OPT_JSON},
@@ -299,6 +612,7 @@ int main(int argc, char **argv) {
   const char *cmd = argv[1];
   if (strcmp(cmd, "capture") == 0) return cmd_capture(argc - 1, argv + 1);
   if (strcmp(cmd, "inspect") == 0) return cmd_inspect(argc - 1, argv + 1);
+  if (strcmp(cmd, "replay") == 0) return cmd_replay(argc - 1, argv + 1);
   if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
     printf("mimic %s (model schema %d)\n", MIMIC_VERSION, MODEL_SCHEMA_VERSION);
     return 0;

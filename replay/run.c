@@ -1,0 +1,1358 @@
+#include "run.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "engine.h"
+#include "err.h"
+#include "hash.h"
+#include "hist.h"
+#include "model.h"
+#include "rng.h"
+#include "stats.h"
+#include "synth.h"
+#include "units.h"
+
+#define NONE UINT32_MAX
+#define UNLIMITED UINT32_MAX
+#define TARGET_MAX 2048
+#define LOGBUF (64u << 10)
+#define SLOTS_MAX 1024
+#define TIMER_SLACK_US 200 /* events this close are due now (ms timers) */
+#define STOP_GRACE_US                                                          \
+  4000000 /* after a signal, in-flight requests get                            \
+             this long before they are aborted */
+
+enum ustate { U_FREE, U_WAIT, U_READY, U_FLIGHT, U_DONE };
+enum { STOP_NONE, STOP_SOFT, STOP_ABORT };
+
+/* A virtual user: what it needs while thinking, and nothing more (no curl
+ * handle, buffer or uv handle: those belong to the requests in flight). */
+struct vuser {
+  struct rng rng; /* its own stream: the plan never depends on
+                     timing, thread or other users */
+  struct synth_walk walk;
+  uint64_t id;        /* 1-based user number (open: arrival number) */
+  int64_t due_us;     /* intended send time of its next request */
+  uint32_t session;   /* 1-based session number */
+  uint32_t budget;    /* requests left, or UNLIMITED */
+  uint32_t heap_pos;  /* index in the due heap while waiting */
+  uint32_t next_free; /* free list (open model) */
+  uint8_t state;
+};
+
+struct due {
+  int64_t due_us;
+  uint64_t user_id; /* ties broken by user: the dry-run plan is stable */
+  uint32_t user;
+};
+
+/* A request in flight: what the completion needs to know. */
+struct flight {
+  uint32_t user, ep, next_free;
+  int64_t intended_us;
+  char target[TARGET_MAX];
+};
+
+/* Open model: a non-homogeneous Poisson process over the learned
+ * per-minute curve times scale, sampled by inversion of the cumulative
+ * intensity, and replayed time_scale times faster. Every worker runs the
+ * same generator and takes every nworkers-th arrival. */
+struct arrivals {
+  const double *per_minute;
+  size_t n;
+  double scale, time_scale;
+  struct rng rng;
+  double t; /* seconds of log time since the curve's first minute */
+  uint64_t k;
+  int none; /* the curve is all zeros */
+};
+
+struct snap {
+  uint64_t requests, responses, errors, ok, sessions, active;
+  struct hist window;
+};
+
+struct shared;
+
+struct worker {
+  struct shared *sh;
+  unsigned index;
+  pthread_t thread;
+  uv_loop_t loop;
+  struct engine *engine;
+  uv_timer_t timer, tick;
+  uv_async_t wake;
+  int handles_open, finishing, failed;
+  int64_t armed_us;
+  /* users */
+  struct vuser *users;
+  size_t nusers, cap_users;
+  uint32_t free_user;
+  uint64_t active;
+  /* waiting for their time */
+  struct due *heap;
+  size_t nheap, cap_heap;
+  /* waiting for a slot or a token */
+  uint32_t *ready;
+  size_t ready_head, ready_len, ready_cap;
+  /* requests in flight */
+  struct flight *flights;
+  size_t nflights;
+  uint32_t free_flight;
+  /* open model */
+  struct arrivals arr;
+  int64_t next_arrival_us; /* INT64_MAX: none */
+  uint64_t planned_sessions, dropped_sessions;
+  /* closed model */
+  uint64_t planned_requests;
+  /* rate cap */
+  int64_t interval_us, next_allowed_us;
+  /* phase */
+  int stop_sessions, stop_requests;
+  int64_t drain_at_us;
+  /* results */
+  struct stats stats;
+  struct hist window;
+  uint64_t ok;
+  pthread_mutex_t lock; /* guards snap and alive */
+  struct snap snap;
+  int alive;
+  /* access log */
+  char *logbuf;
+  size_t loglen;
+  int64_t log_second;
+  char log_time[40];
+  /* dry run */
+  int dry;
+  int64_t vnow;
+  char err[512];
+  int inited; /* worker_init got as far as the mutex */
+};
+
+struct shared {
+  const struct run_opts *o;
+  struct model *model;
+  struct synth *synth;
+  struct worker *w;
+  unsigned nworkers;
+  atomic_int stop;
+  atomic_uint finished;
+  pthread_mutex_t log_lock;
+  FILE *log;
+  uint64_t t0_hr_us; /* uv_hrtime()/1000 at the start */
+  int64_t wall0_us;  /* wall clock at the start */
+  int64_t end_us;    /* no new sessions after this (INT64_MAX: none) */
+  int closed;        /* closed model */
+  int64_t span_us;   /* the learned curve's length, replayed */
+};
+
+/* ---- time -------------------------------------------------------------- */
+
+static int64_t now_us(const struct worker *w) {
+  if (w->dry) return w->vnow;
+  return (int64_t)(uv_hrtime() / 1000 - w->sh->t0_hr_us);
+}
+
+static int64_t rel_us(const struct worker *w, uint64_t engine_us) {
+  return (int64_t)(engine_us - w->sh->t0_hr_us);
+}
+
+/* ---- arrivals ---------------------------------------------------------- */
+
+static void arrivals_init(struct arrivals *a, const double *per_minute,
+                          size_t n, double scale, double time_scale,
+                          uint64_t seed) {
+  memset(a, 0, sizeof *a);
+  a->per_minute = per_minute;
+  a->n = n;
+  a->scale = scale;
+  a->time_scale = time_scale;
+  rng_seed(&a->rng, hash_mix(seed, 0x6172726976616cULL));
+  double total = 0;
+  for (size_t i = 0; i < n; i++) total += per_minute[i];
+  a->none = !(total > 0) || !(scale > 0);
+}
+
+/* Log-time (seconds) of the next arrival; the curve repeats after its end. */
+static double arrivals_next(struct arrivals *a) {
+  double e = -log(1.0 - rng_double(&a->rng)); /* Exp(1) of intensity */
+  for (;;) {
+    size_t minute = (size_t)(a->t / 60.0);
+    double rate = a->per_minute[minute % a->n] * a->scale / 60.0;
+    double left = (double)(minute + 1) * 60.0 - a->t;
+    if (rate * left >= e) {
+      a->t += e / rate;
+      break;
+    }
+    e -= rate * left;
+    a->t = (double)(minute + 1) * 60.0;
+  }
+  a->k++;
+  return a->t;
+}
+
+/* Replay time (us) of the next arrival that belongs to worker w. */
+static int64_t next_own_arrival(struct worker *w) {
+  struct arrivals *a = &w->arr;
+  if (a->none) return INT64_MAX;
+  for (;;) {
+    uint64_t k = a->k;
+    double t = arrivals_next(a);
+    int64_t at = (int64_t)(t / a->time_scale * 1e6);
+    if (at >= w->sh->end_us) return INT64_MAX;
+    if (k % w->sh->nworkers == w->index) return at;
+  }
+}
+
+/* ---- the due heap ------------------------------------------------------- */
+
+static int due_less(const struct due *a, const struct due *b) {
+  if (a->due_us != b->due_us) return a->due_us < b->due_us;
+  return a->user_id < b->user_id;
+}
+
+static void heap_set(struct worker *w, size_t i, struct due d) {
+  w->heap[i] = d;
+  w->users[d.user].heap_pos = (uint32_t)i;
+}
+
+static void heap_up(struct worker *w, size_t i) {
+  struct due d = w->heap[i];
+  while (i > 0) {
+    size_t p = (i - 1) / 2;
+    if (!due_less(&d, &w->heap[p])) break;
+    heap_set(w, i, w->heap[p]);
+    i = p;
+  }
+  heap_set(w, i, d);
+}
+
+static void heap_down(struct worker *w, size_t i) {
+  struct due d = w->heap[i];
+  for (;;) {
+    size_t c = 2 * i + 1;
+    if (c >= w->nheap) break;
+    if (c + 1 < w->nheap && due_less(&w->heap[c + 1], &w->heap[c])) c++;
+    if (!due_less(&w->heap[c], &d)) break;
+    heap_set(w, i, w->heap[c]);
+    i = c;
+  }
+  heap_set(w, i, d);
+}
+
+static int heap_push(struct worker *w, uint32_t user) {
+  if (w->nheap == w->cap_heap) {
+    size_t ncap = w->cap_heap ? w->cap_heap * 2 : 1024;
+    struct due *nh = realloc(w->heap, ncap * sizeof *nh);
+    if (!nh) return -ENOMEM;
+    w->heap = nh;
+    w->cap_heap = ncap;
+  }
+  struct vuser *u = &w->users[user];
+  w->heap[w->nheap] = (struct due){u->due_us, u->id, user};
+  heap_up(w, w->nheap++);
+  u->state = U_WAIT;
+  return 0;
+}
+
+static uint32_t heap_pop(struct worker *w) {
+  uint32_t user = w->heap[0].user;
+  if (--w->nheap) {
+    w->heap[0] = w->heap[w->nheap];
+    heap_down(w, 0);
+  }
+  w->users[user].heap_pos = NONE;
+  return user;
+}
+
+/* ---- the ready queue (waiting for a slot or a token) ------------------- */
+
+static int ready_push(struct worker *w, uint32_t user) {
+  if (w->ready_len == w->ready_cap) {
+    size_t ncap = w->ready_cap ? w->ready_cap * 2 : 1024;
+    uint32_t *nr = malloc(ncap * sizeof *nr);
+    if (!nr) return -ENOMEM;
+    for (size_t i = 0; i < w->ready_len; i++)
+      nr[i] = w->ready[(w->ready_head + i) % w->ready_cap];
+    free(w->ready);
+    w->ready = nr;
+    w->ready_cap = ncap;
+    w->ready_head = 0;
+  }
+  w->ready[(w->ready_head + w->ready_len) % w->ready_cap] = user;
+  w->ready_len++;
+  w->users[user].state = U_READY;
+  return 0;
+}
+
+static uint32_t ready_pop(struct worker *w) {
+  uint32_t user = w->ready[w->ready_head];
+  w->ready_head = (w->ready_head + 1) % w->ready_cap;
+  w->ready_len--;
+  return user;
+}
+
+/* ---- users ------------------------------------------------------------- */
+
+static void finish_user(struct worker *w, uint32_t i) {
+  struct vuser *u = &w->users[i];
+  u->state = w->sh->closed ? U_DONE : U_FREE;
+  w->active--;
+  if (!w->sh->closed) {
+    u->next_free = w->free_user;
+    w->free_user = i;
+  }
+}
+
+static int64_t scaled_think(const struct worker *w, int64_t think) {
+  const struct run_opts *o = w->sh->o;
+  if (o->time_scale > 0 && o->time_scale != 1 && !o->keep_think_time)
+    think = (int64_t)((double)think / o->time_scale);
+  return think;
+}
+
+static int64_t delay_override(struct vuser *u, const struct run_opts *o) {
+  int64_t span = o->delay_max_us - o->delay_min_us;
+  return o->delay_min_us +
+         (span > 0 ? (int64_t)rng_below(&u->rng, (uint64_t)span + 1) : 0);
+}
+
+static void log_line(struct worker *w, const struct flight *f,
+                     const struct vuser *u, const struct engine_result *res,
+                     int64_t end_us);
+
+static int dispatch(struct worker *w, uint32_t i);
+
+/* The user's next request is intended at due: send it now or wait. */
+static int schedule(struct worker *w, uint32_t i, int64_t due) {
+  struct vuser *u = &w->users[i];
+  u->due_us = due;
+  /* In a dry run nothing is sent at once: the loop takes every request
+   * from the heap in time order, so zero think times cannot recurse. */
+  if (!w->dry && due <= now_us(w)) return dispatch(w, i);
+  int rc = heap_push(w, i);
+  if (!rc && due < w->armed_us) w->armed_us = INT64_MIN; /* re-arm */
+  return rc;
+}
+
+static int start_session(struct worker *w, uint32_t i, int64_t due) {
+  struct vuser *u = &w->users[i];
+  synth_begin(w->sh->synth, &u->rng, &u->walk);
+  w->stats.sessions++;
+  return schedule(w, i, due);
+}
+
+/* Decides what the user does after a request completed at end_us. */
+static int after_request(struct worker *w, uint32_t i, int64_t end_us) {
+  struct vuser *u = &w->users[i];
+  const struct run_opts *o = w->sh->o;
+  if (u->budget != UNLIMITED) u->budget--;
+  if (w->stop_requests || w->finishing || u->budget == 0) {
+    if (u->budget == 0) w->stats.sessions_done++;
+    finish_user(w, i);
+    return 0;
+  }
+  int64_t think;
+  if (synth_step(w->sh->synth, &u->rng, &u->walk, &think)) {
+    think = o->have_delay ? delay_override(u, o) : scaled_think(w, think);
+    return schedule(w, i, end_us + think);
+  }
+  w->stats.sessions_done++;
+  if (!w->sh->closed || w->stop_sessions) {
+    finish_user(w, i);
+    return 0;
+  }
+  u->session++;
+  int64_t pause = o->have_delay
+                      ? delay_override(u, o)
+                      : scaled_think(w, synth_pause(w->sh->synth, &u->rng));
+  return start_session(w, i, end_us + pause);
+}
+
+/* ---- sending ----------------------------------------------------------- */
+
+static void on_done(void *arg, const struct engine_result *res);
+
+static int submit(struct worker *w, uint32_t i) {
+  struct vuser *u = &w->users[i];
+  const struct synth *s = w->sh->synth;
+  uint32_t fi = w->free_flight;
+  struct flight *f = &w->flights[fi];
+  w->free_flight = f->next_free;
+  f->user = i;
+  f->ep = (uint32_t)u->walk.ep;
+  f->intended_us = u->due_us;
+  synth_target(s, &u->rng, f->ep, f->target, sizeof f->target);
+  char session[48];
+  snprintf(session, sizeof session, "%" PRIu64 ".%" PRIu32, u->id, u->session);
+  const char *ua = synth_ua(s, u->walk.ua);
+  u->state = U_FLIGHT;
+  stats_sent(&w->stats, f->ep);
+  if (w->dry) {
+    const struct run_opts *o = w->sh->o;
+    fprintf(o->out, "+%.6f %s %s %s \"%s\"\n", (double)u->due_us / 1e6, session,
+            synth_method(s, f->ep), f->target, ua);
+    struct engine_result res = {.ctx = (void *)(uintptr_t)fi,
+                                .status = 200,
+                                .start_us = w->sh->t0_hr_us + (uint64_t)w->vnow,
+                                .end_us = w->sh->t0_hr_us + (uint64_t)w->vnow};
+    on_done(w, &res);
+    return 0;
+  }
+  struct engine_req req = {
+      .method = synth_method(s, f->ep),
+      .target = f->target,
+      .ua = ua,
+      .session = session,
+      .ctx = (void *)(uintptr_t)fi,
+  };
+  int rc = engine_submit(w->engine, &req);
+  if (rc) {
+    /* Cannot happen while flights and slots are sized alike; be safe. */
+    f->next_free = w->free_flight;
+    w->free_flight = fi;
+    return ready_push(w, i);
+  }
+  return 0;
+}
+
+static int slot_free(const struct worker *w) {
+  if (w->free_flight == NONE) return 0;
+  return w->dry || engine_free_slots(w->engine) > 0;
+}
+
+static int dispatch(struct worker *w, uint32_t i) {
+  if (w->stop_requests) {
+    finish_user(w, i);
+    return 0;
+  }
+  int64_t now = now_us(w);
+  if (w->ready_len || !slot_free(w) ||
+      (w->interval_us && now < w->next_allowed_us))
+    return ready_push(w, i);
+  if (w->interval_us)
+    w->next_allowed_us =
+        (w->next_allowed_us > now ? w->next_allowed_us : now) + w->interval_us;
+  return submit(w, i);
+}
+
+/* Sends what waits for a slot or a token, as far as both allow. */
+static int pump(struct worker *w) {
+  while (w->ready_len && slot_free(w) && !w->stop_requests) {
+    int64_t now = now_us(w);
+    if (w->interval_us && now < w->next_allowed_us) break;
+    /* Sends stay at least one interval apart: an idle spell earns no
+     * burst, so no 1-second window ever holds more than the cap. */
+    if (w->interval_us)
+      w->next_allowed_us =
+          (w->next_allowed_us > now ? w->next_allowed_us : now) +
+          w->interval_us;
+    int rc = submit(w, ready_pop(w));
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+/* ---- completion --------------------------------------------------------- */
+
+static void fail_worker(struct worker *w, int rc) {
+  if (!w->failed) {
+    w->failed = rc;
+    snprintf(w->err, sizeof w->err, "worker %u: %s", w->index, err_str(rc));
+  }
+  w->stop_requests = w->stop_sessions = 1;
+}
+
+static void maybe_finish(struct worker *w);
+
+static void on_done(void *arg, const struct engine_result *res) {
+  struct worker *w = arg;
+  uint32_t fi = (uint32_t)(uintptr_t)res->ctx;
+  struct flight *f = &w->flights[fi];
+  struct vuser *u = &w->users[f->user];
+  int64_t end = rel_us(w, res->end_us), start = rel_us(w, res->start_us);
+  uint64_t latency =
+      end > f->intended_us ? (uint64_t)(end - f->intended_us) : 0;
+  uint64_t service = end > start ? (uint64_t)(end - start) : 0;
+  int rc = stats_done(&w->stats, f->ep, res, latency, service);
+  if (!rc) rc = hist_record(&w->window, latency);
+  if (res->err == ENGINE_OK && res->status < 400) w->ok++;
+  if (w->sh->log && res->err == ENGINE_OK) log_line(w, f, u, res, end);
+  uint32_t user = f->user;
+  f->next_free = w->free_flight;
+  w->free_flight = fi;
+  if (!rc) rc = after_request(w, user, end);
+  /* A dry run pumps from its own loop: here it would recurse. */
+  if (!rc && !w->finishing && !w->dry) rc = pump(w);
+  if (rc) fail_worker(w, rc);
+  if (!w->dry && !w->finishing) maybe_finish(w);
+}
+
+/* ---- the access log ------------------------------------------------------ */
+
+static void log_flush(struct worker *w) {
+  if (!w->loglen) return;
+  pthread_mutex_lock(&w->sh->log_lock);
+  fwrite(w->logbuf, 1, w->loglen, w->sh->log);
+  pthread_mutex_unlock(&w->sh->log_lock);
+  w->loglen = 0;
+}
+
+/* Combined Log Format + request time + session id, so that `mimic capture`
+ * reads it back. The client address encodes the virtual user, so that the
+ * default ip+ua session key tells users apart. */
+static void log_line(struct worker *w, const struct flight *f,
+                     const struct vuser *u, const struct engine_result *res,
+                     int64_t end_us) {
+  int64_t wall = w->sh->wall0_us + end_us;
+  int64_t sec = wall / 1000000;
+  if (sec != w->log_second) {
+    time_t t = (time_t)sec;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(w->log_time, sizeof w->log_time, "%d/%b/%Y:%H:%M:%S +0000", &tm);
+    w->log_second = sec;
+  }
+  const char *ua = synth_ua(w->sh->synth, u->walk.ua);
+  char uaq[512];
+  size_t o = 0;
+  for (size_t i = 0; ua[i] && o + 2 < sizeof uaq; i++) {
+    if (ua[i] == '"' || ua[i] == '\\') uaq[o++] = '\\';
+    uaq[o++] = ua[i];
+  }
+  uaq[o] = '\0';
+  if (w->loglen + TARGET_MAX + 1024 > LOGBUF) log_flush(w);
+  double secs = (double)(res->end_us - res->start_us) / 1e6;
+  int n = snprintf(w->logbuf + w->loglen, LOGBUF - w->loglen,
+                   "10.%u.%u.%u - - [%s] \"%s %s HTTP/1.1\" %d %" PRIu64
+                   " \"-\" \"%s\" %.3f \"%" PRIu64 ".%" PRIu32 "\"\n",
+                   (unsigned)((u->id >> 16) & 255),
+                   (unsigned)((u->id >> 8) & 255), (unsigned)(u->id & 255),
+                   w->log_time, synth_method(w->sh->synth, f->ep), f->target,
+                   res->status, res->resp_bytes, uaq, secs, u->id, u->session);
+  if (n > 0 && (size_t)n < LOGBUF - w->loglen) w->loglen += (size_t)n;
+}
+
+/* ---- events -------------------------------------------------------------- */
+
+static void stop_waiting_users(struct worker *w) {
+  while (w->nheap) finish_user(w, heap_pop(w));
+  while (w->ready_len) finish_user(w, ready_pop(w));
+}
+
+/* Handles everything due by `now`: phase changes, arrivals, users whose
+ * think time is over, and what waits for a token. */
+static int process_due(struct worker *w, int64_t now) {
+  const struct run_opts *o = w->sh->o;
+  int rc = 0;
+  int stop = atomic_load(&w->sh->stop);
+  if (stop && !w->stop_requests) {
+    w->stop_sessions = w->stop_requests = 1;
+    stop_waiting_users(w);
+  }
+  if (!w->stop_sessions && now >= w->sh->end_us) {
+    w->stop_sessions = 1;
+    w->drain_at_us = w->sh->end_us + o->drain_timeout_us;
+  }
+  if (w->stop_sessions && !w->stop_requests && now >= w->drain_at_us) {
+    w->stop_requests = 1;
+    stop_waiting_users(w);
+  }
+  if (w->stop_sessions && w->next_arrival_us != INT64_MAX) {
+    /* Arrivals that were due but could not start are dropped; later ones
+     * were never part of the run. */
+    while (w->next_arrival_us <= now) {
+      w->planned_sessions++;
+      w->dropped_sessions++;
+      w->next_arrival_us = next_own_arrival(w);
+    }
+    w->next_arrival_us = INT64_MAX;
+  }
+  while (!w->stop_sessions && w->next_arrival_us <= now) {
+    uint32_t i;
+    if (w->free_user != NONE) {
+      i = w->free_user;
+      w->free_user = w->users[i].next_free;
+    } else {
+      if (w->nusers == w->cap_users) {
+        size_t ncap = w->cap_users ? w->cap_users * 2 : 1024;
+        struct vuser *nu = realloc(w->users, ncap * sizeof *nu);
+        if (!nu) return -ENOMEM;
+        w->users = nu;
+        w->cap_users = ncap;
+      }
+      i = (uint32_t)w->nusers++;
+    }
+    struct vuser *u = &w->users[i];
+    uint64_t k = w->arr.k - 1; /* the arrival just taken */
+    memset(u, 0, sizeof *u);
+    u->id = k + 1;
+    u->session = 1;
+    u->budget = UNLIMITED;
+    u->heap_pos = NONE;
+    rng_seed(&u->rng, hash_mix(o->seed, 0x6f70656e00000000ULL ^ k));
+    w->active++;
+    w->planned_sessions++;
+    int64_t at = w->next_arrival_us;
+    w->next_arrival_us = next_own_arrival(w);
+    if ((rc = start_session(w, i, at))) return rc;
+  }
+  while (w->nheap && w->heap[0].due_us <= now)
+    if ((rc = dispatch(w, heap_pop(w)))) return rc;
+  return pump(w);
+}
+
+/* When the next event is due (INT64_MAX: nothing left to wait for). */
+static int64_t next_event(const struct worker *w) {
+  int64_t t = INT64_MAX;
+  if (w->nheap) t = w->heap[0].due_us;
+  if (w->next_arrival_us < t) t = w->next_arrival_us;
+  if (w->ready_len && w->interval_us && w->next_allowed_us < t && slot_free(w))
+    t = w->next_allowed_us;
+  if (!w->stop_sessions && w->sh->end_us < t && w->active) t = w->sh->end_us;
+  if (w->stop_sessions && !w->stop_requests && w->drain_at_us < t && w->active)
+    t = w->drain_at_us;
+  return t;
+}
+
+static int worker_done(const struct worker *w) {
+  return w->active == 0 && w->next_arrival_us == INT64_MAX;
+}
+
+/* ---- the loop (real runs) ------------------------------------------------ */
+
+static void on_handle_closed(uv_handle_t *h) {
+  struct worker *w = h->data;
+  w->handles_open--;
+}
+
+static void on_engine_closed(void *arg) {
+  struct worker *w = arg;
+  w->handles_open--;
+}
+
+static void take_snapshot(struct worker *w) {
+  pthread_mutex_lock(&w->lock);
+  struct stats_total t;
+  stats_total(&w->stats, &t, NULL, NULL);
+  w->snap.requests = t.requests;
+  w->snap.responses = t.responses;
+  w->snap.errors = t.errors;
+  w->snap.ok = w->ok;
+  w->snap.sessions = w->stats.sessions;
+  w->snap.active = w->active;
+  hist_merge(&w->snap.window, &w->window);
+  pthread_mutex_unlock(&w->lock);
+  hist_cleanup(&w->window);
+}
+
+static void finish_worker(struct worker *w) {
+  if (w->finishing) return;
+  w->finishing = 1;
+  w->stop_requests = w->stop_sessions = 1;
+  stop_waiting_users(w);
+  take_snapshot(w);
+  uv_timer_stop(&w->timer);
+  uv_timer_stop(&w->tick);
+  uv_close((uv_handle_t *)&w->timer, on_handle_closed);
+  uv_close((uv_handle_t *)&w->tick, on_handle_closed);
+  pthread_mutex_lock(&w->lock);
+  w->alive = 0;
+  uv_close((uv_handle_t *)&w->wake, on_handle_closed);
+  pthread_mutex_unlock(&w->lock);
+  /* Aborts what is still in flight; its callbacks finish the users. */
+  engine_close(w->engine, on_engine_closed, w);
+}
+
+static void arm(struct worker *w);
+
+static void maybe_finish(struct worker *w) {
+  if (w->finishing) return;
+  if (worker_done(w) || atomic_load(&w->sh->stop) == STOP_ABORT || w->failed) {
+    finish_worker(w);
+    return;
+  }
+  if (w->armed_us == INT64_MIN) arm(w);
+}
+
+static void on_timer(uv_timer_t *t) {
+  struct worker *w = t->data;
+  w->armed_us = INT64_MAX;
+  int rc = process_due(w, now_us(w) + TIMER_SLACK_US);
+  if (rc) fail_worker(w, rc);
+  maybe_finish(w);
+  if (!w->finishing) arm(w);
+}
+
+static void arm(struct worker *w) {
+  int64_t next = next_event(w);
+  if (next == INT64_MAX) {
+    uv_timer_stop(&w->timer);
+    w->armed_us = INT64_MAX;
+    return;
+  }
+  int64_t wait = next - now_us(w);
+  uint64_t ms = wait <= 0 ? 0 : (uint64_t)((wait + 999) / 1000);
+  w->armed_us = next;
+  uv_timer_start(&w->timer, on_timer, ms, 0);
+}
+
+static void on_tick(uv_timer_t *t) {
+  struct worker *w = t->data;
+  take_snapshot(w);
+  if (w->sh->log) log_flush(w);
+}
+
+static void on_wake(uv_async_t *a) {
+  struct worker *w = a->data;
+  int stop = atomic_load(&w->sh->stop);
+  if (stop == STOP_ABORT) {
+    finish_worker(w);
+    return;
+  }
+  int rc = process_due(w, now_us(w));
+  if (rc) fail_worker(w, rc);
+  maybe_finish(w);
+  if (!w->finishing) arm(w);
+}
+
+/* ---- worker set-up ------------------------------------------------------- */
+
+static int worker_seed_users(struct worker *w) {
+  struct shared *sh = w->sh;
+  const struct run_opts *o = sh->o;
+  if (!sh->closed) {
+    size_t n;
+    int64_t first;
+    const double *curve = synth_arrivals(sh->synth, &n, &first);
+    (void)first;
+    arrivals_init(&w->arr, curve, n, o->scale > 0 ? o->scale : 1,
+                  o->time_scale > 0 ? o->time_scale : 1, o->seed);
+    w->next_arrival_us = next_own_arrival(w);
+    return 0;
+  }
+  w->next_arrival_us = INT64_MAX;
+  size_t mine = 0;
+  for (uint64_t id = w->index + 1; id <= o->users; id += sh->nworkers) mine++;
+  w->users = calloc(mine ? mine : 1, sizeof *w->users);
+  if (!w->users) return -ENOMEM;
+  w->cap_users = mine;
+  uint32_t span = o->max_requests - o->min_requests;
+  for (uint64_t id = w->index + 1; id <= o->users; id += sh->nworkers) {
+    uint32_t i = (uint32_t)w->nusers++;
+    struct vuser *u = &w->users[i];
+    u->id = id;
+    u->session = 1;
+    u->heap_pos = NONE;
+    rng_seed(&u->rng, hash_mix(o->seed, id));
+    u->budget =
+        o->min_requests + (uint32_t)rng_below(&u->rng, (uint64_t)span + 1);
+    w->planned_requests += u->budget;
+    w->active++;
+    if (u->budget == 0) {
+      finish_user(w, i);
+      continue;
+    }
+    int64_t at = o->spawn_rate > 0
+                     ? (int64_t)((double)(id - 1) / o->spawn_rate * 1e6)
+                     : 0;
+    synth_begin(sh->synth, &u->rng, &u->walk);
+    w->stats.sessions++;
+    u->due_us = at;
+    int rc = heap_push(w, i);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+static int worker_init(struct worker *w) {
+  struct shared *sh = w->sh;
+  const struct run_opts *o = sh->o;
+  int rc = stats_init(&w->stats, synth_endpoints(sh->synth));
+  if (rc) return rc;
+  hist_init(&w->window);
+  hist_init(&w->snap.window);
+  pthread_mutex_init(&w->lock, NULL);
+  w->inited = 1;
+  w->free_user = NONE;
+  w->next_arrival_us = INT64_MAX;
+  w->armed_us = INT64_MIN;
+  w->drain_at_us = INT64_MAX;
+  if (o->max_rps > 0) {
+    /* Whole shares per worker (they add up to the cap, never above); a
+     * hair of margin against the jitter between sending and logging. */
+    double whole = floor(o->max_rps);
+    double per = sh->nworkers == 1
+                     ? o->max_rps
+                     : floor(whole / sh->nworkers) +
+                           (w->index < fmod(whole, sh->nworkers) ? 1 : 0);
+    w->interval_us = (int64_t)ceil(1e6 * 1.001 / per);
+    w->next_allowed_us = 0;
+  }
+  size_t users_here =
+      sh->closed ? (size_t)(o->users / sh->nworkers + 1) : SLOTS_MAX;
+  w->nflights = users_here < SLOTS_MAX ? users_here : SLOTS_MAX;
+  if (w->dry) w->nflights = 1;
+  w->flights = malloc(w->nflights * sizeof *w->flights);
+  if (!w->flights) return -ENOMEM;
+  for (size_t i = 0; i < w->nflights; i++)
+    w->flights[i].next_free = i + 1 < w->nflights ? (uint32_t)(i + 1) : NONE;
+  w->free_flight = 0;
+  if (sh->log) {
+    w->logbuf = malloc(LOGBUF);
+    if (!w->logbuf) return -ENOMEM;
+    w->log_second = -1;
+  }
+  return worker_seed_users(w);
+}
+
+static void worker_cleanup(struct worker *w) {
+  stats_cleanup(&w->stats);
+  hist_cleanup(&w->window);
+  hist_cleanup(&w->snap.window);
+  free(w->users);
+  free(w->heap);
+  free(w->ready);
+  free(w->flights);
+  free(w->logbuf);
+  if (w->inited) pthread_mutex_destroy(&w->lock);
+}
+
+static void *worker_main(void *arg) {
+  struct worker *w = arg;
+  struct shared *sh = w->sh;
+  const struct run_opts *o = sh->o;
+  int rc = uv_loop_init(&w->loop);
+  if (rc) {
+    snprintf(w->err, sizeof w->err, "event loop: %s", uv_strerror(rc));
+    w->failed = ERR_USAGE;
+    goto out;
+  }
+  struct engine_opts eo = {
+      .target = o->target,
+      .http2 = o->http2,
+      .timeout_ms = o->timeout_ms,
+      .max_connections = o->max_connections,
+      .headers = o->headers,
+      .nheaders = o->nheaders,
+      .insecure = o->insecure,
+      .session_header = o->session_header,
+      .slots = w->nflights,
+  };
+  rc = engine_new(&w->loop, &eo, on_done, w, &w->engine, w->err, sizeof w->err);
+  if (rc) {
+    w->failed = rc;
+    uv_loop_close(&w->loop);
+    goto out;
+  }
+  uv_timer_init(&w->loop, &w->timer);
+  uv_timer_init(&w->loop, &w->tick);
+  uv_async_init(&w->loop, &w->wake, on_wake);
+  w->timer.data = w->tick.data = w->wake.data = w;
+  w->handles_open = 4; /* timer, tick, wake, engine */
+  pthread_mutex_lock(&w->lock);
+  w->alive = 1;
+  pthread_mutex_unlock(&w->lock);
+  uv_timer_start(&w->tick, on_tick, 1000, 1000);
+  rc = process_due(w, now_us(w));
+  if (rc) fail_worker(w, rc);
+  maybe_finish(w);
+  if (!w->finishing) arm(w);
+  uv_run(&w->loop, UV_RUN_DEFAULT);
+  if (uv_loop_close(&w->loop) != 0 && !w->failed)
+    snprintf(w->err, sizeof w->err, "worker %u: handles left open", w->index);
+  if (sh->log) log_flush(w);
+out:
+  atomic_fetch_add(&sh->finished, 1);
+  return NULL;
+}
+
+/* ---- dry run ---------------------------------------------------------------
+ */
+
+static int dry_run(struct worker *w) {
+  for (;;) {
+    int rc = process_due(w, w->vnow);
+    if (rc) return rc;
+    if (worker_done(w)) return 0;
+    int64_t next = next_event(w);
+    if (next == INT64_MAX) return 0;
+    if (next > w->vnow) w->vnow = next;
+  }
+}
+
+/* ---- progress --------------------------------------------------------------
+ */
+
+struct progress {
+  uint64_t requests, responses, errors, ok, sessions, active;
+  struct hist window;
+};
+
+static void collect(struct shared *sh, struct progress *p) {
+  memset(p, 0, offsetof(struct progress, window));
+  for (unsigned i = 0; i < sh->nworkers; i++) {
+    struct worker *w = &sh->w[i];
+    pthread_mutex_lock(&w->lock);
+    p->requests += w->snap.requests;
+    p->responses += w->snap.responses;
+    p->errors += w->snap.errors;
+    p->ok += w->snap.ok;
+    p->sessions += w->snap.sessions;
+    p->active += w->snap.active;
+    hist_merge(&p->window, &w->snap.window);
+    hist_cleanup(&w->snap.window);
+    pthread_mutex_unlock(&w->lock);
+  }
+}
+
+static void show_progress(struct shared *sh, struct progress *p,
+                          uint64_t last_requests, double dt, double elapsed,
+                          int tty) {
+  char a[32], b[32], c[32], d[32], e[32];
+  double rps = dt > 0 ? (double)(p->requests - last_requests) / dt : 0;
+  double done = (double)(p->responses + p->errors);
+  char remaining[48] = "";
+  if (sh->end_us != INT64_MAX)
+    snprintf(remaining, sizeof remaining, " / %s",
+             units_duration(sh->end_us, e, sizeof e));
+  fprintf(sh->o->err,
+          "%smimic replay: %.0fs%s  users %s  requests %s  %.0f rps  ok "
+          "%.1f%%  p50 %s  p99 %s%s",
+          tty ? "\r\033[K" : "", elapsed, remaining,
+          units_count(p->active, a, sizeof a),
+          units_count(p->requests, b, sizeof b), rps,
+          done > 0 ? 100.0 * (double)p->ok / done : 100.0,
+          p->window.n ? units_duration((int64_t)hist_quantile(&p->window, 0.5),
+                                       c, sizeof c)
+                      : "-",
+          p->window.n ? units_duration((int64_t)hist_quantile(&p->window, 0.99),
+                                       d, sizeof d)
+                      : "-",
+          tty ? "" : "\n");
+  fflush(sh->o->err);
+}
+
+/* ---- the report ------------------------------------------------------------
+ */
+
+static json_t *ms_json(const struct hist *h) {
+  if (!h->n) return json_null();
+  return json_pack("{s:f, s:f, s:f, s:f, s:f}", "p50",
+                   (double)hist_quantile(h, 0.5) / 1e3, "p90",
+                   (double)hist_quantile(h, 0.9) / 1e3, "p99",
+                   (double)hist_quantile(h, 0.99) / 1e3, "max",
+                   (double)h->max / 1e3, "mean", hist_mean(h) / 1e3);
+}
+
+static json_t *errors_json(const uint64_t *by_error, const uint64_t *cls) {
+  json_t *o = json_object();
+  for (int k = 1; k < ENGINE_E_COUNT; k++)
+    if (by_error[k])
+      json_object_set_new(o, engine_error_name((enum engine_error)k),
+                          json_integer((json_int_t)by_error[k]));
+  if (cls[4])
+    json_object_set_new(o, "http_4xx", json_integer((json_int_t)cls[4]));
+  if (cls[5])
+    json_object_set_new(o, "http_5xx", json_integer((json_int_t)cls[5]));
+  return o;
+}
+
+static int write_report(struct shared *sh, const struct stats *st,
+                        double elapsed, uint64_t planned_sessions,
+                        uint64_t dropped, uint64_t planned_requests) {
+  const struct run_opts *o = sh->o;
+  struct stats_total t;
+  struct hist lat, svc;
+  hist_init(&lat);
+  hist_init(&svc);
+  int rc = stats_total(st, &t, &lat, &svc);
+  if (rc) goto out;
+  json_t *root = json_object();
+  json_object_set_new(root, "requests", json_integer((json_int_t)t.requests));
+  json_object_set_new(root, "responses", json_integer((json_int_t)t.responses));
+  json_object_set_new(root, "errors", json_integer((json_int_t)t.errors));
+  json_object_set_new(root, "sessions", json_integer((json_int_t)st->sessions));
+  json_object_set_new(root, "sessions_completed",
+                      json_integer((json_int_t)st->sessions_done));
+  json_object_set_new(root, "planned_sessions",
+                      sh->closed ? json_null()
+                                 : json_integer((json_int_t)planned_sessions));
+  json_object_set_new(root, "dropped_sessions",
+                      json_integer((json_int_t)dropped));
+  json_object_set_new(root, "planned_requests",
+                      sh->closed ? json_integer((json_int_t)planned_requests)
+                                 : json_null());
+  json_object_set_new(root, "elapsed_seconds", json_real(elapsed));
+  json_object_set_new(
+      root, "requests_per_second",
+      json_real(elapsed > 0 ? (double)t.requests / elapsed : 0));
+  json_object_set_new(
+      root, "sessions_per_second",
+      json_real(elapsed > 0 ? (double)st->sessions / elapsed : 0));
+  json_object_set_new(root, "response_bytes",
+                      json_integer((json_int_t)t.resp_bytes));
+  json_object_set_new(
+      root, "status_classes",
+      json_pack("{s:I, s:I, s:I, s:I, s:I}", "1xx", (json_int_t)t.by_class[1],
+                "2xx", (json_int_t)t.by_class[2], "3xx",
+                (json_int_t)t.by_class[3], "4xx", (json_int_t)t.by_class[4],
+                "5xx", (json_int_t)t.by_class[5]));
+  json_object_set_new(root, "error_reasons",
+                      errors_json(t.by_error, t.by_class));
+  json_object_set_new(root, "latency_ms", ms_json(&lat));
+  json_object_set_new(root, "service_time_ms", ms_json(&svc));
+  json_object_set_new(root, "target_unreachable",
+                      json_boolean(t.requests && !t.responses));
+  json_object_set_new(root, "first_error",
+                      st->first_error[0] ? json_string(st->first_error)
+                                         : json_null());
+  json_t *eps = json_array();
+  for (size_t i = 0; i < st->nendpoints; i++) {
+    const struct stats_endpoint *e = &st->ep[i];
+    if (!e->requests) continue;
+    json_t *status = json_object();
+    for (uint32_t k = 0; k < e->nstatus; k++) {
+      char code[8];
+      snprintf(code, sizeof code, "%u", e->status[k].status);
+      json_object_set_new(status, code,
+                          json_integer((json_int_t)e->status[k].count));
+    }
+    json_array_append_new(
+        eps,
+        json_pack(
+            "{s:I, s:s, s:s, s:I, s:I, s:I, s:o, s:o, s:o, s:o}", "id",
+            (json_int_t)i, "method", synth_method(sh->synth, (uint32_t)i),
+            "template", synth_template(sh->synth, (uint32_t)i), "requests",
+            (json_int_t)e->requests, "responses", (json_int_t)e->responses,
+            "errors", (json_int_t)e->errors, "status", status, "error_reasons",
+            errors_json(e->by_error, e->by_class), "latency_ms",
+            ms_json(&e->latency), "service_time_ms", ms_json(&e->service)));
+  }
+  json_object_set_new(root, "endpoints", eps);
+  json_t *set = json_object();
+  json_object_set_new(set, "model", json_string(o->model_path));
+  json_object_set_new(set, "target", json_string(o->target));
+  json_object_set_new(set, "workload",
+                      json_string(sh->closed ? "closed" : "open"));
+  json_object_set_new(set, "users", json_integer((json_int_t)o->users));
+  json_object_set_new(set, "min_request_count", json_integer(o->min_requests));
+  json_object_set_new(set, "max_request_count", json_integer(o->max_requests));
+  json_object_set_new(set, "spawn_rate", json_real(o->spawn_rate));
+  json_object_set_new(set, "scale", json_real(o->scale));
+  json_object_set_new(set, "time_scale", json_real(o->time_scale));
+  json_object_set_new(set, "keep_think_time", json_boolean(o->keep_think_time));
+  json_object_set_new(set, "delay_min_ms",
+                      o->have_delay ? json_real((double)o->delay_min_us / 1e3)
+                                    : json_null());
+  json_object_set_new(set, "delay_max_ms",
+                      o->have_delay ? json_real((double)o->delay_max_us / 1e3)
+                                    : json_null());
+  json_object_set_new(set, "duration_seconds",
+                      o->duration_us ? json_real((double)o->duration_us / 1e6)
+                                     : json_null());
+  json_object_set_new(set, "max_rps",
+                      o->max_rps > 0 ? json_real(o->max_rps) : json_null());
+  json_object_set_new(set, "threads", json_integer(sh->nworkers));
+  json_object_set_new(set, "http2", json_boolean(o->http2));
+  json_object_set_new(set, "timeout_ms", json_integer(o->timeout_ms));
+  json_object_set_new(set, "max_connections", json_integer(o->max_connections));
+  json_object_set_new(set, "session_header",
+                      o->session_header ? json_string(o->session_header)
+                                        : json_null());
+  json_object_set_new(root, "settings", set);
+  json_object_set_new(root, "seed", json_integer((json_int_t)o->seed));
+  rc =
+      json_dump_file(root, o->report_path, JSON_INDENT(2) | JSON_PRESERVE_ORDER)
+          ? -EIO
+          : 0;
+  json_decref(root);
+out:
+  hist_cleanup(&lat);
+  hist_cleanup(&svc);
+  return rc;
+}
+
+static void summary(struct shared *sh, const struct stats *st, double elapsed,
+                    uint64_t planned_sessions, uint64_t dropped) {
+  const struct run_opts *o = sh->o;
+  struct stats_total t;
+  struct hist lat;
+  hist_init(&lat);
+  stats_total(st, &t, &lat, NULL);
+  char a[32], b[32], c[32], d[32], e[32];
+  if (!o->quiet) {
+    fprintf(o->err,
+            "mimic replay: %s requests in %.1f s (%.0f/s), %s responses, %s "
+            "errors; %s sessions",
+            units_count(t.requests, a, sizeof a), elapsed,
+            elapsed > 0 ? (double)t.requests / elapsed : 0,
+            units_count(t.responses, b, sizeof b),
+            units_count(t.errors, c, sizeof c),
+            units_count(st->sessions, d, sizeof d));
+    if (!sh->closed)
+      fprintf(o->err, " of %s planned",
+              units_count(planned_sessions, e, sizeof e));
+    if (dropped) fprintf(o->err, " (%" PRIu64 " dropped)", dropped);
+    if (lat.n)
+      fprintf(o->err, "; latency p50 %s p99 %s",
+              units_duration((int64_t)hist_quantile(&lat, 0.5), a, sizeof a),
+              units_duration((int64_t)hist_quantile(&lat, 0.99), b, sizeof b));
+    fputc('\n', o->err);
+  }
+  if (t.requests && !t.responses) {
+    fprintf(o->err,
+            "mimic replay: the target %s was unreachable: all %s requests "
+            "failed (",
+            o->target, units_count(t.requests, a, sizeof a));
+    int first = 1;
+    for (int k = 1; k < ENGINE_E_COUNT; k++) {
+      if (!t.by_error[k]) continue;
+      fprintf(o->err, "%s%s %s", first ? "" : ", ",
+              engine_error_name((enum engine_error)k),
+              units_count(t.by_error[k], b, sizeof b));
+      first = 0;
+    }
+    fprintf(o->err, ")%s%s\n", st->first_error[0] ? "; first: " : "",
+            st->first_error);
+  } else if (t.errors && !o->quiet) {
+    fprintf(o->err, "mimic replay: %s transport errors; first: %s\n",
+            units_count(t.errors, a, sizeof a), st->first_error);
+  }
+  hist_cleanup(&lat);
+}
+
+/* ---- the run ---------------------------------------------------------------
+ */
+
+static int check_target(const char *url, FILE *err) {
+  CURLU *u = curl_url();
+  if (!u) return -ENOMEM;
+  int rc = 0;
+  char *scheme = NULL;
+  if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+      curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+      (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)) {
+    fprintf(err,
+            "mimic replay: error: --target '%s' is not an http:// or "
+            "https:// URL\n",
+            url);
+    rc = ERR_USAGE;
+  }
+  curl_free(scheme);
+  curl_url_cleanup(u);
+  return rc;
+}
+
+int run_replay(const struct run_opts *o) {
+  struct shared sh = {.o = o, .end_us = INT64_MAX};
+  char err[1024] = "";
+  int status = RUN_FAILED, rc;
+  atomic_init(&sh.stop, STOP_NONE);
+  atomic_init(&sh.finished, 0);
+  pthread_mutex_init(&sh.log_lock, NULL);
+  struct stats total;
+  memset(&total, 0, sizeof total);
+  int curl_ready = 0;
+
+  if (!o->dry_run && (rc = check_target(o->target, o->err))) goto out;
+  if ((rc = model_load(o->model_path, &sh.model, err, sizeof err))) {
+    fprintf(o->err, "mimic replay: error: %s\n", err);
+    goto out;
+  }
+  struct synth_opts so = {.personas = o->personas, .npersonas = o->npersonas};
+  if ((rc = synth_new(sh.model, &so, &sh.synth, err, sizeof err))) {
+    fprintf(o->err, "mimic replay: error: %s: %s\n", o->model_path, err);
+    goto out;
+  }
+  sh.closed = o->users > 0;
+  size_t nmin;
+  int64_t first_minute;
+  synth_arrivals(sh.synth, &nmin, &first_minute);
+  double ts = o->time_scale > 0 ? o->time_scale : 1;
+  sh.span_us = (int64_t)((double)nmin * 60e6 / ts);
+  if (o->duration_us > 0)
+    sh.end_us = o->duration_us;
+  else if (!sh.closed)
+    sh.end_us = sh.span_us;
+  if (!sh.closed && nmin == 0) {
+    fprintf(o->err,
+            "mimic replay: error: %s has no session arrivals for an "
+            "open workload; use --users for a closed one\n",
+            o->model_path);
+    goto out;
+  }
+
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  sh.nworkers = o->threads ? o->threads : (unsigned)(cores > 0 ? cores : 1);
+  if (o->dry_run) sh.nworkers = 1;
+  /* Each worker paces a whole share of --max-rps. */
+  if (o->max_rps > 0 && floor(o->max_rps) < sh.nworkers)
+    sh.nworkers = o->max_rps >= 1 ? (unsigned)floor(o->max_rps) : 1;
+  if (sh.closed && o->users < sh.nworkers) sh.nworkers = (unsigned)o->users;
+  sh.w = calloc(sh.nworkers, sizeof *sh.w);
+  if (!sh.w) goto nomem;
+
+  if (o->log_path) {
+    sh.log = fopen(o->log_path, "w");
+    if (!sh.log) {
+      fprintf(o->err, "mimic replay: error: cannot write --log %s: %s\n",
+              o->log_path, strerror(errno));
+      goto out;
+    }
+  }
+  struct timespec rt;
+  clock_gettime(CLOCK_REALTIME, &rt);
+  sh.wall0_us = (int64_t)rt.tv_sec * 1000000 + rt.tv_nsec / 1000;
+  sh.t0_hr_us = uv_hrtime() / 1000;
+
+  for (unsigned i = 0; i < sh.nworkers; i++) {
+    struct worker *w = &sh.w[i];
+    w->sh = &sh;
+    w->index = i;
+    w->dry = o->dry_run;
+    if ((rc = worker_init(w))) goto nomem;
+  }
+
+  double elapsed;
+  if (o->dry_run) {
+    rc = dry_run(&sh.w[0]);
+    if (rc) {
+      fprintf(o->err, "mimic replay: error: %s\n", err_str(rc));
+      goto out;
+    }
+    elapsed = (double)sh.w[0].vnow / 1e6;
+  } else {
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+      fprintf(o->err, "mimic replay: error: libcurl failed to initialise\n");
+      goto out;
+    }
+    curl_ready = 1;
+    /* Signals go to this thread only: it turns them into flags the
+     * workers poll, and keeps the progress line. */
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, &old);
+    unsigned started = 0;
+    for (; started < sh.nworkers; started++) {
+      if (pthread_create(&sh.w[started].thread, NULL, worker_main,
+                         &sh.w[started]) != 0) {
+        atomic_store(&sh.stop, STOP_ABORT);
+        break;
+      }
+    }
+    int tty = !o->quiet && isatty(fileno(o->err));
+    struct progress p;
+    hist_init(&p.window);
+    uint64_t last_requests = 0;
+    double last_show = 0, stopped_at = -1;
+    uint64_t hr0 = uv_hrtime();
+    while (atomic_load(&sh.finished) < started) {
+      struct timespec wait = {0, 200 * 1000000L};
+      int sig = sigtimedwait(&set, NULL, &wait);
+      double now = (double)(uv_hrtime() - hr0) / 1e9;
+      int stop = atomic_load(&sh.stop);
+      if (sig == SIGINT || sig == SIGTERM) {
+        stop = stop == STOP_NONE ? STOP_SOFT : STOP_ABORT;
+        if (stop == STOP_SOFT) stopped_at = now;
+        if (!o->quiet)
+          fprintf(o->err, "%smimic replay: %s: %s\n", tty ? "\n" : "",
+                  sig == SIGINT ? "interrupted" : "terminated",
+                  stop == STOP_SOFT ? "finishing the requests in flight "
+                                      "(again to abort)"
+                                    : "aborting");
+      }
+      if (stop == STOP_SOFT && stopped_at >= 0 &&
+          now - stopped_at > (double)STOP_GRACE_US / 1e6)
+        stop = STOP_ABORT;
+      if (stop != atomic_load(&sh.stop)) {
+        atomic_store(&sh.stop, stop);
+        for (unsigned i = 0; i < started; i++) {
+          struct worker *w = &sh.w[i];
+          pthread_mutex_lock(&w->lock);
+          if (w->alive) uv_async_send(&w->wake);
+          pthread_mutex_unlock(&w->lock);
+        }
+      }
+      if (!o->quiet &&
+          (tty ? now - last_show >= 1.0 : now - last_show >= 10.0)) {
+        collect(&sh, &p);
+        show_progress(&sh, &p, last_requests, now - last_show, now, tty);
+        last_requests = p.requests;
+        hist_cleanup(&p.window);
+        last_show = now;
+      }
+    }
+    for (unsigned i = 0; i < started; i++) pthread_join(sh.w[i].thread, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (tty && last_show > 0) fputc('\n', o->err);
+    hist_cleanup(&p.window);
+    elapsed = (double)(uv_hrtime() - hr0) / 1e9;
+    for (unsigned i = 0; i < sh.nworkers; i++) {
+      if (sh.w[i].failed) {
+        fprintf(o->err, "mimic replay: error: %s\n", sh.w[i].err);
+        goto out;
+      }
+    }
+  }
+
+  if ((rc = stats_init(&total, synth_endpoints(sh.synth)))) goto nomem;
+  uint64_t planned_sessions = 0, dropped = 0, planned_requests = 0;
+  for (unsigned i = 0; i < sh.nworkers; i++) {
+    if ((rc = stats_merge(&total, &sh.w[i].stats))) goto nomem;
+    planned_sessions += sh.w[i].planned_sessions;
+    dropped += sh.w[i].dropped_sessions;
+    planned_requests += sh.w[i].planned_requests;
+  }
+  if (o->dry_run) {
+    if (!o->quiet)
+      fprintf(o->err,
+              "mimic replay: dry run: %" PRIu64 " sessions planned over "
+              "%.1f s\n",
+              total.sessions, elapsed);
+    status = RUN_OK;
+    goto out;
+  }
+  summary(&sh, &total, elapsed, planned_sessions, dropped);
+  if (o->report_path && write_report(&sh, &total, elapsed, planned_sessions,
+                                     dropped, planned_requests)) {
+    fprintf(o->err, "mimic replay: error: cannot write --report %s\n",
+            o->report_path);
+    goto out;
+  }
+  struct stats_total t;
+  stats_total(&total, &t, NULL, NULL);
+  status = t.requests && !t.responses ? RUN_UNREACHABLE : RUN_OK;
+  goto out;
+
+nomem:
+  fprintf(o->err, "mimic replay: error: %s\n", err_str(rc ? rc : -ENOMEM));
+out:
+  if (sh.log && fclose(sh.log) != 0 && status == RUN_OK) {
+    fprintf(o->err, "mimic replay: error: cannot write --log %s: %s\n",
+            o->log_path, strerror(errno));
+    status = RUN_FAILED;
+  }
+  for (unsigned i = 0; sh.w && i < sh.nworkers; i++) worker_cleanup(&sh.w[i]);
+  free(sh.w);
+  stats_cleanup(&total);
+  synth_free(sh.synth);
+  model_free(sh.model);
+  pthread_mutex_destroy(&sh.log_lock);
+  if (curl_ready) curl_global_cleanup();
+  return status;
+}

@@ -1,0 +1,72 @@
+/* run: `mimic replay`: virtual users drawn from a model, driven by a
+ * closed workload (a fixed population with request budgets) or an open one
+ * (sessions arriving along the learned curve, scaled), with a hard rate
+ * cap, across worker threads (one libuv loop + engine each, users sharded
+ * by number, statistics merged at the end), with live progress, a JSON
+ * report, an access log of what was sent, and a dry run that prints the
+ * plan instead of sending it. */
+#ifndef MIMIC_RUN_H
+#define MIMIC_RUN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct run_opts {
+  const char *model_path;
+  const char *target; /* base URL */
+
+  /* Closed model (users > 0): each user performs between min_requests and
+   * max_requests requests (uniform), as consecutive sessions. */
+  uint64_t users;
+  uint32_t min_requests, max_requests;
+  double spawn_rate; /* users started per second; 0: all at once */
+
+  /* Open model (users == 0): sessions arrive along the learned curve. */
+  double scale;      /* K times the learned arrival rate (default 1) */
+  double time_scale; /* X: the timeline runs X times faster (default 1) */
+  int keep_think_time; /* do not divide think times by time_scale */
+
+  int have_delay; /* think times drawn uniformly from [delay_min,
+                     delay_max] instead of the model's */
+  int64_t delay_min_us, delay_max_us;
+
+  int64_t duration_us;      /* no new sessions after it (0: closed runs
+                               until every budget is spent; open runs the
+                               learned span once) */
+  int64_t drain_timeout_us; /* sessions still running after the duration
+                               are cut after this (default 30 s) */
+  double max_rps;           /* hard cap on requests per second (0: none) */
+  unsigned threads;         /* worker threads (0: one per core) */
+
+  int http2;
+  int64_t timeout_ms;
+  long max_connections;
+  const char *const *headers;
+  size_t nheaders;
+  int insecure;
+  const char *session_header; /* NULL: none */
+
+  const char *const *personas; /* restrict to these persona names */
+  size_t npersonas;
+
+  uint64_t seed;
+  int dry_run;
+  const char *report_path; /* JSON report */
+  const char *log_path;    /* access log of what was sent */
+  int quiet;
+  FILE *out; /* the plan (dry run) */
+  FILE *err; /* messages and progress */
+};
+
+/* Exit statuses. */
+enum {
+  RUN_OK = 0,
+  RUN_FAILED = 1,      /* could not run (model, target URL, files) */
+  RUN_UNREACHABLE = 4, /* ran, but the target never answered */
+};
+
+/* Runs a replay. Returns a RUN_* status. */
+int run_replay(const struct run_opts *opts);
+
+#endif
