@@ -1,0 +1,748 @@
+/* Tests of the HTTP engine against a tiny HTTP/1.1 server that runs on
+ * the same libuv loop (127.0.0.1, a free port): keep-alive, one answer per
+ * request ("ok", or the status named by /status/NNN), and modes that never
+ * answer, hang up, or close connections, to provoke each error. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "testutil.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <netinet/in.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+#include "engine.h"
+#include "err.h"
+
+#define SESSION_HDR "X-Mimic-Session"
+
+/* ---- the server --------------------------------------------------------- */
+
+enum srv_mode {
+  SRV_OK,         /* answer, keep the connection */
+  SRV_SILENT,     /* read, never answer */
+  SRV_HANGUP,     /* close as soon as a request came */
+  SRV_CLOSE,      /* answer with Connection: close, then close */
+  SRV_IDLE_CLOSE, /* answer (keep-alive), then close the idle connection */
+};
+
+struct rec {
+  char line[128];
+  char ua[128];
+  char sess[64];
+  char extra[64];
+  char ctype[64];
+  char clen[16];
+  int expect;
+};
+
+struct conn;
+
+struct srv {
+  uv_loop_t *loop;
+  uv_tcp_t listener;
+  int port;
+  enum srv_mode mode;
+  int accepted;
+  int handles;
+  int unref; /* server handles must not keep the loop alive */
+  struct conn *conns;
+  struct rec *recs;
+  int nrec, caprec;
+};
+
+struct conn {
+  uv_tcp_t tcp;
+  struct srv *srv;
+  struct conn *prev, *next;
+  int closing;
+  size_t len;
+  char buf[8192];
+};
+
+struct wreq {
+  uv_write_t req;
+  struct conn *c;
+  int close_after;
+  char buf[160];
+};
+
+static void srv_handle_closed(uv_handle_t *h) {
+  struct srv *s = h->data;
+  if (h != (uv_handle_t *)&s->listener) free(h); /* a struct conn */
+  s->handles--;
+}
+
+static void conn_close(struct conn *c) {
+  if (c->closing) return;
+  c->closing = 1;
+  struct srv *s = c->srv;
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    s->conns = c->next;
+  if (c->next) c->next->prev = c->prev;
+  uv_close((uv_handle_t *)&c->tcp, srv_handle_closed);
+}
+
+static void on_written(uv_write_t *req, int status) {
+  struct wreq *w = (struct wreq *)req;
+  (void)status;
+  if (w->close_after) conn_close(w->c);
+  free(w);
+}
+
+/* Copies the value of header name (case-insensitive) out of the block. */
+static int header_value(const char *block, const char *name, char *out,
+                        size_t outlen) {
+  size_t n = strlen(name);
+  out[0] = '\0';
+  for (const char *p = strstr(block, "\r\n"); p && p[2] != '\r';
+       p = strstr(p + 2, "\r\n")) {
+    const char *h = p + 2;
+    if (strncasecmp(h, name, n) == 0 && h[n] == ':') {
+      const char *v = h + n + 1;
+      while (*v == ' ') v++;
+      const char *end = strstr(v, "\r\n");
+      size_t len = end ? (size_t)(end - v) : strlen(v);
+      if (len >= outlen) len = outlen - 1;
+      memcpy(out, v, len);
+      out[len] = '\0';
+      return 1;
+    }
+  }
+  return 0;
+}
+
+static void serve(struct conn *c, const char *block) {
+  struct srv *s = c->srv;
+  if (s->nrec < s->caprec) {
+    struct rec *r = &s->recs[s->nrec++];
+    const char *eol = strstr(block, "\r\n");
+    size_t n = (size_t)(eol - block);
+    if (n >= sizeof r->line) n = sizeof r->line - 1;
+    memcpy(r->line, block, n);
+    r->line[n] = '\0';
+    char tmp[8];
+    header_value(block, "User-Agent", r->ua, sizeof r->ua);
+    header_value(block, SESSION_HDR, r->sess, sizeof r->sess);
+    header_value(block, "X-Extra", r->extra, sizeof r->extra);
+    header_value(block, "Content-Type", r->ctype, sizeof r->ctype);
+    header_value(block, "Content-Length", r->clen, sizeof r->clen);
+    r->expect = header_value(block, "Expect", tmp, sizeof tmp);
+  }
+  if (s->mode == SRV_SILENT) return;
+  if (s->mode == SRV_HANGUP) {
+    conn_close(c);
+    return;
+  }
+  int status = 200;
+  const char *path = strchr(block, ' ');
+  if (path && strncmp(path + 1, "/status/", 8) == 0) status = atoi(path + 9);
+  int is_head = strncmp(block, "HEAD ", 5) == 0;
+  struct wreq *w = calloc(1, sizeof *w);
+  assert_non_null(w);
+  w->c = c;
+  w->close_after = s->mode == SRV_CLOSE || s->mode == SRV_IDLE_CLOSE;
+  int len = snprintf(w->buf, sizeof w->buf,
+                     "HTTP/1.1 %d X\r\nContent-Length: 2\r\n%s\r\n%s", status,
+                     s->mode == SRV_CLOSE ? "Connection: close\r\n" : "",
+                     is_head ? "" : "ok");
+  uv_buf_t b = uv_buf_init(w->buf, (unsigned)len);
+  if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_written) != 0) {
+    free(w);
+    conn_close(c);
+  }
+}
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
+  struct conn *c = (struct conn *)h;
+  (void)hint;
+  *buf = uv_buf_init(c->buf + c->len, (unsigned)(sizeof c->buf - 1 - c->len));
+}
+
+static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
+  struct conn *c = (struct conn *)st;
+  (void)buf;
+  if (n < 0) {
+    conn_close(c);
+    return;
+  }
+  c->len += (size_t)n;
+  c->buf[c->len] = '\0';
+  char *end;
+  while (!c->closing && (end = strstr(c->buf, "\r\n\r\n"))) {
+    end[2] = '\0'; /* keep the last header's CRLF for header_value */
+    serve(c, c->buf);
+    size_t used = (size_t)(end + 4 - c->buf);
+    memmove(c->buf, c->buf + used, c->len - used + 1);
+    c->len -= used;
+  }
+  if (c->len >= sizeof c->buf - 1) conn_close(c); /* too big: give up */
+}
+
+static void on_connection(uv_stream_t *l, int status) {
+  struct srv *s = l->data;
+  if (status < 0) return;
+  struct conn *c = calloc(1, sizeof *c);
+  assert_non_null(c);
+  uv_tcp_init(s->loop, &c->tcp);
+  c->tcp.data = s;
+  c->srv = s;
+  s->handles++;
+  c->next = s->conns;
+  if (s->conns) s->conns->prev = c;
+  s->conns = c;
+  if (uv_accept(l, (uv_stream_t *)&c->tcp) != 0) {
+    conn_close(c);
+    return;
+  }
+  s->accepted++;
+  if (s->unref) uv_unref((uv_handle_t *)&c->tcp);
+  uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
+static void srv_start(struct srv *s, uv_loop_t *loop, enum srv_mode mode) {
+  memset(s, 0, sizeof *s);
+  s->loop = loop;
+  s->mode = mode;
+  s->caprec = 4096;
+  s->recs = calloc((size_t)s->caprec, sizeof *s->recs);
+  assert_non_null(s->recs);
+  struct sockaddr_in a;
+  uv_ip4_addr("127.0.0.1", 0, &a);
+  EXPECT_EQ(uv_tcp_init(loop, &s->listener), 0);
+  s->listener.data = s;
+  s->handles = 1;
+  EXPECT_EQ(uv_tcp_bind(&s->listener, (struct sockaddr *)&a, 0), 0);
+  EXPECT_EQ(uv_listen((uv_stream_t *)&s->listener, 128, on_connection), 0);
+  struct sockaddr_storage ss;
+  int len = sizeof ss;
+  EXPECT_EQ(uv_tcp_getsockname(&s->listener, (struct sockaddr *)&ss, &len), 0);
+  s->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+static void srv_unref(struct srv *s) {
+  s->unref = 1;
+  uv_unref((uv_handle_t *)&s->listener);
+  for (struct conn *c = s->conns; c; c = c->next)
+    uv_unref((uv_handle_t *)&c->tcp);
+}
+
+static void srv_close_all(struct srv *s) {
+  while (s->conns) conn_close(s->conns);
+  uv_close((uv_handle_t *)&s->listener, srv_handle_closed);
+}
+
+/* ---- the harness -------------------------------------------------------- */
+
+struct t {
+  uv_loop_t loop;
+  uv_timer_t wd;
+  struct srv srv;
+  int have_srv;
+  struct engine *e;
+  int closed;
+
+  int total;     /* requests to send in all (refill from the callback) */
+  int submitted; /* accepted by engine_submit */
+  int completed; /* callbacks */
+  int close_at;  /* engine_close from the callback after this many */
+  int close_called;
+  int resubmit_rc; /* what a submit from an abort callback returned */
+  const char *method;
+  int n_ok, n_status_bad, n_bytes_bad;
+  int n_err[ENGINE_E_COUNT];
+  struct engine_result last;
+  char last_text[CURL_ERROR_SIZE];
+  int n_aborted;
+};
+
+static void on_wd(uv_timer_t *h) {
+  (void)h;
+}
+
+static void on_wd_stop(uv_timer_t *h) {
+  uv_stop(h->loop);
+}
+
+static void t_init(struct t *t) {
+  memset(t, 0, sizeof *t);
+  EXPECT_EQ(uv_loop_init(&t->loop), 0);
+  uv_timer_init(&t->loop, &t->wd);
+  t->method = "GET";
+  t->resubmit_rc = 1;
+}
+
+/* Runs the loop until *what >= want or ms pass; returns 0 or -1. */
+static int run_until(struct t *t, const int *what, int want, uint64_t ms) {
+  uint64_t end = uv_hrtime() / 1000000 + ms;
+  uv_timer_start(&t->wd, on_wd, 50, 50); /* wake up to check the clock */
+  while (*what < want && uv_hrtime() / 1000000 < end)
+    uv_run(&t->loop, UV_RUN_ONCE);
+  uv_timer_stop(&t->wd);
+  return *what >= want ? 0 : -1;
+}
+
+static void on_closed(void *arg) {
+  struct t *t = arg;
+  t->closed++;
+}
+
+static void submit_one(struct t *t);
+
+static void on_done(void *arg, const struct engine_result *r) {
+  struct t *t = arg;
+  t->completed++;
+  t->last = *r;
+  snprintf(t->last_text, sizeof t->last_text, "%s",
+           r->err_text ? r->err_text : "");
+  t->n_err[r->err < ENGINE_E_COUNT ? r->err : ENGINE_E_OTHER]++;
+  if (r->err == ENGINE_OK) {
+    if (r->status == 200)
+      t->n_ok++;
+    else
+      t->n_status_bad++;
+    uint64_t want = strcmp(t->method, "HEAD") == 0 ? 0 : 2;
+    if (r->resp_bytes != want) t->n_bytes_bad++;
+  }
+  if (r->err_text && strcmp(r->err_text, "aborted") == 0) {
+    t->n_aborted++;
+    struct engine_req q = {.method = "GET", .target = "/", .ctx = NULL};
+    t->resubmit_rc = engine_submit(t->e, &q);
+    return;
+  }
+  if (t->close_at && t->completed == t->close_at) {
+    t->close_called = 1;
+    engine_close(t->e, on_closed, t);
+    return;
+  }
+  if (!t->close_called && t->submitted < t->total) submit_one(t);
+}
+
+static void submit_one(struct t *t) {
+  char target[64], ua[64], sess[32];
+  int n = t->submitted;
+  snprintf(target, sizeof target, "/t/%d?q=%d", n, n);
+  snprintf(ua, sizeof ua, "ua-%d", n);
+  snprintf(sess, sizeof sess, "%d.7", n);
+  struct engine_req q = {.method = t->method,
+                         .target = target,
+                         .ua = ua,
+                         .session = sess,
+                         .ctx = (void *)(intptr_t)n};
+  int rc = engine_submit(t->e, &q);
+  EXPECT_EQ(rc, 0);
+  t->submitted++;
+}
+
+static const char *const extra_headers[] = {"X-Extra: yes", "X-Two: 2"};
+
+static void t_engine(struct t *t, const char *url, size_t slots,
+                     int64_t timeout_ms) {
+  struct engine_opts o = {.target = url,
+                          .timeout_ms = timeout_ms,
+                          .headers = extra_headers,
+                          .nheaders = 2,
+                          .session_header = SESSION_HDR,
+                          .slots = slots};
+  char err[256] = "";
+  int rc = engine_new(&t->loop, &o, on_done, t, &t->e, err, sizeof err);
+  if (rc) fail_msg("engine_new: %d %s", rc, err);
+}
+
+static void t_server(struct t *t, enum srv_mode mode, char *url, size_t len) {
+  srv_start(&t->srv, &t->loop, mode);
+  t->have_srv = 1;
+  snprintf(url, len, "http://127.0.0.1:%d", t->srv.port);
+}
+
+/* Closes the engine (if open) and the server; the loop must then close. */
+static void t_finish(struct t *t) {
+  if (t->e && !t->closed) {
+    engine_close(t->e, on_closed, t);
+    EXPECT_EQ(run_until(t, &t->closed, 1, 3000), 0);
+  }
+  if (t->have_srv) srv_close_all(&t->srv);
+  uv_close((uv_handle_t *)&t->wd, NULL);
+  uv_run(&t->loop, UV_RUN_DEFAULT);
+  if (t->have_srv) {
+    EXPECT_EQ(t->srv.handles, 0);
+    free(t->srv.recs);
+  }
+  EXPECT_EQ(uv_loop_close(&t->loop), 0);
+}
+
+/* ---- tests -------------------------------------------------------------- */
+
+static void test_many_requests(void **state) {
+  (void)state;
+  struct t t;
+  char url[64];
+  t_init(&t);
+  t_server(&t, SRV_OK, url, sizeof url);
+  t_engine(&t, url, 20, 5000);
+  t.total = 1000;
+  for (int i = 0; i < 20; i++) submit_one(&t);
+  EXPECT_EQ(engine_inflight(t.e), 20);
+  EXPECT_EQ(engine_free_slots(t.e), 0);
+  EXPECT_EQ(run_until(&t, &t.completed, 1000, 10000), 0);
+  EXPECT_EQ(t.completed, 1000);
+  EXPECT_EQ(t.n_ok, 1000);
+  EXPECT_EQ(t.n_bytes_bad, 0);
+  EXPECT_EQ(engine_inflight(t.e), 0);
+  EXPECT_EQ(engine_free_slots(t.e), 20);
+  /* Keep-alive: at most one connection per slot. */
+  EXPECT_U64(t.srv.accepted, <=, 20);
+  EXPECT_U64(t.srv.accepted, >=, 1);
+  /* The server saw exactly what was submitted, on every request. */
+  EXPECT_EQ(t.srv.nrec, 1000);
+  static char seen[1000];
+  memset(seen, 0, sizeof seen);
+  for (int i = 0; i < t.srv.nrec; i++) {
+    const struct rec *r = &t.srv.recs[i];
+    int n = -1;
+    sscanf(r->line, "GET /t/%d", &n);
+    if (n < 0 || n >= 1000) fail_msg("unexpected request line: %s", r->line);
+    seen[n]++;
+    char want[128];
+    snprintf(want, sizeof want, "GET /t/%d?q=%d HTTP/1.1", n, n);
+    EXPECT_STR(r->line, want);
+    snprintf(want, sizeof want, "ua-%d", n);
+    EXPECT_STR(r->ua, want);
+    snprintf(want, sizeof want, "%d.7", n);
+    EXPECT_STR(r->sess, want);
+    EXPECT_STR(r->extra, "yes");
+    EXPECT_EQ(r->expect, 0);
+  }
+  for (int i = 0; i < 1000; i++) EXPECT_EQ(seen[i], 1);
+  t_finish(&t);
+}
+
+/* One slot switching methods: each request must carry its own method and
+ * none of the previous one's options (a body, NOBODY). */
+static void test_methods(void **state) {
+  (void)state;
+  static const char *const methods[] = {"HEAD", "POST",   "GET",
+                                        "PUT",  "DELETE", "GET"};
+  struct t t;
+  char url[64];
+  t_init(&t);
+  t_server(&t, SRV_OK, url, sizeof url);
+  t_engine(&t, url, 1, 5000);
+  for (int i = 0; i < 6; i++) {
+    t.method = methods[i];
+    t.total = t.submitted + 1;
+    submit_one(&t);
+    EXPECT_EQ(run_until(&t, &t.completed, i + 1, 3000), 0);
+    EXPECT_EQ(t.last.err, ENGINE_OK);
+    EXPECT_EQ(t.last.status, 200);
+    EXPECT_U64(t.last.resp_bytes, ==, strcmp(methods[i], "HEAD") ? 2 : 0);
+  }
+  EXPECT_EQ(t.srv.nrec, 6);
+  for (int i = 0; i < 6; i++) {
+    const struct rec *r = &t.srv.recs[i];
+    char want[128];
+    snprintf(want, sizeof want, "%s /t/%d?q=%d HTTP/1.1", methods[i], i, i);
+    EXPECT_STR(r->line, want);
+    int body = strcmp(methods[i], "GET") && strcmp(methods[i], "HEAD");
+    EXPECT_STR(r->clen, body ? "0" : "");
+    EXPECT_STR(r->ctype, "");
+    EXPECT_EQ(r->expect, 0);
+  }
+  EXPECT_EQ(t.srv.accepted, 1);
+  t_finish(&t);
+}
+
+static void test_eagain(void **state) {
+  (void)state;
+  struct t t;
+  char url[64];
+  t_init(&t);
+  t_server(&t, SRV_OK, url, sizeof url);
+  t_engine(&t, url, 2, 5000);
+  t.total = 2;
+  submit_one(&t);
+  submit_one(&t);
+  struct engine_req q = {.method = "GET", .target = "/"};
+  EXPECT_EQ(engine_submit(t.e, &q), -EAGAIN);
+  EXPECT_EQ(engine_inflight(t.e), 2);
+  EXPECT_EQ(engine_free_slots(t.e), 0);
+  struct engine_req bad = {.method = "GET", .target = "no-slash"};
+  EXPECT_EQ(engine_submit(t.e, &bad), ERR_USAGE);
+  EXPECT_EQ(run_until(&t, &t.completed, 2, 3000), 0);
+  EXPECT_EQ(t.n_ok, 2);
+  EXPECT_EQ(engine_free_slots(t.e), 2);
+  t_finish(&t);
+}
+
+static void test_status_from_path(void **state) {
+  (void)state;
+  struct t t;
+  char url[64];
+  t_init(&t);
+  t_server(&t, SRV_OK, url, sizeof url);
+  t_engine(&t, url, 4, 5000);
+  struct engine_req q = {.method = "GET", .target = "/status/503"};
+  EXPECT_EQ(engine_submit(t.e, &q), 0);
+  EXPECT_EQ(run_until(&t, &t.completed, 1, 3000), 0);
+  EXPECT_EQ(t.last.err, ENGINE_OK);
+  EXPECT_EQ(t.last.status, 503);
+  EXPECT_U64(t.last.resp_bytes, ==, 2);
+  q.target = "/status/404";
+  EXPECT_EQ(engine_submit(t.e, &q), 0);
+  EXPECT_EQ(run_until(&t, &t.completed, 2, 3000), 0);
+  EXPECT_EQ(t.last.status, 404);
+  t_finish(&t);
+}
+
+/* A port nobody listens on: bind a socket, read its port, close it. */
+static int dead_port(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+  socklen_t len = sizeof a;
+  getsockname(fd, (struct sockaddr *)&a, &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+static void test_refused(void **state) {
+  (void)state;
+  struct t t;
+  char url[64];
+  t_init(&t);
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/base/", dead_port());
+  t_engine(&t, url, 4, 5000);
+  struct engine_req q = {.method = "GET", .target = "/x"};
+  EXPECT_EQ(engine_submit(t.e, &q), 0);
+  EXPECT_EQ(run_until(&t, &t.completed, 1, 3000), 0);
+  EXPECT_EQ(t.last.err, ENGINE_E_CONNECT);
+  EXPECT_EQ(t.last.status, 0);
+  EXPECT_STR(engine_error_name(t.last.err), "connect");
+  if (!t.last_text[0]) fail_msg("no error text");
+  EXPECT_U64(t.last.end_us, >=, t.last.start_us);
+  EXPECT_U64(t.last.end_us - t.last.start_us, <, 2000000);
+  t_finish(&t);
+}
+
+static void test_timeout(void **state) {
+  (void)state;
+  struct t t;
+  char url[64];
+  t_init(&t);
+  t_server(&t, SRV_SILENT, url, sizeof url);
+  t_engine(&t, url, 4, 300);
+  struct engine_req q = {.method = "GET", .target = "/slow"};
+  EXPECT_EQ(engine_submit(t.e, &q), 0);
+  EXPECT_EQ(run_until(&t, &t.completed, 1, 3000), 0);
+  EXPECT_EQ(t.last.err, ENGINE_E_TIMEOUT);
+  uint64_t took = t.last.end_us - t.last.start_us;
+  EXPECT_U64(took, >=, 290000);
+  EXPECT_U64(took, <, 1300000);
+  EXPECT_EQ(t.srv.nrec, 1); /* it did reach the server */
+  t_finish(&t);
+}
+
+static void test_hangup_is_reset(void **state) {
+  (void)state;
+  struct t t;
+  char url[64];
+  t_init(&t);
+  t_server(&t, SRV_HANGUP, url, sizeof url);
+  t_engine(&t, url, 4, 3000);
+  struct engine_req q = {.method = "GET", .target = "/"};
+  EXPECT_EQ(engine_submit(t.e, &q), 0);
+  EXPECT_EQ(run_until(&t, &t.completed, 1, 3000), 0);
+  EXPECT_EQ(t.last.err, ENGINE_E_RESET);
+  t_finish(&t);
+}
+
+/* Connection: close on every answer: a socket (and its poll) per request,
+ * fd numbers reused at once. */
+static void test_connection_close(void **state) {
+  (void)state;
+  struct t t;
+  char url[64];
+  t_init(&t);
+  t_server(&t, SRV_CLOSE, url, sizeof url);
+  t_engine(&t, url, 8, 5000);
+  t.total = 300;
+  for (int i = 0; i < 8; i++) submit_one(&t);
+  EXPECT_EQ(run_until(&t, &t.completed, 300, 10000), 0);
+  EXPECT_EQ(t.n_ok, 300);
+  EXPECT_EQ(t.srv.accepted, 300);
+  t_finish(&t);
+}
+
+static void on_prepare_count(uv_prepare_t *h) {
+  ++*(int *)h->data;
+}
+
+/* The server closes idle keep-alive connections: the engine's stopped
+ * polls see the close; the next requests open fresh connections. */
+static void test_idle_close(void **state) {
+  (void)state;
+  struct t t;
+  char url[64];
+  t_init(&t);
+  t_server(&t, SRV_IDLE_CLOSE, url, sizeof url);
+  t_engine(&t, url, 4, 5000);
+  uv_prepare_t spin;
+  int iterations = 0;
+  uv_prepare_init(&t.loop, &spin);
+  spin.data = &iterations;
+  for (int round = 1; round <= 3; round++) {
+    t.total += 4;
+    for (int i = 0; i < 4; i++) submit_one(&t);
+    EXPECT_EQ(run_until(&t, &t.completed, 4 * round, 3000), 0);
+    /* Let the closes arrive, and count loop turns meanwhile: a poll left
+     * running on a closed socket nobody reads would spin the loop. */
+    int zero = 0;
+    iterations = 0;
+    uv_prepare_start(&spin, on_prepare_count);
+    run_until(&t, &zero, 1, 200);
+    uv_prepare_stop(&spin);
+    EXPECT_U64(iterations, <, 50);
+  }
+  EXPECT_EQ(t.n_ok, 12);
+  EXPECT_EQ(t.srv.accepted, 12);
+  uv_close((uv_handle_t *)&spin, NULL);
+  t_finish(&t);
+}
+
+/* Idle engine handles must not keep the loop alive (uv_run returns). */
+static void test_loop_exits_when_idle(void **state) {
+  (void)state;
+  struct t t;
+  char url[64];
+  t_init(&t);
+  t_server(&t, SRV_OK, url, sizeof url);
+  t_engine(&t, url, 4, 5000);
+  t.total = 40;
+  for (int i = 0; i < 4; i++) submit_one(&t);
+  EXPECT_EQ(run_until(&t, &t.completed, 40, 5000), 0);
+  srv_unref(&t.srv);
+  uv_timer_start(&t.wd, on_wd_stop, 2000, 0);
+  uv_unref((uv_handle_t *)&t.wd);
+  uint64_t t0 = uv_hrtime();
+  uv_run(&t.loop, UV_RUN_DEFAULT);
+  EXPECT_U64((uv_hrtime() - t0) / 1000000, <, 1000);
+  uv_timer_stop(&t.wd);
+  t_finish(&t);
+}
+
+static void test_close_in_flight(void **state) {
+  (void)state;
+  struct t t;
+  char url[64];
+  t_init(&t);
+  t_server(&t, SRV_SILENT, url, sizeof url);
+  t_engine(&t, url, 8, 5000);
+  t.total = 8;
+  for (int i = 0; i < 8; i++) submit_one(&t);
+  EXPECT_EQ(run_until(&t, &t.srv.nrec, 8, 3000), 0); /* all reached it */
+  engine_close(t.e, on_closed, &t);
+  /* The callbacks ran inside engine_close, before it returned. */
+  EXPECT_EQ(t.completed, 8);
+  EXPECT_EQ(t.n_aborted, 8);
+  EXPECT_EQ(t.n_err[ENGINE_E_OTHER], 8);
+  EXPECT_EQ(t.resubmit_rc, -ECANCELED);
+  EXPECT_EQ(run_until(&t, &t.closed, 1, 3000), 0);
+  EXPECT_EQ(t.closed, 1);
+  t_finish(&t);
+}
+
+/* engine_close from inside a done callback, others still in flight. */
+static void test_close_from_callback(void **state) {
+  (void)state;
+  struct t t;
+  char url[64];
+  t_init(&t);
+  t_server(&t, SRV_OK, url, sizeof url);
+  t_engine(&t, url, 20, 5000);
+  t.total = 1000;
+  t.close_at = 50;
+  for (int i = 0; i < 20; i++) submit_one(&t);
+  EXPECT_EQ(run_until(&t, &t.closed, 1, 5000), 0);
+  /* Every submitted request got exactly one callback. */
+  EXPECT_EQ(t.completed, t.submitted);
+  EXPECT_EQ(t.n_ok + t.n_aborted, t.submitted);
+  EXPECT_U64(t.n_ok, >=, 50);
+  t_finish(&t);
+}
+
+static void test_bad_options(void **state) {
+  (void)state;
+  uv_loop_t loop;
+  EXPECT_EQ(uv_loop_init(&loop), 0);
+  static const char *const bad_urls[] = {"ftp://127.0.0.1/", "not a url",
+                                         "http://127.0.0.1/?q=1"};
+  for (size_t i = 0; i < 3; i++) {
+    struct engine_opts o = {.target = bad_urls[i]};
+    struct engine *e = (struct engine *)&loop; /* must stay untouched */
+    char err[256] = "";
+    EXPECT_EQ(engine_new(&loop, &o, on_done, NULL, &e, err, sizeof err),
+              ERR_USAGE);
+    if (e != (struct engine *)&loop) fail_msg("out set on failure");
+    if (!err[0]) fail_msg("no message for %s", bad_urls[i]);
+  }
+  static const char *const bad_hdr[] = {"X-Injected: a\r\nX-B: c"};
+  struct engine_opts o = {
+      .target = "http://127.0.0.1:1", .headers = bad_hdr, .nheaders = 1};
+  struct engine *e = NULL;
+  char err[256];
+  EXPECT_EQ(engine_new(&loop, &o, on_done, NULL, &e, err, sizeof err),
+            ERR_USAGE);
+  EXPECT_EQ(uv_loop_close(&loop), 0); /* nothing left on the loop */
+}
+
+static void test_error_names(void **state) {
+  (void)state;
+  EXPECT_STR(engine_error_name(ENGINE_OK), "ok");
+  EXPECT_STR(engine_error_name(ENGINE_E_TIMEOUT), "timeout");
+  EXPECT_STR(engine_error_name(ENGINE_E_DNS), "dns");
+  EXPECT_STR(engine_error_name(ENGINE_E_TLS), "tls");
+  EXPECT_STR(engine_error_name(ENGINE_E_RESET), "reset");
+  EXPECT_STR(engine_error_name(ENGINE_E_OTHER), "other");
+}
+
+static int setup(void **state) {
+  (void)state;
+  return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  curl_global_cleanup();
+  return 0;
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_many_requests),
+      cmocka_unit_test(test_methods),
+      cmocka_unit_test(test_eagain),
+      cmocka_unit_test(test_status_from_path),
+      cmocka_unit_test(test_refused),
+      cmocka_unit_test(test_timeout),
+      cmocka_unit_test(test_hangup_is_reset),
+      cmocka_unit_test(test_connection_close),
+      cmocka_unit_test(test_idle_close),
+      cmocka_unit_test(test_loop_exits_when_idle),
+      cmocka_unit_test(test_close_in_flight),
+      cmocka_unit_test(test_close_from_callback),
+      cmocka_unit_test(test_bad_options),
+      cmocka_unit_test(test_error_names),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
