@@ -43,6 +43,19 @@ check_true() {
   fi
 }
 
+# check_false NAME COMMAND...: passes when the command fails.
+check_false() {
+  local name=$1
+  shift
+  CHECKS=$((CHECKS + 1))
+  if "$@"; then
+    echo "FAIL $name: '$*' succeeded"
+    FAILS=$((FAILS + 1))
+  else
+    echo "ok   $name"
+  fi
+}
+
 # run_status CMD...: runs a command, prints nothing, echoes its exit status.
 run_status() {
   set +e

@@ -74,7 +74,7 @@ check "1 or 3 threads: same requests per session" "$(md5sum <<<"$one")" "$(md5su
   --max-request-count 50 --seed 4 --dry-run >"$WORK/plan3.txt" 2>/dev/null
 check_true "dry run prints a plan" test "$(wc -l <"$WORK/plan1.txt")" -ge 100
 check "same seed, same dry-run plan" "$(md5sum <"$WORK/plan1.txt")" "$(md5sum <"$WORK/plan2.txt")"
-check_true "another seed, another plan" ! cmp -s "$WORK/plan1.txt" "$WORK/plan3.txt"
+check_false "another seed, another plan" cmp -s "$WORK/plan1.txt" "$WORK/plan3.txt"
 check "dry run sends nothing" 0 "$(: >"$NGINX_LOG"; "$MIMIC" replay "$WORK/m.db" \
   --target "$NGINX_URL" --users 3 --seed 3 --dry-run >/dev/null 2>&1; sleep 0.3; nginx_requests)"
 
