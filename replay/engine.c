@@ -57,9 +57,14 @@ struct slot {
   struct line verb;   /* the custom method when method == M_BODY */
   struct line ua;     /* "User-Agent: " + value */
   struct line sess;   /* "<session header>: " + value */
-  /* The header list curl reads (CURLOPT_HTTPHEADER points at h_expect):
-   * h_expect -> [h_ua] -> [h_sess] -> the engine's shared tail. */
-  struct curl_slist h_expect, h_ua, h_sess;
+  /* The header list curl reads (CURLOPT_HTTPHEADER points at hdr[0] when
+   * the list is not empty): for a method with a body "Expect:" and
+   * "Content-Type:", then [User-Agent], [session], then the engine's
+   * extra headers. A GET carries only what it needs: curl scans the whole
+   * list for each header it may add itself, about forty times a request. */
+  struct curl_slist hdr[4];
+  int hdr_set; /* what CURLOPT_HTTPHEADER holds: 0 NULL, 1 hdr, 2 the
+                  engine's extras alone */
   char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -88,8 +93,8 @@ struct engine {
   char *base; /* target URL without trailing '/' */
   size_t baselen;
   char *sess_name;
-  /* Shared by every slot's list: "Content-Type:" (suppresses curl's form
-   * type on empty bodies), then the extra headers. Read-only for curl. */
+  /* The extra headers, the shared tail of every slot's list (NULL when
+   * there are none). Read-only for curl. */
   struct curl_slist *shared;
   size_t nshared;
   char **extra; /* copies of the extra header lines */
@@ -196,7 +201,7 @@ static void free_engine(struct engine *e) {
     free(s->ua.p);
     free(s->sess.p);
   }
-  for (size_t i = 0; e->extra && i + 1 < e->nshared; i++) free(e->extra[i]);
+  for (size_t i = 0; e->extra && i < e->nshared; i++) free(e->extra[i]);
   free(e->extra);
   free(e->shared);
   free(e->slots);
@@ -465,10 +470,6 @@ static int slot_setup(struct engine *e, struct slot *s,
   if (rc) return rc;
   s->easy = curl_easy_init();
   if (!s->easy) return -ENOMEM;
-  s->h_expect.data = expect_off;
-  s->h_expect.next = e->shared;
-  s->h_ua.data = s->ua.p;
-  s->h_sess.data = s->sess.p;
 
   /* Set once: curl keeps options between transfers on one handle. */
   CURL *h = s->easy;
@@ -487,7 +488,6 @@ static int slot_setup(struct engine *e, struct slot *s,
   c |= curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
   c |= curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout);
   c |= curl_easy_setopt(h, CURLOPT_HTTP_VERSION, ver);
-  c |= curl_easy_setopt(h, CURLOPT_HTTPHEADER, &s->h_expect);
   c |= curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, e);
   c |= curl_easy_setopt(h, CURLOPT_CLOSESOCKETDATA, e);
   /* A load generator aims at the target it was given: no proxy from the
@@ -549,11 +549,10 @@ out:
 /* Copies the extra header lines and chains the shared list tail. */
 static int setup_headers(struct engine *e, const struct engine_opts *o,
                          char *err, size_t errlen) {
-  e->nshared = o->nheaders + 1;
-  e->shared = calloc(e->nshared, sizeof *e->shared);
-  e->extra = calloc(o->nheaders ? o->nheaders : 1, sizeof *e->extra);
+  e->nshared = o->nheaders;
+  e->shared = calloc(e->nshared ? e->nshared : 1, sizeof *e->shared);
+  e->extra = calloc(e->nshared ? e->nshared : 1, sizeof *e->extra);
   if (!e->shared || !e->extra) return -ENOMEM;
-  e->shared[0].data = ctype_off;
   for (size_t i = 0; i < o->nheaders; i++) {
     const char *hl = o->headers[i];
     if (!hl || strpbrk(hl, "\r\n") || (!strchr(hl, ':') && !strchr(hl, ';'))) {
@@ -563,10 +562,14 @@ static int setup_headers(struct engine *e, const struct engine_opts *o,
     }
     e->extra[i] = strdup(hl);
     if (!e->extra[i]) return -ENOMEM;
-    e->shared[i + 1].data = e->extra[i];
+    e->shared[i].data = e->extra[i];
   }
   for (size_t i = 0; i + 1 < e->nshared; i++)
     e->shared[i].next = &e->shared[i + 1];
+  if (!e->nshared) {
+    free(e->shared);
+    e->shared = NULL;
+  }
   if (o->session_header) {
     const char *n = o->session_header;
     if (!*n || strlen(n) > 200 || strpbrk(n, ": \t\r\n")) {
@@ -664,8 +667,8 @@ static int set_method(struct slot *s, const char *method) {
   } else {
     int rc = line_put(&s->verb, method, 1);
     if (rc) return rc;
-    /* An empty body: curl sends Content-Length: 0; the shared
-     * "Content-Type:" line drops its form type. */
+    /* An empty body: curl sends Content-Length: 0; the slot's
+     * "Content-Type:" line (see prepare) drops its form type. */
     c |= curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, 0L);
     c |= curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
     c |= curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, s->verb.p);
@@ -689,22 +692,31 @@ static int prepare(struct engine *e, struct slot *s,
   if (rc) return rc;
   /* Relink the variable head of the list; the text is rewritten in place,
    * curl reads it when it builds the request. */
-  struct curl_slist **tail = &s->h_expect.next;
+  size_t n = 0;
+  if (s->method == M_BODY) {
+    s->hdr[n++].data = expect_off;
+    /* An empty body must not be labelled as a form. */
+    s->hdr[n++].data = ctype_off;
+  }
   if (r->ua && *r->ua) {
     rc = line_put(&s->ua, r->ua, 1);
     if (rc) return rc;
-    s->h_ua.data = s->ua.p;
-    *tail = &s->h_ua;
-    tail = &s->h_ua.next;
+    s->hdr[n++].data = s->ua.p;
   }
   if (e->sess_name && r->session && *r->session) {
     rc = line_put(&s->sess, r->session, 1);
     if (rc) return rc;
-    s->h_sess.data = s->sess.p;
-    *tail = &s->h_sess;
-    tail = &s->h_sess.next;
+    s->hdr[n++].data = s->sess.p;
   }
-  *tail = e->shared;
+  for (size_t i = 0; i + 1 < n; i++) s->hdr[i].next = &s->hdr[i + 1];
+  if (n) s->hdr[n - 1].next = e->shared;
+  struct curl_slist *head = n ? &s->hdr[0] : e->shared;
+  int set = n ? 1 : e->shared ? 2 : 0;
+  if (set != s->hdr_set) {
+    if (curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, head) != CURLE_OK)
+      return -ENOMEM;
+    s->hdr_set = set;
+  }
   return 0;
 }
 
