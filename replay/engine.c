@@ -494,12 +494,25 @@ static int slot_setup(struct engine *e, struct slot *s,
    * environment (http_proxy would silently reroute the load). */
   c |= curl_easy_setopt(h, CURLOPT_PROXY, "");
   c |= curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-  if (o->http2) c |= curl_easy_setopt(h, CURLOPT_PIPEWAIT, 1L);
+  if (o->http2 && !tls && engine_h2c_reuse_broken()) {
+    /* One connection per request: slow, but every answer is right. */
+    c |= curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
+  } else if (o->http2) {
+    c |= curl_easy_setopt(h, CURLOPT_PIPEWAIT, 1L);
+  }
   if (o->insecure) {
     c |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
     c |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
   }
   return c == CURLE_OK ? 0 : -ENOMEM;
+}
+
+int engine_h2c_reuse_broken(void) {
+  /* libcurl before 8.0.0 sets up a second HTTP/2 layer when it reuses a
+   * prior-knowledge cleartext connection, and every transfer after the
+   * first one fails with "Error in the HTTP2 framing layer" (curl issue
+   * 10634). */
+  return curl_version_info(CURLVERSION_NOW)->version_num < 0x080000;
 }
 
 /* Checks the target URL and keeps it without trailing slashes. */
@@ -582,6 +595,22 @@ static int setup_headers(struct engine *e, const struct engine_opts *o,
   return 0;
 }
 
+int engine_check_opts(const struct engine_opts *opts, char *err,
+                      size_t errlen) {
+  int tls = 0;
+  struct engine *e = calloc(1, sizeof *e);
+  if (!e) return -ENOMEM;
+  int rc = parse_target(e, opts->target, &tls, err, errlen);
+  if (!rc) rc = setup_headers(e, opts, err, errlen);
+  if (!rc && opts->http2 &&
+      !(curl_version_info(CURLVERSION_NOW)->features & CURL_VERSION_HTTP2)) {
+    errf(err, errlen, "%s", "libcurl was built without HTTP/2");
+    rc = ERR_USAGE;
+  }
+  free_engine(e);
+  return rc;
+}
+
 int engine_new(uv_loop_t *loop, const struct engine_opts *opts,
                engine_done_fn *done, void *arg, struct engine **out, char *err,
                size_t errlen) {
@@ -629,8 +658,9 @@ int engine_new(uv_loop_t *loop, const struct engine_opts *opts,
   if (opts->max_connections > 0)
     m |= curl_multi_setopt(e->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
                            opts->max_connections);
+  int multiplex = opts->http2 && (tls || !engine_h2c_reuse_broken());
   m |= curl_multi_setopt(e->multi, CURLMOPT_PIPELINING,
-                         opts->http2 ? CURLPIPE_MULTIPLEX : CURLPIPE_NOTHING);
+                         multiplex ? CURLPIPE_MULTIPLEX : CURLPIPE_NOTHING);
   if (m != CURLM_OK) goto fail;
 
   /* Last: cannot fail, and once it exists the engine must be closed. */

@@ -19,19 +19,19 @@
 struct engine;
 
 struct engine_opts {
-  const char *target;      /* base URL: "http://127.0.0.1:8080" (a path
-                              prefix is kept: "http://h/api" + "/x") */
-  int http2;               /* negotiate HTTP/2 (h2c prior knowledge on
-                              http://, ALPN on https://) */
-  int64_t timeout_ms;      /* whole-request timeout (0: 30000) */
-  long max_connections;    /* total connections to the target (0: no cap) */
+  const char *target;         /* base URL: "http://127.0.0.1:8080" (a path
+                                 prefix is kept: "http://h/api" + "/x") */
+  int http2;                  /* negotiate HTTP/2 (h2c prior knowledge on
+                                 http://, ALPN on https://) */
+  int64_t timeout_ms;         /* whole-request timeout (0: 30000) */
+  long max_connections;       /* total connections to the target (0: no cap) */
   const char *const *headers; /* extra "Name: value" lines, sent on every
                                  request */
   size_t nheaders;
-  int insecure;            /* skip TLS verification */
+  int insecure;               /* skip TLS verification */
   const char *session_header; /* header name carrying engine_req.session;
                                  NULL: none */
-  size_t slots;            /* requests in flight at most (0: 1024) */
+  size_t slots;               /* requests in flight at most (0: 1024) */
 };
 
 /* One request. Strings are copied at submit; nothing is kept. */
@@ -46,25 +46,25 @@ struct engine_req {
 /* Why a request failed before an HTTP status came back. */
 enum engine_error {
   ENGINE_OK = 0,
-  ENGINE_E_CONNECT,  /* refused / unreachable */
-  ENGINE_E_TIMEOUT,  /* --timeout or connect timeout */
-  ENGINE_E_DNS,      /* name resolution */
-  ENGINE_E_TLS,      /* handshake or certificate */
-  ENGINE_E_RESET,    /* connection reset / closed mid-request */
+  ENGINE_E_CONNECT, /* refused / unreachable */
+  ENGINE_E_TIMEOUT, /* --timeout or connect timeout */
+  ENGINE_E_DNS,     /* name resolution */
+  ENGINE_E_TLS,     /* handshake or certificate */
+  ENGINE_E_RESET,   /* connection reset / closed mid-request */
   ENGINE_E_OTHER,
   ENGINE_E_COUNT
 };
 
 struct engine_result {
   void *ctx;
-  int status;            /* HTTP status, 0 when err != ENGINE_OK */
+  int status; /* HTTP status, 0 when err != ENGINE_OK */
   enum engine_error err;
-  const char *err_text;  /* curl's message when err != ENGINE_OK (static
-                            or valid during the callback only) */
-  uint64_t start_us;     /* when the request was handed to curl
-                            (uv_hrtime()/1000 clock) */
-  uint64_t end_us;       /* when it completed */
-  uint64_t resp_bytes;   /* body bytes received */
+  const char *err_text; /* curl's message when err != ENGINE_OK (static
+                           or valid during the callback only) */
+  uint64_t start_us;    /* when the request was handed to curl
+                           (uv_hrtime()/1000 clock) */
+  uint64_t end_us;      /* when it completed */
+  uint64_t resp_bytes;  /* body bytes received */
 };
 
 typedef void engine_done_fn(void *arg, const struct engine_result *res);
@@ -73,8 +73,13 @@ typedef void engine_done_fn(void *arg, const struct engine_result *res);
  * submitted request, from the loop. Returns 0, or -ENOMEM / ERR_USAGE (bad
  * target URL) with a message in err. */
 int engine_new(uv_loop_t *loop, const struct engine_opts *opts,
-               engine_done_fn *done, void *arg, struct engine **out,
-               char *err, size_t errlen);
+               engine_done_fn *done, void *arg, struct engine **out, char *err,
+               size_t errlen);
+
+/* Checks opts as engine_new would (target URL, header lines, session
+ * header name, HTTP/2 support) without creating anything. Returns 0, or
+ * ERR_USAGE with a message in err, or -ENOMEM. */
+int engine_check_opts(const struct engine_opts *opts, char *err, size_t errlen);
 
 /* Starts a request. Returns 0, or -EAGAIN when every slot is in flight
  * (submit again after a completion). */
@@ -89,6 +94,12 @@ size_t engine_free_slots(const struct engine *e);
  * are closed asynchronously: run the loop until closed(arg) is called,
  * then the engine is freed. */
 void engine_close(struct engine *e, void (*closed)(void *), void *arg);
+
+/* 1 when the libcurl in use cannot reuse a cleartext HTTP/2 connection
+ * (prior knowledge, "h2c"): the engine then opens one connection per
+ * request for http:// targets with http2 set. HTTP/2 over TLS is not
+ * affected. */
+int engine_h2c_reuse_broken(void);
 
 /* The short name of an error ("connect", "timeout", "dns", "tls",
  * "reset", "other"). */

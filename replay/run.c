@@ -830,6 +830,20 @@ static void worker_cleanup(struct worker *w) {
   if (w->inited) pthread_mutex_destroy(&w->lock);
 }
 
+static struct engine_opts engine_opts_of(const struct run_opts *o) {
+  struct engine_opts eo = {
+      .target = o->target,
+      .http2 = o->http2,
+      .timeout_ms = o->timeout_ms,
+      .max_connections = o->max_connections,
+      .headers = o->headers,
+      .nheaders = o->nheaders,
+      .insecure = o->insecure,
+      .session_header = o->session_header,
+  };
+  return eo;
+}
+
 static void *worker_main(void *arg) {
   struct worker *w = arg;
   struct shared *sh = w->sh;
@@ -840,17 +854,8 @@ static void *worker_main(void *arg) {
     w->failed = ERR_USAGE;
     goto out;
   }
-  struct engine_opts eo = {
-      .target = o->target,
-      .http2 = o->http2,
-      .timeout_ms = o->timeout_ms,
-      .max_connections = o->max_connections,
-      .headers = o->headers,
-      .nheaders = o->nheaders,
-      .insecure = o->insecure,
-      .session_header = o->session_header,
-      .slots = w->nflights,
-  };
+  struct engine_opts eo = engine_opts_of(o);
+  eo.slots = w->nflights;
   rc = engine_new(&w->loop, &eo, on_done, w, &w->engine, w->err, sizeof w->err);
   if (rc) {
     w->failed = rc;
@@ -1137,23 +1142,25 @@ static void summary(struct shared *sh, const struct stats *st, double elapsed,
 /* ---- the run ---------------------------------------------------------------
  */
 
-static int check_target(const char *url, FILE *err) {
-  CURLU *u = curl_url();
-  if (!u) return -ENOMEM;
-  int rc = 0;
-  char *scheme = NULL;
-  if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-      curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-      (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)) {
-    fprintf(err,
-            "mimic replay: error: --target '%s' is not an http:// or "
-            "https:// URL\n",
-            url);
-    rc = ERR_USAGE;
+/* Bad HTTP options are usage errors, found before the model is read. */
+static int check_http(const struct run_opts *o) {
+  char err[512] = "";
+  struct engine_opts eo = engine_opts_of(o);
+  int rc = engine_check_opts(&eo, err, sizeof err);
+  if (rc) {
+    fprintf(o->err, "mimic replay: error: %s\n",
+            rc == -ENOMEM ? err_str(rc) : err);
+    return rc;
   }
-  curl_free(scheme);
-  curl_url_cleanup(u);
-  return rc;
+  if (o->http2 && strncmp(o->target, "http://", 7) == 0 &&
+      engine_h2c_reuse_broken() && !o->quiet)
+    fprintf(o->err,
+            "mimic replay: warning: this libcurl (%s) cannot reuse cleartext "
+            "HTTP/2 connections (fixed in curl 8.0): every request opens "
+            "its own connection; use an https:// target for HTTP/2 at "
+            "speed\n",
+            curl_version_info(CURLVERSION_NOW)->version);
+  return 0;
 }
 
 int run_replay(const struct run_opts *o) {
@@ -1167,7 +1174,10 @@ int run_replay(const struct run_opts *o) {
   memset(&total, 0, sizeof total);
   int curl_ready = 0;
 
-  if (!o->dry_run && (rc = check_target(o->target, o->err))) goto out;
+  if (!o->dry_run && (rc = check_http(o))) {
+    if (rc == ERR_USAGE) status = RUN_USAGE;
+    goto out;
+  }
   if ((rc = model_load(o->model_path, &sh.model, err, sizeof err))) {
     fprintf(o->err, "mimic replay: error: %s\n", err);
     goto out;

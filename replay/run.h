@@ -62,7 +62,8 @@ struct run_opts {
 /* Exit statuses. */
 enum {
   RUN_OK = 0,
-  RUN_FAILED = 1,      /* could not run (model, target URL, files) */
+  RUN_FAILED = 1,      /* could not run (model, files) */
+  RUN_USAGE = 2,       /* bad options (target URL, header lines) */
   RUN_UNREACHABLE = 4, /* ran, but the target never answered */
 };
 

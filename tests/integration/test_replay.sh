@@ -147,5 +147,6 @@ check_true "unreachable target said clearly" grep -q "was unreachable" "$WORK/la
 check "connect errors counted" 15 "$(jq '.error_reasons.connect // 0' "$WORK/down.json")"
 check "report flags it" true "$(jq .target_unreachable "$WORK/down.json")"
 rc=$(run_status "$MIMIC" replay "$WORK/m.db" --target "ftp://x" --users 1)
-check "non-http target exit" 1 "$rc"
+check "non-http target: a usage error" 2 "$rc"
+check_true "non-http target said clearly" grep -q "http:// or https://" "$WORK/last.err"
 finish
