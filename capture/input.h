@@ -7,8 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define INPUT_MAX_LINE (1u << 20) /* longer lines are skipped, see INPUT_LONG  \
-                                   */
+#define INPUT_MAX_LINE                                                         \
+  (1u << 20) /* longer lines are skipped, see INPUT_LONG                       \
+              */
 
 struct input;
 

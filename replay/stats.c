@@ -55,8 +55,7 @@ int stats_done(struct stats *s, uint32_t ep, const struct engine_result *res,
     e->by_error[res->err < ENGINE_E_COUNT ? res->err : ENGINE_E_OTHER]++;
     if (!s->first_error[0])
       snprintf(s->first_error, sizeof s->first_error, "%s: %s",
-               engine_error_name(res->err),
-               res->err_text ? res->err_text : "");
+               engine_error_name(res->err), res->err_text ? res->err_text : "");
   } else {
     e->responses++;
     e->resp_bytes += res->resp_bytes;
@@ -68,8 +67,8 @@ int stats_done(struct stats *s, uint32_t ep, const struct engine_result *res,
 }
 
 int stats_merge(struct stats *dst, const struct stats *src) {
-  size_t n = dst->nendpoints < src->nendpoints ? dst->nendpoints
-                                               : src->nendpoints;
+  size_t n =
+      dst->nendpoints < src->nendpoints ? dst->nendpoints : src->nendpoints;
   for (size_t i = 0; i < n; i++) {
     struct stats_endpoint *d = &dst->ep[i];
     const struct stats_endpoint *e = &src->ep[i];

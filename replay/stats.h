@@ -12,8 +12,9 @@
 #include "engine.h"
 #include "hist.h"
 
-#define STATS_STATUSES 8 /* distinct statuses kept per endpoint; rarer ones
-                            go to the "other" count of their class */
+#define STATS_STATUSES                                                         \
+  8 /* distinct statuses kept per endpoint; rarer ones                         \
+       go to the "other" count of their class */
 
 struct stats_status {
   uint16_t status;

@@ -29,10 +29,10 @@ struct synth_opts {
 
 /* Where a session is: small, embedded in each virtual user. */
 struct synth_walk {
-  int32_t ep;       /* current endpoint, or -1 before the first / at END */
+  int32_t ep; /* current endpoint, or -1 before the first / at END */
   uint16_t persona;
-  uint16_t ua;      /* user agent index (synth_ua) */
-  uint32_t step;    /* requests issued in this session so far */
+  uint16_t ua;   /* user agent index (synth_ua) */
+  uint32_t step; /* requests issued in this session so far */
 };
 
 /* Compiles m (which must outlive the synth) into sampling tables. Fails
