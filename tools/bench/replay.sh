@@ -9,7 +9,9 @@
 #                   throughput runs (default 50)
 #   --skip-locust   do not run (or install) locust
 # Environment: MIMIC (default ./build/mimic), GENLOG (default
-# ./build/mimic-genlog), TMPDIR (scratch space).
+# ./build/mimic-genlog), CURL_FLOOR (default ./build/mimic-curl-floor: a bare
+# libcurl loop, the floor any libcurl-based engine stands on; its row is
+# left out when it is missing), TMPDIR (scratch space).
 # Exit: 0 every tool ran (targets missed or not); 1 a tool failed to run or
 #       `mimic replay` is missing (the other tools are still measured);
 #       2 a prerequisite is missing or an argument is wrong.
@@ -24,9 +26,14 @@ users=50
 skip_locust=0
 mimic=${MIMIC:-./build/mimic}
 genlog=${GENLOG:-./build/mimic-genlog}
+curl_floor=${CURL_FLOOR:-./build/mimic-curl-floor}
 # Memory runs: thinking users of mimic and of locust, and the base runs
-# that measure each tool's fixed cost.
+# that measure each tool's fixed cost. mimic's base has enough users to
+# fill its pool of 1024 request slots (curl handles and their receive
+# buffers, a fixed cost of ~20 MiB reached at ~1000 users), so that the
+# difference is what each further user costs.
 mem_users=(10000 100000)
+mem_base_mimic=2000
 mem_base=10
 locust_users=5000
 mem_seconds=20
@@ -224,6 +231,11 @@ if [[ $mimic_ok -eq 1 ]]; then
     --threads 1 --duration "${duration}s" --drain-timeout 0s --quiet \
     --report "$tmp/mimic_tp.json" || true
 fi
+if command -v -- "$curl_floor" > /dev/null; then
+  quiet_gate
+  echo "  libcurl floor: $users handles, multi_perform + multi_poll"
+  run_timed floor "$limit" "$curl_floor" "$url" "$duration" "$users" || true
+fi
 ac_measured=0
 if command -v autocannon > /dev/null 2>&1; then
   quiet_gate
@@ -238,7 +250,7 @@ fi
 mem_limit=$((mem_seconds + 60))
 if [[ $mimic_ok -eq 1 ]]; then
   echo "(2) memory: users thinking 30-60 s, ${mem_seconds} s each ..."
-  for u in "$mem_base" "${mem_users[@]}"; do
+  for u in "$mem_base_mimic" "${mem_users[@]}"; do
     echo "  mimic replay --users $u"
     run_timed "mimic_mem_$u" "$mem_limit" "$mimic" replay "$tmp/root.db" \
       --target "$url" --users "$u" --min-request-count 3 \
@@ -322,11 +334,15 @@ if [[ -s $tmp/mimic_tp.time ]]; then
   fact mi_cpu "$(cpu_s mimic_tp)"
   fact mi_rss "$(field mimic_tp 4)"
 fi
+if [[ -s $tmp/floor.time ]]; then
+  fact fl_req "$(awk '$1 == "requests" { print $2 }' "$tmp/floor.out")"
+  fact fl_cpu "$(cpu_s floor)"
+fi
 if [[ $ac_measured -eq 1 ]]; then
   fact ac_req "$(jq -r '.requests.total // empty' "$tmp/autocannon.out" 2> /dev/null)"
   fact ac_cpu "$(cpu_s autocannon)"
 fi
-for u in "$mem_base" "${mem_users[@]}"; do
+for u in "$mem_base_mimic" "${mem_users[@]}"; do
   if [[ -s $tmp/mimic_mem_$u.time ]]; then
     fact "mm_rss_$u" "$(field "mimic_mem_$u" 4)"
     fact "mm_req_$u" "$(jget "mimic_mem_$u.json" .requests)"
@@ -354,7 +370,8 @@ printf 'replay benchmark: %s CPUs, tools on %s, nginx %s (return 200, no access 
   "${NGINX_CPU:+ on CPU $NGINX_CPU}"
 [[ $mimic_ok -eq 1 ]] || echo "mimic: not measured: $mimic_why"
 [[ -z $locust_why ]] || echo "locust: not measured: $locust_why"
-awk -v mem="${mem_users[*]}" -v base="$mem_base" -v lu="$locust_users" \
+awk -v mem="${mem_users[*]}" -v base="$mem_base" -v mbase="$mem_base_mimic" \
+  -v lu="$locust_users" \
   -v wrkv="${wrk_version:-?}" -v acm="$ac_measured" \
   -v mok="$mimic_ok" -v lok="$([[ -z $locust_why ]] && echo 1 || echo 0)" '
 function has(k) { return (k in f) && f[k] != "" }
@@ -391,6 +408,12 @@ END {
       row("  mimic/wrk per CPU-s", "mimic", sprintf("%.2fx", mi_pc / wrk_pc),
           ">= 0.5x", verdict(mi_pc >= 0.5 * wrk_pc))
   }
+  if (has("fl_req") && f["fl_cpu"] > 0) {
+    fl_pc = f["fl_req"] / f["fl_cpu"]
+    row("  requests per client CPU-s", "libcurl", num(fl_pc), "(floor)", "")
+    if (wrk_pc) row("  libcurl floor/wrk per CPU-s", "libcurl", sprintf("%.2fx", fl_pc / wrk_pc), "", "")
+    if (mi_pc) row("  mimic/libcurl floor per CPU-s", "mimic", sprintf("%.2fx", mi_pc / fl_pc), "", "")
+  }
   ac = ac_pc ? ac_pc : f["acref"]
   row("  requests per client CPU-s", "autocannon", num(ac),
       ac_pc ? "(measured now)" : "(perf-baseline.md)", "")
@@ -401,15 +424,16 @@ END {
   if (has("mi_rss")) row("  peak RSS MiB", "mimic", sprintf("%.1f", f["mi_rss"] / 1024), "", "")
   if (has("mi_err")) row("  errors", "mimic", num(f["mi_err"]), "0", verdict(f["mi_err"] == 0))
 
-  print "(2) memory of users thinking 30-60 s (peak RSS; KiB/user = (RSS(U) - RSS(" base ")) / U)"
+  print "(2) memory of users thinking 30-60 s (peak RSS; KiB/user = (RSS(U) - RSS(base)) / (U - base))"
   n = split(mem, us, " ")
-  if (has("mm_rss_" base))
-    row("  peak RSS MiB, " base " users", "mimic", sprintf("%.1f", f["mm_rss_" base] / 1024), "", "")
+  if (has("mm_rss_" mbase))
+    row("  peak RSS MiB, " mbase " users (base)", "mimic", sprintf("%.1f", f["mm_rss_" mbase] / 1024), "", "")
   for (i = 1; i <= n; i++) {
     k = us[i]
-    if (has("mm_rss_" k) && has("mm_rss_" base)) {
+    if (has("mm_rss_" k) && has("mm_rss_" mbase)) {
       row("  peak RSS MiB, " k " users", "mimic", sprintf("%.1f", f["mm_rss_" k] / 1024), "", "")
-      kpu = (f["mm_rss_" k] - f["mm_rss_" base]) / k
+      row("  KiB per user, all in, " k " users", "mimic", sprintf("%.2f", f["mm_rss_" k] / k), "", "")
+      kpu = (f["mm_rss_" k] - f["mm_rss_" mbase]) / (k - mbase)
       row("  KiB per user, " k " users", "mimic", sprintf("%.2f", kpu), "<= 2 KiB", verdict(kpu <= 2))
       if (has("mm_req_" k))
         row("  requests sent, " k " users", "mimic", num(f["mm_req_" k]), ">= " k " (1 each)",
@@ -419,7 +443,7 @@ END {
   if (has("lo_rss_" lu) && has("lo_rss_" base)) {
     row("  peak RSS MiB, " base " users", "locust", sprintf("%.1f", f["lo_rss_" base] / 1024), "", "")
     row("  peak RSS MiB, " lu " users", "locust", sprintf("%.1f", f["lo_rss_" lu] / 1024), "", "")
-    row("  KiB per user, " lu " users", "locust", sprintf("%.2f", (f["lo_rss_" lu] - f["lo_rss_" base]) / lu), "(reference)", "")
+    row("  KiB per user, " lu " users", "locust", sprintf("%.2f", (f["lo_rss_" lu] - f["lo_rss_" base]) / (lu - base)), "(reference)", "")
     if (has("lo_req_" lu)) row("  requests sent, " lu " users", "locust", num(f["lo_req_" lu]), "", "")
   } else row("  KiB per user, " lu " users", "locust", lok ? "failed" : "not run", "", "")
 
