@@ -385,6 +385,27 @@ static int after_request(struct worker *w, uint32_t i, int64_t end_us) {
 
 static void on_done(void *arg, const struct engine_result *res);
 
+/* Writes v in decimal at p; returns the end. (snprintf costs about 1% of
+ * a request's CPU at full speed.) */
+static char *put_u64(char *p, uint64_t v) {
+  char tmp[20];
+  size_t n = 0;
+  do {
+    tmp[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  while (n) *p++ = tmp[--n];
+  return p;
+}
+
+/* "<user>.<session>" into buf (at least 42 bytes). */
+static void session_id(char *buf, uint64_t user, uint32_t session) {
+  char *p = put_u64(buf, user);
+  *p++ = '.';
+  p = put_u64(p, session);
+  *p = '\0';
+}
+
 static int submit(struct worker *w, uint32_t i) {
   struct vuser *u = &w->users[i];
   const struct synth *s = w->sh->synth;
@@ -396,7 +417,7 @@ static int submit(struct worker *w, uint32_t i) {
   f->intended_us = u->due_us;
   synth_target(s, &u->rng, f->ep, f->target, sizeof f->target);
   char session[48];
-  snprintf(session, sizeof session, "%" PRIu64 ".%" PRIu32, u->id, u->session);
+  session_id(session, u->id, u->session);
   const char *ua = synth_ua(s, u->walk.ua);
   u->state = U_FLIGHT;
   stats_sent(&w->stats, f->ep);
