@@ -4,10 +4,13 @@
 # the accuracy of the open model's arrival rate.
 #
 # Usage: tools/bench/replay.sh [--duration DUR] [--users N] [--skip-locust]
+#                              [--skip-autocannon]
 #   --duration DUR  length of each throughput run (default 10s)
 #   --users N       connections (wrk) and virtual users (mimic) of the
 #                   throughput runs (default 50)
 #   --skip-locust   do not run (or install) locust
+#   --skip-autocannon  do not run autocannon (else, when it is not on the
+#                   PATH, it is installed with npm into the scratch folder)
 # Environment: MIMIC (default ./build/mimic), GENLOG (default
 # ./build/mimic-genlog), CURL_FLOOR (default ./build/mimic-curl-floor: a bare
 # libcurl loop, the floor any libcurl-based engine stands on; its row is
@@ -15,8 +18,9 @@
 # Exit: 0 every tool ran (targets missed or not); 1 a tool failed to run or
 #       `mimic replay` is missing (the other tools are still measured);
 #       2 a prerequisite is missing or an argument is wrong.
-# It builds nothing; it installs python3-locust only when locust is missing
-# and --skip-locust is not given. See tools/bench/README.md.
+# It builds nothing; it installs python3-locust (apt) and autocannon (npm,
+# into the scratch folder) only when they are missing and not skipped.
+# See tools/bench/README.md.
 set -euo pipefail
 export LC_ALL=C
 
@@ -24,6 +28,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 duration=10
 users=50
 skip_locust=0
+skip_autocannon=0
 mimic=${MIMIC:-./build/mimic}
 genlog=${GENLOG:-./build/mimic-genlog}
 curl_floor=${CURL_FLOOR:-./build/mimic-curl-floor}
@@ -43,7 +48,7 @@ open_seconds=30
 # Reference from ../shared/research/perf-baseline.md (pinned, GET /).
 autocannon_ref=65000
 
-usage() { sed -n '2,18s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,22s/^# \{0,1\}//p' "$0"; }
 
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -65,6 +70,7 @@ while [[ $# -gt 0 ]]; do
       shift 2
       ;;
     --skip-locust) skip_locust=1; shift ;;
+    --skip-autocannon) skip_autocannon=1; shift ;;
     -h | --help) usage; exit 0 ;;
     *) echo "replay.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
   esac
@@ -237,10 +243,25 @@ if command -v -- "$curl_floor" > /dev/null; then
   run_timed floor "$limit" "$curl_floor" "$url" "$duration" "$users" || true
 fi
 ac_measured=0
-if command -v autocannon > /dev/null 2>&1; then
+autocannon=
+if [[ $skip_autocannon -eq 0 ]]; then
+  if command -v autocannon > /dev/null 2>&1; then
+    autocannon=autocannon
+  elif command -v npm > /dev/null 2>&1; then
+    echo "  installing autocannon with npm into the scratch folder ..."
+    if npm install --silent --no-audit --no-fund --prefix "$tmp/npm" \
+      autocannon@9 > "$tmp/npm.log" 2>&1; then
+      autocannon=$tmp/npm/node_modules/.bin/autocannon
+    else
+      echo "  autocannon could not be installed (see npm); its row is" \
+        "taken from perf-baseline.md" >&2
+    fi
+  fi
+fi
+if [[ -n $autocannon ]]; then
   quiet_gate
   echo "  autocannon -c $users -d $duration"
-  if run_timed autocannon "$limit" autocannon -c "$users" -d "$duration" -j \
+  if run_timed autocannon "$limit" "$autocannon" -c "$users" -d "$duration" -j \
     "$url"; then
     ac_measured=1
   fi
