@@ -951,7 +951,9 @@ static void show_progress(struct shared *sh, struct progress *p,
   double rps = dt > 0 ? (double)(p->requests - last_requests) / dt : 0;
   double done = (double)(p->responses + p->errors);
   char remaining[48] = "";
-  if (sh->end_us != INT64_MAX)
+  if (sh->end_us != INT64_MAX && elapsed * 1e6 > (double)sh->end_us)
+    snprintf(remaining, sizeof remaining, " (draining)");
+  else if (sh->end_us != INT64_MAX)
     snprintf(remaining, sizeof remaining, " / %s",
              units_duration(sh->end_us, e, sizeof e));
   fprintf(sh->o->err,
