@@ -53,7 +53,11 @@ struct slot {
   uint64_t start_us;
   uint64_t bytes;
   enum method method; /* what the easy handle is set up for */
-  struct line url;    /* base + target; what curl was last given */
+  struct line url;    /* base + target (unsafe bytes %-encoded); what
+                         the slot's CURLU was last given */
+  CURLU *cu;          /* the parsed URL curl reads (CURLOPT_CURLU): only
+                         its path and query change between requests, so
+                         curl never parses a URL string per transfer */
   struct line verb;   /* the custom method when method == M_BODY */
   struct line ua;     /* "User-Agent: " + value */
   struct line sess;   /* "<session header>: " + value */
@@ -92,6 +96,7 @@ struct engine {
 
   char *base; /* target URL without trailing '/' */
   size_t baselen;
+  size_t pathoff; /* where base's path (if any) starts in base */
   char *sess_name;
   /* The extra headers, the shared tail of every slot's list (NULL when
    * there are none). Read-only for curl. */
@@ -196,6 +201,7 @@ static void free_engine(struct engine *e) {
   for (size_t i = 0; e->slots && i < e->nslots; i++) {
     struct slot *s = &e->slots[i];
     if (s->easy) curl_easy_cleanup(s->easy);
+    curl_url_cleanup(s->cu);
     free(s->url.p);
     free(s->verb.p);
     free(s->ua.p);
@@ -469,7 +475,10 @@ static int slot_setup(struct engine *e, struct slot *s,
   }
   if (rc) return rc;
   s->easy = curl_easy_init();
-  if (!s->easy) return -ENOMEM;
+  s->cu = curl_url();
+  if (!s->easy || !s->cu) return -ENOMEM;
+  if (curl_url_set(s->cu, CURLUPART_URL, e->base, 0) != CURLUE_OK)
+    return -ENOMEM; /* parse_target parsed it already */
 
   /* Set once: curl keeps options between transfers on one handle. */
   CURL *h = s->easy;
@@ -480,6 +489,7 @@ static int slot_setup(struct engine *e, struct slot *s,
   int c = CURLE_OK;
   c |= curl_easy_setopt(h, CURLOPT_PRIVATE, (char *)s);
   c |= curl_easy_setopt(h, CURLOPT_ERRORBUFFER, s->errbuf);
+  c |= curl_easy_setopt(h, CURLOPT_CURLU, s->cu);
   c |= curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
   c |= curl_easy_setopt(h, CURLOPT_WRITEDATA, s);
   c |= curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, on_opensocket);
@@ -520,6 +530,7 @@ static int parse_target(struct engine *e, const char *target, int *tls,
                         char *err, size_t errlen) {
   int rc = ERR_USAGE;
   char *scheme = NULL, *host = NULL, *query = NULL, *frag = NULL;
+  char *path = NULL;
   CURLU *u = curl_url();
   if (!u) return -ENOMEM;
   if (!target || curl_url_set(u, CURLUPART_URL, target, 0) != CURLUE_OK) {
@@ -530,6 +541,7 @@ static int parse_target(struct engine *e, const char *target, int *tls,
   curl_url_get(u, CURLUPART_HOST, &host, 0);
   curl_url_get(u, CURLUPART_QUERY, &query, 0);
   curl_url_get(u, CURLUPART_FRAGMENT, &frag, 0);
+  curl_url_get(u, CURLUPART_PATH, &path, 0);
   if (!scheme || (strcmp(scheme, "http") && strcmp(scheme, "https"))) {
     errf(err, errlen, "target URL must be http:// or https://: %s", target);
     goto out;
@@ -549,12 +561,18 @@ static int parse_target(struct engine *e, const char *target, int *tls,
   memcpy(e->base, target, n);
   e->base[n] = '\0';
   e->baselen = n;
+  /* A request's path is base's own path (without its trailing slashes)
+   * followed by the request target. */
+  size_t plen = path ? strlen(path) : 0;
+  while (plen && path[plen - 1] == '/') plen--;
+  e->pathoff = n - (plen <= n ? plen : n);
   rc = 0;
 out:
   curl_free(scheme);
   curl_free(host);
   curl_free(query);
   curl_free(frag);
+  curl_free(path);
   curl_url_cleanup(u);
   return rc;
 }
@@ -708,14 +726,63 @@ static int set_method(struct slot *s, const char *method) {
   return 0;
 }
 
+/* Bytes that cannot stand in a request line as they are: learned paths
+ * may hold them (a log keeps what clients sent). */
+static int unsafe(unsigned char c) {
+  return c <= 0x20 || c >= 0x7f || c == '"';
+}
+
+/* Sets the slot's URL to base + target: the text in s->url (unsafe bytes
+ * %-encoded), the path and query in its CURLU. */
+static int url_put(struct engine *e, struct slot *s, const char *target) {
+  size_t n = 0, extra = 0;
+  for (; target[n]; n++) extra += unsafe((unsigned char)target[n]) ? 2 : 0;
+  if (n + extra > FIELD_MAX) return ERR_LIMIT;
+  int rc = line_put(&s->url, target, 0);
+  if (rc) return rc;
+  if (extra) {
+    /* Grow, then encode from the end backwards. */
+    if (s->url.pre + n + extra + 1 > s->url.cap) {
+      char *p = realloc(s->url.p, s->url.pre + n + extra + 1);
+      if (!p) return -ENOMEM;
+      s->url.p = p;
+      s->url.cap = s->url.pre + n + extra + 1;
+    }
+    static const char hex[] = "0123456789ABCDEF";
+    char *d = s->url.p + s->url.pre;
+    size_t w = n + extra;
+    d[w] = '\0';
+    for (size_t i = n; i-- > 0;) {
+      unsigned char c = (unsigned char)target[i];
+      if (unsafe(c)) {
+        d[--w] = hex[c & 15];
+        d[--w] = hex[c >> 4];
+        d[--w] = '%';
+      } else {
+        d[--w] = (char)c;
+      }
+    }
+  }
+  char *path = s->url.p + e->pathoff;
+  char *q = strchr(s->url.p + s->url.pre, '?');
+  if (q) *q = '\0';
+  CURLUcode uc = curl_url_set(s->cu, CURLUPART_PATH, path, 0);
+  if (q) *q = '?';
+  if (uc == CURLUE_OK)
+    uc = curl_url_set(s->cu, CURLUPART_QUERY, q && q[1] ? q + 1 : NULL, 0);
+  if (uc != CURLUE_OK) return uc == CURLUE_OUT_OF_MEMORY ? -ENOMEM : ERR_USAGE;
+  /* The comparison in prepare is with the raw target: an encoded one is
+   * simply set again next time. */
+  return 0;
+}
+
 static int prepare(struct engine *e, struct slot *s,
                    const struct engine_req *r) {
   if (strcmp(s->url.p + s->url.pre, r->target) != 0) {
-    int rc = line_put(&s->url, r->target, 0);
-    if (rc) return rc;
-    if (curl_easy_setopt(s->easy, CURLOPT_URL, s->url.p) != CURLE_OK) {
+    int rc = url_put(e, s, r->target);
+    if (rc) {
       s->url.p[s->url.pre] = '\0'; /* curl has the old one: set next time */
-      return -ENOMEM;
+      return rc;
     }
   }
   int rc = set_method(s, r->method);

@@ -462,6 +462,42 @@ static void test_methods(void **state) {
   t_finish(&t);
 }
 
+/* Request targets on one slot: a base URL's path is kept in front, a
+ * query goes away when the next target has none, and bytes that cannot
+ * stand in a request line are %-encoded. */
+static void test_targets(void **state) {
+  (void)state;
+  static const char *const targets[] = {
+      "/a?x=1", "/b", "/c/d?y=2&z=3", "/e f\"g\x01\xc3\xa9", "/b", "/?q"};
+  static const char *const want[] = {"GET /api/v2/a?x=1 HTTP/1.1",
+                                     "GET /api/v2/b HTTP/1.1",
+                                     "GET /api/v2/c/d?y=2&z=3 HTTP/1.1",
+                                     "GET /api/v2/e%20f%22g%01%C3%A9 HTTP/1.1",
+                                     "GET /api/v2/b HTTP/1.1",
+                                     "GET /api/v2/?q HTTP/1.1"};
+  struct t t;
+  char url[64], base[96];
+  t_init(&t);
+  t_server(&t, SRV_OK, url, sizeof url);
+  snprintf(base, sizeof base, "%s/api/v2//", url);
+  t_engine(&t, base, 1, 5000);
+  for (int i = 0; i < 6; i++) {
+    struct engine_req q = {.method = "GET", .target = targets[i]};
+    EXPECT_EQ(engine_submit(t.e, &q), 0);
+    t.submitted++;
+    t.total = t.submitted;
+    EXPECT_EQ(run_until(&t, &t.completed, i + 1, 3000), 0);
+    EXPECT_EQ(t.last.err, ENGINE_OK);
+  }
+  EXPECT_EQ(t.srv.nrec, 6);
+  /* (Percent-encoding is case-insensitive; curl may write either.) */
+  for (int i = 0; i < 6; i++)
+    if (strcasecmp(t.srv.recs[i].line, want[i]) != 0)
+      fail_msg("request %d: got \"%s\", want \"%s\"", i, t.srv.recs[i].line,
+               want[i]);
+  t_finish(&t);
+}
+
 static void test_eagain(void **state) {
   (void)state;
   struct t t;
@@ -731,6 +767,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_many_requests),
       cmocka_unit_test(test_methods),
+      cmocka_unit_test(test_targets),
       cmocka_unit_test(test_eagain),
       cmocka_unit_test(test_status_from_path),
       cmocka_unit_test(test_refused),
