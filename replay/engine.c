@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -45,6 +46,20 @@ struct line {
 
 enum method { M_UNSET, M_GET, M_HEAD, M_BODY };
 
+/* A growable byte buffer (request bodies, captured response parts). */
+struct buf {
+  char *p;
+  size_t len, cap;
+};
+
+/* What a request captured of its response. A slot gets one on its first
+ * capturing request; on completion it is swapped with the engine's spare
+ * (no copy), so the callback may submit into the slot while it reads. */
+struct capture {
+  struct buf loc, cookies, body;
+  int truncated;
+};
+
 struct slot {
   CURL *easy;
   struct slot *next_free;
@@ -61,14 +76,26 @@ struct slot {
   struct line verb;   /* the custom method when method == M_BODY */
   struct line ua;     /* "User-Agent: " + value */
   struct line sess;   /* "<session header>: " + value */
+  struct line ctype;  /* "Content-Type: " + value (made on first use) */
+  struct line hx[ENGINE_REQ_HEADERS]; /* the request's own header lines
+                                         (made on first use) */
   /* The header list curl reads (CURLOPT_HTTPHEADER points at hdr[0] when
    * the list is not empty): for a method with a body "Expect:" and
-   * "Content-Type:", then [User-Agent], [session], then the engine's
-   * extra headers. A GET carries only what it needs: curl scans the whole
-   * list for each header it may add itself, about forty times a request. */
-  struct curl_slist hdr[4];
+   * "Content-Type:[ type]", then [User-Agent], [session], the request's
+   * own lines, then the engine's extra headers. A GET carries only what it
+   * needs: curl scans the whole list for each header it may add itself,
+   * about forty times a request. */
+  struct curl_slist hdr[4 + ENGINE_REQ_HEADERS];
   int hdr_set; /* what CURLOPT_HTTPHEADER holds: 0 NULL, 1 hdr, 2 the
                   engine's extras alone */
+  /* Body, capture, timeout and faults: all idle for a plain GET. */
+  struct buf body;         /* what POSTFIELDS points at */
+  unsigned capture;        /* ENGINE_CAP_* of this request */
+  int hdr_fn;              /* CURLOPT_HEADERFUNCTION is set */
+  struct capture *cap;     /* made on the first capturing request */
+  int64_t timeout_ms;      /* what CURLOPT_TIMEOUT_MS holds */
+  enum engine_fault fault; /* of this request */
+  size_t up_len, up_sent;  /* announced / sent body bytes of a fault */
   char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -105,10 +132,15 @@ struct engine {
   char **extra; /* copies of the extra header lines */
 
   char errtext[CURL_ERROR_SIZE]; /* survives a resubmit in the callback */
+  struct capture *spare;         /* swapped with a capturing slot's */
+  int64_t timeout_ms;            /* the default request timeout */
 };
 
 static char expect_off[] = "Expect:";
 static char ctype_off[] = "Content-Type:";
+/* The body a fault announces when the request has none of its own. */
+static const char filler[64] = "                                "
+                               "                               ";
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -153,6 +185,42 @@ static int line_put(struct line *l, const char *v, int clean) {
   return 0;
 }
 
+/* Appends n bytes to b (NUL-terminated), keeping at most max bytes; 1 when
+ * something had to be dropped. Grows geometrically, so a capture costs
+ * allocations only while a slot meets its largest response. */
+static int buf_add(struct buf *b, const char *p, size_t n, size_t max) {
+  int cut = 0;
+  if (b->len + n > max) {
+    n = max > b->len ? max - b->len : 0;
+    cut = 1;
+  }
+  if (b->len + n + 1 > b->cap) {
+    size_t cap = b->cap ? b->cap * 2 : 256;
+    while (cap < b->len + n + 1) cap *= 2;
+    char *q = realloc(b->p, cap);
+    if (!q) return 1;
+    b->p = q;
+    b->cap = cap;
+  }
+  memcpy(b->p + b->len, p, n);
+  b->len += n;
+  b->p[b->len] = '\0';
+  return cut;
+}
+
+static void capture_free(struct capture *c) {
+  if (!c) return;
+  free(c->loc.p);
+  free(c->cookies.p);
+  free(c->body.p);
+  free(c);
+}
+
+static void capture_reset(struct capture *c) {
+  c->loc.len = c->cookies.len = c->body.len = 0;
+  c->truncated = 0;
+}
+
 static enum engine_error map_error(CURLcode rc) {
   switch (rc) {
   case CURLE_OK: return ENGINE_OK;
@@ -178,6 +246,7 @@ static enum engine_error map_error(CURLcode rc) {
   case CURLE_SEND_ERROR:
   case CURLE_GOT_NOTHING:
   case CURLE_PARTIAL_FILE: return ENGINE_E_RESET;
+  case CURLE_ABORTED_BY_CALLBACK: return ENGINE_E_ABORT;
   default: return ENGINE_E_OTHER;
   }
 }
@@ -191,6 +260,7 @@ const char *engine_error_name(enum engine_error err) {
   case ENGINE_E_TLS: return "tls";
   case ENGINE_E_RESET: return "reset";
   case ENGINE_E_OTHER: return "other";
+  case ENGINE_E_ABORT: return "abort";
   default: return "unknown";
   }
 }
@@ -206,7 +276,12 @@ static void free_engine(struct engine *e) {
     free(s->verb.p);
     free(s->ua.p);
     free(s->sess.p);
+    free(s->ctype.p);
+    for (size_t k = 0; k < ENGINE_REQ_HEADERS; k++) free(s->hx[k].p);
+    free(s->body.p);
+    capture_free(s->cap);
   }
+  capture_free(e->spare);
   for (size_t i = 0; e->extra && i < e->nshared; i++) free(e->extra[i]);
   free(e->extra);
   free(e->shared);
@@ -427,8 +502,22 @@ static void complete(struct engine *e, struct slot *s, CURLcode rc,
   } else {
     r.err = map_error(rc);
     const char *t = s->errbuf[0] ? s->errbuf : curl_easy_strerror(rc);
+    if (rc == CURLE_ABORTED_BY_CALLBACK && s->fault == ENGINE_FAULT_ABORT)
+      t = "closed mid-request (fault)";
     snprintf(e->errtext, sizeof e->errtext, "%s", t);
     r.err_text = e->errtext;
+  }
+  if (s->capture && s->cap) {
+    struct capture *c = s->cap;
+    s->cap = e->spare;
+    e->spare = c;
+    if (c->loc.len) r.location = c->loc.p;
+    if (c->cookies.len) r.set_cookie = c->cookies.p;
+    if (c->body.len) {
+      r.body = c->body.p;
+      r.body_len = c->body.len;
+    }
+    r.body_truncated = c->truncated;
   }
   slot_release(e, s);
   e->done(e->arg, &r);
@@ -455,12 +544,70 @@ static void check_done(struct engine *e) {
 
 /* ---- setup -------------------------------------------------------------- */
 
-/* Response bodies are only counted. */
+/* Response bodies are counted, and kept (a bounded prefix) only when the
+ * request asked for it. */
 static size_t on_body(char *p, size_t size, size_t n, void *ud) {
-  (void)p;
   struct slot *s = ud;
   s->bytes += (uint64_t)size * n;
+  if ((s->capture & ENGINE_CAP_BODY) && s->cap)
+    s->cap->truncated |= buf_add(&s->cap->body, p, size * n, ENGINE_BODY_CAP);
   return size * n;
+}
+
+static int has_name(const char *p, size_t n, const char *name, size_t len) {
+  return n > len && strncasecmp(p, name, len) == 0;
+}
+
+/* The value of a header line: after the colon, without blanks around. */
+static void header_value(const char *p, size_t n, size_t skip, const char **v,
+                         size_t *vlen) {
+  const char *a = p + skip, *b = p + n;
+  while (a < b && (*a == ' ' || *a == '\t')) a++;
+  while (b > a && (b[-1] == '\r' || b[-1] == '\n' || b[-1] == ' ')) b--;
+  *v = a;
+  *vlen = (size_t)(b - a);
+}
+
+/* CURLOPT_HEADERFUNCTION, set only for requests that capture headers. */
+static size_t on_header(char *p, size_t size, size_t n, void *ud) {
+  struct slot *s = ud;
+  size_t len = size * n;
+  struct capture *c = s->cap;
+  if (!c) return len;
+  const char *v;
+  size_t vlen;
+  if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
+    /* A new response (after a 1xx): forget the previous one's headers. */
+    c->loc.len = c->cookies.len = 0;
+  } else if (has_name(p, len, "location:", 9)) {
+    header_value(p, len, 9, &v, &vlen);
+    c->loc.len = 0;
+    if (vlen < ENGINE_LOCATION_CAP) buf_add(&c->loc, v, vlen, vlen);
+  } else if (has_name(p, len, "set-cookie:", 11)) {
+    header_value(p, len, 11, &v, &vlen);
+    /* A cookie that does not fit is dropped whole, never cut. */
+    if (c->cookies.len + vlen + 1 <= ENGINE_COOKIES_CAP) {
+      buf_add(&c->cookies, v, vlen, ENGINE_COOKIES_CAP);
+      buf_add(&c->cookies, "\n", 1, ENGINE_COOKIES_CAP);
+    }
+  }
+  return len;
+}
+
+/* CURLOPT_READFUNCTION: used only by faults (other bodies go through
+ * POSTFIELDS). STALL pauses the upload for good; ABORT sends half of the
+ * announced body, then makes curl abort the transfer. */
+static size_t on_read(char *p, size_t size, size_t n, void *ud) {
+  struct slot *s = ud;
+  if (s->fault == ENGINE_FAULT_STALL) return CURL_READFUNC_PAUSE;
+  size_t half = s->up_len / 2;
+  if (s->up_sent >= half) return CURL_READFUNC_ABORT;
+  size_t k = half - s->up_sent;
+  if (k > size * n) k = size * n;
+  const char *src = s->body.len ? s->body.p : filler;
+  memcpy(p, src + s->up_sent, k);
+  s->up_sent += k;
+  return k;
 }
 
 static int slot_setup(struct engine *e, struct slot *s,
@@ -485,13 +632,16 @@ static int slot_setup(struct engine *e, struct slot *s,
   long ver = CURL_HTTP_VERSION_1_1;
   if (o->http2)
     ver = tls ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
-  long timeout = o->timeout_ms > 0 ? (long)o->timeout_ms : 30000L;
+  long timeout = (long)e->timeout_ms;
+  s->timeout_ms = e->timeout_ms;
   int c = CURLE_OK;
   c |= curl_easy_setopt(h, CURLOPT_PRIVATE, (char *)s);
   c |= curl_easy_setopt(h, CURLOPT_ERRORBUFFER, s->errbuf);
   c |= curl_easy_setopt(h, CURLOPT_CURLU, s->cu);
   c |= curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
   c |= curl_easy_setopt(h, CURLOPT_WRITEDATA, s);
+  c |= curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+  c |= curl_easy_setopt(h, CURLOPT_READDATA, s);
   c |= curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, on_opensocket);
   c |= curl_easy_setopt(h, CURLOPT_CLOSESOCKETFUNCTION, on_closesocket);
   c |= curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -641,6 +791,7 @@ int engine_new(uv_loop_t *loop, const struct engine_opts *opts,
   e->loop = loop;
   e->done = done;
   e->arg = arg;
+  e->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 30000;
   rc = parse_target(e, opts->target, &tls, err, errlen);
   if (rc) goto fail;
   if (opts->http2 &&
@@ -699,14 +850,41 @@ fail:
 
 /* ---- submit ------------------------------------------------------------- */
 
-static int set_method(struct slot *s, const char *method) {
+/* The body options of a request of a body method: its own body through
+ * POSTFIELDS (an empty one when it has none: curl sends Content-Length: 0
+ * and the slot's "Content-Type:" line drops its form type), or, for a
+ * fault, POSTFIELDS unset so that curl pulls the announced body through
+ * on_read. Set on every such request: they are the rarer kind. */
+static int set_body(struct slot *s, const struct engine_req *r) {
+  CURL *h = s->easy;
+  int c = CURLE_OK;
+  s->body.len = 0;
+  if (r->body && r->body_len)
+    buf_add(&s->body, r->body, r->body_len, ENGINE_BODY_MAX);
+  if (r->body && r->body_len && s->body.len != r->body_len) return -ENOMEM;
+  if (r->fault != ENGINE_FAULT_NONE) {
+    s->up_len = s->body.len ? s->body.len : sizeof filler;
+    s->up_sent = 0;
+    c |= curl_easy_setopt(h, CURLOPT_POSTFIELDS, (char *)NULL);
+    c |=
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)s->up_len);
+  } else {
+    c |= curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)s->body.len);
+    c |= curl_easy_setopt(h, CURLOPT_POSTFIELDS, s->body.len ? s->body.p : "");
+  }
+  return c == CURLE_OK ? 0 : -ENOMEM;
+}
+
+static int set_method(struct slot *s, const struct engine_req *r) {
+  const char *method = r->method;
+  int body = (r->body && r->body_len) || r->fault != ENGINE_FAULT_NONE;
   enum method want = M_BODY;
-  if (strcmp(method, "GET") == 0)
+  if (!body && strcmp(method, "GET") == 0)
     want = M_GET;
-  else if (strcmp(method, "HEAD") == 0)
+  else if (!body && strcmp(method, "HEAD") == 0)
     want = M_HEAD;
   if (want == s->method && (want != M_BODY || strcmp(s->verb.p, method) == 0))
-    return 0;
+    return want == M_BODY ? set_body(s, r) : 0;
   s->method = M_UNSET; /* until every option below is in */
   CURL *h = s->easy;
   int c = curl_easy_setopt(h, CURLOPT_HTTPGET, 1L); /* clears NOBODY */
@@ -717,11 +895,8 @@ static int set_method(struct slot *s, const char *method) {
     c |= curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, (char *)NULL);
   } else {
     int rc = line_put(&s->verb, method, 1);
+    if (!rc) rc = set_body(s, r);
     if (rc) return rc;
-    /* An empty body: curl sends Content-Length: 0; the slot's
-     * "Content-Type:" line (see prepare) drops its form type. */
-    c |= curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, 0L);
-    c |= curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
     c |= curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, s->verb.p);
   }
   if (c != CURLE_OK) return -ENOMEM;
@@ -779,6 +954,42 @@ static int url_put(struct engine *e, struct slot *s, const char *target) {
   return 0;
 }
 
+/* A line made on first use (most slots never need it). */
+static int line_lazy(struct line *l, const char *prefix) {
+  return l->p ? 0 : line_init(l, prefix, strlen(prefix) + 64);
+}
+
+/* Captures, timeout and fault of the request; options change only when
+ * they differ from the slot's previous request. */
+static int set_extras(struct engine *e, struct slot *s,
+                      const struct engine_req *r) {
+  CURL *h = s->easy;
+  int c = CURLE_OK;
+  s->capture = r->capture & (ENGINE_CAP_HEADERS | ENGINE_CAP_BODY);
+  s->fault = r->fault;
+  if (s->capture) {
+    if (!s->cap && !(s->cap = calloc(1, sizeof *s->cap))) return -ENOMEM;
+    capture_reset(s->cap);
+  }
+  int want_hdr = (s->capture & ENGINE_CAP_HEADERS) != 0;
+  if (want_hdr != s->hdr_fn) {
+    /* Both or neither: HEADERDATA without HEADERFUNCTION would send the
+     * headers to the body callback. */
+    c |= curl_easy_setopt(h, CURLOPT_HEADERFUNCTION,
+                          want_hdr ? on_header : NULL);
+    c |= curl_easy_setopt(h, CURLOPT_HEADERDATA, want_hdr ? (void *)s : NULL);
+    if (c != CURLE_OK) return -ENOMEM;
+    s->hdr_fn = want_hdr;
+  }
+  int64_t t = r->timeout_ms > 0 ? r->timeout_ms : e->timeout_ms;
+  if (t != s->timeout_ms) {
+    if (curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)t) != CURLE_OK)
+      return -ENOMEM;
+    s->timeout_ms = t;
+  }
+  return 0;
+}
+
 static int prepare(struct engine *e, struct slot *s,
                    const struct engine_req *r) {
   if (strcmp(s->url.p + s->url.pre, r->target) != 0) {
@@ -788,15 +999,23 @@ static int prepare(struct engine *e, struct slot *s,
       return rc;
     }
   }
-  int rc = set_method(s, r->method);
+  int rc = set_method(s, r);
+  if (!rc) rc = set_extras(e, s, r);
   if (rc) return rc;
   /* Relink the variable head of the list; the text is rewritten in place,
    * curl reads it when it builds the request. */
   size_t n = 0;
   if (s->method == M_BODY) {
     s->hdr[n++].data = expect_off;
-    /* An empty body must not be labelled as a form. */
-    s->hdr[n++].data = ctype_off;
+    if (r->content_type && *r->content_type) {
+      if ((rc = line_lazy(&s->ctype, "Content-Type: ")) ||
+          (rc = line_put(&s->ctype, r->content_type, 1)))
+        return rc;
+      s->hdr[n++].data = s->ctype.p;
+    } else {
+      /* No type given: the body must not be labelled as a form. */
+      s->hdr[n++].data = ctype_off;
+    }
   }
   if (r->ua && *r->ua) {
     rc = line_put(&s->ua, r->ua, 1);
@@ -807,6 +1026,13 @@ static int prepare(struct engine *e, struct slot *s,
     rc = line_put(&s->sess, r->session, 1);
     if (rc) return rc;
     s->hdr[n++].data = s->sess.p;
+  }
+  for (size_t i = 0; i < r->nheaders; i++) {
+    struct line *l = &s->hx[i];
+    if (!r->headers[i] || !*r->headers[i]) continue;
+    if ((rc = line_lazy(l, "")) || (rc = line_put(l, r->headers[i], 1)))
+      return rc;
+    s->hdr[n++].data = l->p;
   }
   for (size_t i = 0; i + 1 < n; i++) s->hdr[i].next = &s->hdr[i + 1];
   if (n) s->hdr[n - 1].next = e->shared;
@@ -822,8 +1048,10 @@ static int prepare(struct engine *e, struct slot *s,
 
 int engine_submit(struct engine *e, const struct engine_req *req) {
   if (e->closing) return -ECANCELED;
-  if (!req->method || !*req->method || !req->target || req->target[0] != '/')
+  if (!req->method || !*req->method || !req->target || req->target[0] != '/' ||
+      req->nheaders > ENGINE_REQ_HEADERS)
     return ERR_USAGE;
+  if (req->body && req->body_len > ENGINE_BODY_MAX) return ERR_LIMIT;
   struct slot *s = e->free_list;
   if (!s) return -EAGAIN;
   int rc = prepare(e, s, req);

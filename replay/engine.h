@@ -34,6 +34,35 @@ struct engine_opts {
   size_t slots;               /* requests in flight at most (0: 1024) */
 };
 
+/* Per-request header lines at most (engine_req.headers). */
+#define ENGINE_REQ_HEADERS 4
+/* Longest request body accepted by submit. */
+#define ENGINE_BODY_MAX (1u << 20)
+/* Bounds of what a request may capture of its response. */
+#define ENGINE_BODY_CAP 65536    /* body prefix */
+#define ENGINE_LOCATION_CAP 2048 /* Location value */
+#define ENGINE_COOKIES_CAP 8192  /* Set-Cookie values, all together */
+
+/* What a request captures of its response (engine_req.capture). A request
+ * that captures nothing (a plain GET) costs no header callback and no
+ * copy. */
+enum {
+  ENGINE_CAP_HEADERS = 1, /* Location and Set-Cookie */
+  ENGINE_CAP_BODY = 2,    /* the first ENGINE_BODY_CAP bytes of the body */
+};
+
+/* Client-side faults the engine can play (engine_req.fault). Both announce
+ * a body (the request's own, or 64 filler bytes) and never complete it, so
+ * the target never sees a whole request and does nothing it would have to
+ * undo. */
+enum engine_fault {
+  ENGINE_FAULT_NONE = 0,
+  ENGINE_FAULT_STALL, /* send none of the body: the request ends in its
+                         timeout (engine_req.timeout_ms), ENGINE_E_TIMEOUT */
+  ENGINE_FAULT_ABORT, /* send half of it, then close the connection:
+                         ENGINE_E_ABORT */
+};
+
 /* One request. Strings are copied at submit; nothing is kept. */
 struct engine_req {
   const char *method;  /* "GET", "POST", ... */
@@ -41,6 +70,16 @@ struct engine_req {
   const char *ua;      /* User-Agent; NULL or "" sends none */
   const char *session; /* value of the session header (e.g. "17.3") */
   void *ctx;           /* handed back in the result */
+  /* Optional; zero means none / the engine's default. */
+  const char *body; /* request body (any method), body_len bytes */
+  size_t body_len;
+  const char *content_type;   /* sent with a body; NULL: none */
+  const char *const *headers; /* "Name: value" lines for this request only
+                                 (CR and LF become spaces) */
+  size_t nheaders;            /* at most ENGINE_REQ_HEADERS */
+  unsigned capture;           /* ENGINE_CAP_* */
+  int64_t timeout_ms;         /* this request's whole timeout */
+  enum engine_fault fault;
 };
 
 /* Why a request failed before an HTTP status came back. */
@@ -52,6 +91,7 @@ enum engine_error {
   ENGINE_E_TLS,     /* handshake or certificate */
   ENGINE_E_RESET,   /* connection reset / closed mid-request */
   ENGINE_E_OTHER,
+  ENGINE_E_ABORT, /* closed by us mid-request (ENGINE_FAULT_ABORT) */
   ENGINE_E_COUNT
 };
 
@@ -65,6 +105,13 @@ struct engine_result {
                            (uv_hrtime()/1000 clock) */
   uint64_t end_us;      /* when it completed */
   uint64_t resp_bytes;  /* body bytes received */
+  /* What the request asked to capture, valid during the callback only
+   * (NULL / 0 when absent or not asked for). */
+  const char *location;   /* the Location header's value */
+  const char *set_cookie; /* every Set-Cookie value, each ending in '\n' */
+  const char *body;       /* the body's first body_len bytes, NUL-ended */
+  size_t body_len;
+  int body_truncated; /* the body was longer than ENGINE_BODY_CAP */
 };
 
 typedef void engine_done_fn(void *arg, const struct engine_result *res);
@@ -82,7 +129,10 @@ int engine_new(uv_loop_t *loop, const struct engine_opts *opts,
 int engine_check_opts(const struct engine_opts *opts, char *err, size_t errlen);
 
 /* Starts a request. Returns 0, or -EAGAIN when every slot is in flight
- * (submit again after a completion). */
+ * (submit again after a completion), ERR_USAGE for a malformed request
+ * (no method, a target not starting with '/', more than
+ * ENGINE_REQ_HEADERS header lines), ERR_LIMIT for a body over
+ * ENGINE_BODY_MAX or a field over 64 KiB, -ENOMEM. */
 int engine_submit(struct engine *e, const struct engine_req *req);
 
 /* Requests in flight; slots free. */
@@ -102,7 +152,7 @@ void engine_close(struct engine *e, void (*closed)(void *), void *arg);
 int engine_h2c_reuse_broken(void);
 
 /* The short name of an error ("connect", "timeout", "dns", "tls",
- * "reset", "other"). */
+ * "reset", "other", "abort"). */
 const char *engine_error_name(enum engine_error err);
 
 #endif

@@ -41,6 +41,9 @@ struct rec {
   char extra[64];
   char ctype[64];
   char clen[16];
+  char auth[64];
+  char cookie[128];
+  char body[128]; /* the first bytes of a complete body */
   int expect;
 };
 
@@ -52,6 +55,7 @@ struct srv {
   int port;
   enum srv_mode mode;
   int accepted;
+  int partial; /* connections closed in the middle of a request body */
   int handles;
   int unref; /* server handles must not keep the loop alive */
   struct conn *conns;
@@ -65,6 +69,8 @@ struct conn {
   struct conn *prev, *next;
   int closing;
   size_t len;
+  size_t need;     /* body bytes still to come for the pending request */
+  char head[8192]; /* its header block, served once the body is in */
   char buf[8192];
 };
 
@@ -72,7 +78,7 @@ struct wreq {
   uv_write_t req;
   struct conn *c;
   int close_after;
-  char buf[160];
+  char *buf;
 };
 
 static void srv_handle_closed(uv_handle_t *h) {
@@ -85,6 +91,7 @@ static void conn_close(struct conn *c) {
   if (c->closing) return;
   c->closing = 1;
   struct srv *s = c->srv;
+  if (c->need) s->partial++;
   if (c->prev)
     c->prev->next = c->next;
   else
@@ -97,6 +104,7 @@ static void on_written(uv_write_t *req, int status) {
   struct wreq *w = (struct wreq *)req;
   (void)status;
   if (w->close_after) conn_close(w->c);
+  free(w->buf);
   free(w);
 }
 
@@ -122,7 +130,12 @@ static int header_value(const char *block, const char *name, char *out,
   return 0;
 }
 
-static void serve(struct conn *c, const char *block) {
+/* Serves one request: its header block and its complete body. Paths:
+ * /status/NNN answers NNN; /create answers 201 with a Location, two
+ * Set-Cookie lines and a JSON body; /big answers 100000 bytes; anything
+ * else "ok". */
+static void serve(struct conn *c, const char *block, const char *body,
+                  size_t blen) {
   struct srv *s = c->srv;
   if (s->nrec < s->caprec) {
     struct rec *r = &s->recs[s->nrec++];
@@ -137,7 +150,12 @@ static void serve(struct conn *c, const char *block) {
     header_value(block, "X-Extra", r->extra, sizeof r->extra);
     header_value(block, "Content-Type", r->ctype, sizeof r->ctype);
     header_value(block, "Content-Length", r->clen, sizeof r->clen);
+    header_value(block, "Authorization", r->auth, sizeof r->auth);
+    header_value(block, "Cookie", r->cookie, sizeof r->cookie);
     r->expect = header_value(block, "Expect", tmp, sizeof tmp);
+    size_t n2 = blen < sizeof r->body - 1 ? blen : sizeof r->body - 1;
+    memcpy(r->body, body, n2);
+    r->body[n2] = '\0';
   }
   if (s->mode == SRV_SILENT) return;
   if (s->mode == SRV_HANGUP) {
@@ -148,16 +166,39 @@ static void serve(struct conn *c, const char *block) {
   const char *path = strchr(block, ' ');
   if (path && strncmp(path + 1, "/status/", 8) == 0) status = atoi(path + 9);
   int is_head = strncmp(block, "HEAD ", 5) == 0;
+  int create = path && strncmp(path + 1, "/create ", 8) == 0;
+  int big = path && strncmp(path + 1, "/big ", 5) == 0;
   struct wreq *w = calloc(1, sizeof *w);
   assert_non_null(w);
   w->c = c;
   w->close_after = s->mode == SRV_CLOSE || s->mode == SRV_IDLE_CLOSE;
-  int len = snprintf(w->buf, sizeof w->buf,
-                     "HTTP/1.1 %d X\r\nContent-Length: 2\r\n%s\r\n%s", status,
-                     s->mode == SRV_CLOSE ? "Connection: close\r\n" : "",
-                     is_head ? "" : "ok");
+  size_t cap = 100000 + 512;
+  w->buf = malloc(cap);
+  assert_non_null(w->buf);
+  const char *payload = "ok";
+  size_t plen = 2;
+  const char *extra = "";
+  if (create) {
+    status = 201;
+    payload = "{\"id\": 42, \"name\": \"x\"}";
+    plen = strlen(payload);
+    extra = "location:   /things/42  \r\nSet-Cookie: sid=abc; Path=/\r\n"
+            "SET-COOKIE: theme=dark\r\n";
+  }
+  int len =
+      snprintf(w->buf, cap, "HTTP/1.1 %d X\r\nContent-Length: %zu\r\n%s%s\r\n",
+               status, big ? (size_t)100000 : plen, extra,
+               s->mode == SRV_CLOSE ? "Connection: close\r\n" : "");
+  if (!is_head && big) {
+    memset(w->buf + len, 'b', 100000);
+    len += 100000;
+  } else if (!is_head) {
+    memcpy(w->buf + len, payload, plen);
+    len += (int)plen;
+  }
   uv_buf_t b = uv_buf_init(w->buf, (unsigned)len);
   if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_written) != 0) {
+    free(w->buf);
     free(w);
     conn_close(c);
   }
@@ -179,10 +220,29 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
   c->len += (size_t)n;
   c->buf[c->len] = '\0';
   char *end;
-  while (!c->closing && (end = strstr(c->buf, "\r\n\r\n"))) {
+  for (;;) {
+    if (c->closing) break;
+    if (c->need) {
+      /* The pending request's body (small in these tests: it fits). */
+      if (c->len < c->need) break;
+      serve(c, c->head, c->buf, c->need);
+      memmove(c->buf, c->buf + c->need, c->len - c->need + 1);
+      c->len -= c->need;
+      c->need = 0;
+      continue;
+    }
+    if (!(end = strstr(c->buf, "\r\n\r\n"))) break;
     end[2] = '\0'; /* keep the last header's CRLF for header_value */
-    serve(c, c->buf);
     size_t used = (size_t)(end + 4 - c->buf);
+    char clen[16];
+    header_value(c->buf, "Content-Length", clen, sizeof clen);
+    size_t need = (size_t)strtoul(clen, NULL, 10);
+    if (need) {
+      snprintf(c->head, sizeof c->head, "%s", c->buf);
+      c->need = need;
+    } else {
+      serve(c, c->buf, "", 0);
+    }
     memmove(c->buf, c->buf + used, c->len - used + 1);
     c->len -= used;
   }
@@ -264,6 +324,12 @@ struct t {
   struct engine_result last;
   char last_text[CURL_ERROR_SIZE];
   int n_aborted;
+  /* copies of what the last request captured (valid in the callback only) */
+  char loc[256], cookies[512], body[256];
+  size_t body_len;
+  int truncated, has_loc, has_cookies, has_body;
+  int resubmit_capture; /* submit a capturing /create from the callback
+                           before reading the result */
 };
 
 static void on_wd(uv_timer_t *h) {
@@ -306,13 +372,33 @@ static void on_done(void *arg, const struct engine_result *r) {
   snprintf(t->last_text, sizeof t->last_text, "%s",
            r->err_text ? r->err_text : "");
   t->n_err[r->err < ENGINE_E_COUNT ? r->err : ENGINE_E_OTHER]++;
+  if (t->resubmit_capture) {
+    /* Reuses the slot just freed: the result must not change under us. */
+    t->resubmit_capture = 0;
+    struct engine_req q = {.method = "GET",
+                           .target = "/status/500",
+                           .capture = ENGINE_CAP_HEADERS | ENGINE_CAP_BODY};
+    EXPECT_EQ(engine_submit(t->e, &q), 0);
+    t->submitted++;
+  }
+  t->has_loc = r->location != NULL;
+  t->has_cookies = r->set_cookie != NULL;
+  t->has_body = r->body != NULL;
+  snprintf(t->loc, sizeof t->loc, "%s", r->location ? r->location : "");
+  snprintf(t->cookies, sizeof t->cookies, "%s",
+           r->set_cookie ? r->set_cookie : "");
+  snprintf(t->body, sizeof t->body, "%.*s",
+           (int)(r->body_len < 255 ? r->body_len : 255),
+           r->body ? r->body : "");
+  t->body_len = r->body_len;
+  t->truncated = r->body_truncated;
   if (r->err == ENGINE_OK) {
     if (r->status == 200)
       t->n_ok++;
     else
       t->n_status_bad++;
     uint64_t want = strcmp(t->method, "HEAD") == 0 ? 0 : 2;
-    if (r->resp_bytes != want) t->n_bytes_bad++;
+    if (r->resp_bytes != want && r->status == 200) t->n_bytes_bad++;
   }
   if (r->err_text && strcmp(r->err_text, "aborted") == 0) {
     t->n_aborted++;
@@ -742,6 +828,222 @@ static void test_bad_options(void **state) {
   EXPECT_EQ(uv_loop_close(&loop), 0); /* nothing left on the loop */
 }
 
+/* A body with its type and per-request header lines; the next request
+ * on the slot carries none of them. */
+static void test_body_and_headers(void **state) {
+  (void)state;
+  struct t t;
+  char url[64];
+  t_init(&t);
+  t_server(&t, SRV_OK, url, sizeof url);
+  t_engine(&t, url, 1, 5000);
+  static const char *const hx[] = {"Authorization: Bearer t1",
+                                   "Cookie: sid=abc\r\nX-Evil: 1"};
+  static const char body[] = "{\"a\": 1}";
+  struct engine_req q = {.method = "POST",
+                         .target = "/things",
+                         .body = body,
+                         .body_len = strlen(body),
+                         .content_type = "application/json",
+                         .headers = hx,
+                         .nheaders = 2};
+  EXPECT_EQ(engine_submit(t.e, &q), 0);
+  EXPECT_EQ(run_until(&t, &t.completed, 1, 3000), 0);
+  EXPECT_EQ(t.last.status, 200);
+  struct engine_req g = {.method = "GET", .target = "/plain"};
+  EXPECT_EQ(engine_submit(t.e, &g), 0);
+  EXPECT_EQ(run_until(&t, &t.completed, 2, 3000), 0);
+  struct engine_req put = {.method = "PUT", .target = "/empty"};
+  EXPECT_EQ(engine_submit(t.e, &put), 0);
+  EXPECT_EQ(run_until(&t, &t.completed, 3, 3000), 0);
+  /* The same body again, on the same slot, with another method. */
+  q.method = "PATCH";
+  q.nheaders = 0;
+  EXPECT_EQ(engine_submit(t.e, &q), 0);
+  EXPECT_EQ(run_until(&t, &t.completed, 4, 3000), 0);
+  EXPECT_EQ(t.srv.nrec, 4);
+  const struct rec *r = &t.srv.recs[0];
+  EXPECT_STR(r->line, "POST /things HTTP/1.1");
+  EXPECT_STR(r->body, body);
+  EXPECT_STR(r->clen, "8");
+  EXPECT_STR(r->ctype, "application/json");
+  EXPECT_STR(r->auth, "Bearer t1");
+  EXPECT_STR(r->cookie, "sid=abc  X-Evil: 1"); /* no header injected */
+  EXPECT_EQ(r->expect, 0);
+  r = &t.srv.recs[1];
+  EXPECT_STR(r->line, "GET /plain HTTP/1.1");
+  EXPECT_STR(r->clen, "");
+  EXPECT_STR(r->ctype, "");
+  EXPECT_STR(r->auth, "");
+  EXPECT_STR(r->cookie, "");
+  EXPECT_STR(r->body, "");
+  r = &t.srv.recs[2];
+  EXPECT_STR(r->line, "PUT /empty HTTP/1.1");
+  EXPECT_STR(r->clen, "0");
+  EXPECT_STR(r->ctype, "");
+  r = &t.srv.recs[3];
+  EXPECT_STR(r->line, "PATCH /things HTTP/1.1");
+  EXPECT_STR(r->body, body);
+  EXPECT_STR(r->auth, "");
+  EXPECT_EQ(t.srv.accepted, 1);
+  struct engine_req many = {.method = "GET",
+                            .target = "/",
+                            .headers = hx,
+                            .nheaders = ENGINE_REQ_HEADERS + 1};
+  EXPECT_EQ(engine_submit(t.e, &many), ERR_USAGE);
+  t_finish(&t);
+}
+
+/* Location, Set-Cookie and a bounded body prefix, only when asked. */
+static void test_capture(void **state) {
+  (void)state;
+  struct t t;
+  char url[64];
+  t_init(&t);
+  t_server(&t, SRV_OK, url, sizeof url);
+  t_engine(&t, url, 1, 5000);
+  struct engine_req q = {.method = "POST",
+                         .target = "/create",
+                         .capture = ENGINE_CAP_HEADERS | ENGINE_CAP_BODY};
+  EXPECT_EQ(engine_submit(t.e, &q), 0);
+  EXPECT_EQ(run_until(&t, &t.completed, 1, 3000), 0);
+  EXPECT_EQ(t.last.status, 201);
+  EXPECT_STR(t.loc, "/things/42");
+  EXPECT_STR(t.cookies, "sid=abc; Path=/\ntheme=dark\n");
+  EXPECT_STR(t.body, "{\"id\": 42, \"name\": \"x\"}");
+  EXPECT_EQ(t.truncated, 0);
+  /* Not asked: nothing captured, the body only counted. */
+  struct engine_req g = {.method = "GET", .target = "/create"};
+  EXPECT_EQ(engine_submit(t.e, &g), 0);
+  EXPECT_EQ(run_until(&t, &t.completed, 2, 3000), 0);
+  EXPECT_EQ(t.last.status, 201);
+  EXPECT_EQ(t.has_loc + t.has_cookies + t.has_body, 0);
+  /* Headers only. */
+  g.capture = ENGINE_CAP_HEADERS;
+  EXPECT_EQ(engine_submit(t.e, &g), 0);
+  EXPECT_EQ(run_until(&t, &t.completed, 3, 3000), 0);
+  EXPECT_STR(t.loc, "/things/42");
+  EXPECT_EQ(t.has_body, 0);
+  EXPECT_U64(t.last.resp_bytes, ==, 23);
+  /* A body over the cap: a prefix, marked truncated, all bytes counted. */
+  struct engine_req b = {
+      .method = "GET", .target = "/big", .capture = ENGINE_CAP_BODY};
+  EXPECT_EQ(engine_submit(t.e, &b), 0);
+  EXPECT_EQ(run_until(&t, &t.completed, 4, 3000), 0);
+  EXPECT_U64(t.body_len, ==, ENGINE_BODY_CAP);
+  EXPECT_EQ(t.truncated, 1);
+  EXPECT_U64(t.last.resp_bytes, ==, 100000);
+  EXPECT_EQ(t.has_loc, 0);
+  /* The callback submits a capturing request into the slot it just got
+   * back before it reads the result: what it reads is still this one's. */
+  t.resubmit_capture = 1;
+  q.target = "/create";
+  EXPECT_EQ(engine_submit(t.e, &q), 0);
+  EXPECT_EQ(run_until(&t, &t.completed, 5, 3000), 0);
+  EXPECT_STR(t.loc, "/things/42");
+  EXPECT_STR(t.body, "{\"id\": 42, \"name\": \"x\"}");
+  EXPECT_EQ(run_until(&t, &t.completed, 6, 3000), 0);
+  EXPECT_EQ(t.last.status, 500);
+  EXPECT_EQ(t.has_loc, 0);
+  EXPECT_STR(t.body, "ok");
+  EXPECT_EQ(t.srv.accepted, 1);
+  t_finish(&t);
+}
+
+/* STALL: the body never goes out and the request's own timeout ends it;
+ * the server never sees a complete request. The slot then works as
+ * before (no pause left behind). */
+static void test_fault_stall(void **state) {
+  (void)state;
+  struct t t;
+  char url[64];
+  t_init(&t);
+  t_server(&t, SRV_OK, url, sizeof url);
+  t_engine(&t, url, 1, 5000);
+  static const char body[] = "{\"a\": 1}";
+  struct engine_req q = {.method = "POST",
+                         .target = "/things",
+                         .body = body,
+                         .body_len = strlen(body),
+                         .content_type = "application/json",
+                         .timeout_ms = 200,
+                         .fault = ENGINE_FAULT_STALL};
+  EXPECT_EQ(engine_submit(t.e, &q), 0);
+  EXPECT_EQ(run_until(&t, &t.completed, 1, 3000), 0);
+  EXPECT_EQ(t.last.err, ENGINE_E_TIMEOUT);
+  uint64_t took = t.last.end_us - t.last.start_us;
+  EXPECT_U64(took, >=, 190000);
+  EXPECT_U64(took, <, 1500000);
+  /* A GET stalls too (it announces filler). */
+  struct engine_req g = {.method = "GET",
+                         .target = "/x",
+                         .timeout_ms = 100,
+                         .fault = ENGINE_FAULT_STALL};
+  EXPECT_EQ(engine_submit(t.e, &g), 0);
+  EXPECT_EQ(run_until(&t, &t.completed, 2, 3000), 0);
+  EXPECT_EQ(t.last.err, ENGINE_E_TIMEOUT);
+  EXPECT_EQ(t.srv.nrec, 0);
+  /* Back to normal: the engine's timeout, a body, a GET. */
+  q.fault = ENGINE_FAULT_NONE;
+  q.timeout_ms = 0;
+  EXPECT_EQ(engine_submit(t.e, &q), 0);
+  EXPECT_EQ(run_until(&t, &t.completed, 3, 3000), 0);
+  EXPECT_EQ(t.last.err, ENGINE_OK);
+  g.fault = ENGINE_FAULT_NONE;
+  EXPECT_EQ(engine_submit(t.e, &g), 0);
+  EXPECT_EQ(run_until(&t, &t.completed, 4, 3000), 0);
+  EXPECT_EQ(t.last.err, ENGINE_OK);
+  EXPECT_EQ(t.srv.nrec, 2);
+  EXPECT_STR(t.srv.recs[0].body, body);
+  EXPECT_STR(t.srv.recs[1].line, "GET /x HTTP/1.1");
+  EXPECT_STR(t.srv.recs[1].clen, "");
+  run_until(&t, &t.srv.partial, 2, 1000);
+  EXPECT_EQ(t.srv.partial, 2);
+  t_finish(&t);
+}
+
+/* ABORT: half the body, then the connection is closed at once. */
+static void test_fault_abort(void **state) {
+  (void)state;
+  struct t t;
+  char url[64];
+  t_init(&t);
+  t_server(&t, SRV_OK, url, sizeof url);
+  t_engine(&t, url, 1, 5000);
+  struct engine_req g = {
+      .method = "GET", .target = "/x", .fault = ENGINE_FAULT_ABORT};
+  EXPECT_EQ(engine_submit(t.e, &g), 0);
+  EXPECT_EQ(run_until(&t, &t.completed, 1, 3000), 0);
+  EXPECT_EQ(t.last.err, ENGINE_E_ABORT);
+  EXPECT_STR(engine_error_name(t.last.err), "abort");
+  EXPECT_U64(t.last.end_us - t.last.start_us, <, 500000);
+  EXPECT_EQ(run_until(&t, &t.srv.partial, 1, 2000), 0);
+  EXPECT_EQ(t.srv.nrec, 0);
+  g.fault = ENGINE_FAULT_NONE;
+  EXPECT_EQ(engine_submit(t.e, &g), 0);
+  EXPECT_EQ(run_until(&t, &t.completed, 2, 3000), 0);
+  EXPECT_EQ(t.last.err, ENGINE_OK);
+  EXPECT_EQ(t.srv.nrec, 1);
+  EXPECT_EQ(t.srv.accepted, 2);
+  t_finish(&t);
+}
+
+/* A request's own timeout overrides the engine's, for that request. */
+static void test_timeout_override(void **state) {
+  (void)state;
+  struct t t;
+  char url[64];
+  t_init(&t);
+  t_server(&t, SRV_SILENT, url, sizeof url);
+  t_engine(&t, url, 1, 20000);
+  struct engine_req q = {.method = "GET", .target = "/", .timeout_ms = 150};
+  EXPECT_EQ(engine_submit(t.e, &q), 0);
+  EXPECT_EQ(run_until(&t, &t.completed, 1, 3000), 0);
+  EXPECT_EQ(t.last.err, ENGINE_E_TIMEOUT);
+  EXPECT_U64(t.last.end_us - t.last.start_us, <, 1500000);
+  t_finish(&t);
+}
+
 static void test_error_names(void **state) {
   (void)state;
   EXPECT_STR(engine_error_name(ENGINE_OK), "ok");
@@ -779,6 +1081,11 @@ int main(void) {
       cmocka_unit_test(test_close_in_flight),
       cmocka_unit_test(test_close_from_callback),
       cmocka_unit_test(test_bad_options),
+      cmocka_unit_test(test_body_and_headers),
+      cmocka_unit_test(test_capture),
+      cmocka_unit_test(test_fault_stall),
+      cmocka_unit_test(test_fault_abort),
+      cmocka_unit_test(test_timeout_override),
       cmocka_unit_test(test_error_names),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
