@@ -540,7 +540,6 @@ static void body_setup(struct dir *d, struct msg *m) {
 static int on_headers_complete(http_parser *p) {
   struct dir *d = p->data;
   struct flowst *fs = d->fs;
-  struct httpflow *hf = fs->hf;
   if (d->in_value) d->in_value = 0;
   if (commit_header(d)) return -1;
   d->head_done = 1;
