@@ -16,6 +16,7 @@
 #include "input.h"
 #include "learn.h"
 #include "model.h"
+#include "pcapcap.h"
 #include "redact.h"
 #include "sessionize.h"
 #include "units.h"
@@ -59,6 +60,9 @@ struct source {
   int has_rec, done;
   uint64_t lines, requests, malformed, filtered, directives, long_lines;
   char *error;
+  struct pcapcap *pc;         /* a packet source (then in and fmt are NULL) */
+  const struct http_txn *txn; /* ... the exchange behind rec */
+  int64_t end_us;             /* ... when its response ended */
 };
 
 struct example {
@@ -265,8 +269,11 @@ static int open_format(struct run *r, struct source *s) {
 
 /* Advances s to its next request record (or done). Malformed lines,
  * directives and filtered lines are counted on the way. */
+static int pcap_advance(struct run *r, struct source *s);
+
 static int source_advance(struct run *r, struct source *s) {
   s->has_rec = 0;
+  if (s->pc) return pcap_advance(r, s);
   while (!s->done) {
     const char *line = NULL;
     size_t len = 0;
@@ -338,6 +345,38 @@ static int source_advance(struct run *r, struct source *s) {
       continue;
     }
     s->cur_line = line_no;
+    s->has_rec = 1;
+    return 0;
+  }
+  return 0;
+}
+
+/* Advances a packet source to its next learnable request. Requests that
+ * cannot be learned (no path) count as malformed, located by their
+ * request's number. */
+static int pcap_advance(struct run *r, struct source *s) {
+  while (!s->done) {
+    const char *why = NULL;
+    int rc = pcapcap_next(s->pc, &s->rec, &s->txn, &s->end_us, &why);
+    if (rc == PCAPCAP_END) {
+      s->done = 1;
+      break;
+    }
+    if (rc < 0) {
+      if (rc == -ENOMEM) return rc;
+      const char *e = pcapcap_error(s->pc);
+      s->error = strdup(e[0] ? e : err_str(rc));
+      warn(r, "error: %s: %s (learned from the packets before)", s->name,
+           s->error ? s->error : err_str(rc));
+      s->done = 1;
+      break;
+    }
+    s->lines++;
+    if (rc == PCAPCAP_BAD) {
+      note_malformed(r, s, s->lines, why, s->txn->target, s->txn->target_len);
+      continue;
+    }
+    s->cur_line = s->lines;
     s->has_rec = 1;
     return 0;
   }
@@ -488,6 +527,8 @@ static int process(struct run *r, struct source *s) {
                     : 1,
       .ts_is_end = (uint8_t)(rec->ts_is_end != 0),
   };
+  if (s->txn) /* think time starts when the response ended */
+    ev.lat_us = s->end_us >= rec->ts_us ? s->end_us - rec->ts_us : -1;
   if (ev.res_us > r->res_max) r->res_max = ev.res_us;
   if (rec->ts_us < r->t_min) r->t_min = rec->ts_us;
   if (rec->ts_us > r->t_max) r->t_max = rec->ts_us;
@@ -512,6 +553,10 @@ int capture_parse_key(const char *spec, struct capture_opts *o) {
     o->key = CAPTURE_KEY_COOKIE;
     o->key_name = spec + 7;
     o->fmt.session_cookie = spec + 7;
+  } else if (strcmp(spec, "authorization") == 0) {
+    o->key = CAPTURE_KEY_HEADER;
+    o->key_name = "Authorization";
+    o->fmt.session_header = "Authorization";
   } else if (strncmp(spec, "header:", 7) == 0 && spec[7]) {
     o->key = CAPTURE_KEY_HEADER;
     o->key_name = spec + 7;
@@ -555,9 +600,22 @@ static int fill_meta(struct run *r, struct model *m, uint64_t lines,
   int64_t span_us = requests ? r->t_max - r->t_min : 0;
   size_t nfmt = 0;
   char formats[512] = "";
+  size_t npcap = 0;
+  struct pcapcap_stats ps = {0};
   for (size_t i = 0; i < r->nsrc; i++) {
-    if (!r->src[i].fmt) continue;
-    const char *name = logfmt_name(r->src[i].fmt);
+    char kind[16] = "";
+    const char *name;
+    if (r->src[i].pc) {
+      npcap++;
+      pcapcap_stats_add(r->src[i].pc, &ps);
+      const char *d = pcapcap_describe(r->src[i].pc);
+      snprintf(kind, sizeof kind, "%.*s", (int)strcspn(d, ", "), d);
+      name = kind;
+    } else if (r->src[i].fmt) {
+      name = logfmt_name(r->src[i].fmt);
+    } else {
+      continue;
+    }
     if (strstr(formats, name)) continue;
     nfmt += (size_t)snprintf(formats + nfmt, sizeof formats - nfmt, "%s%s",
                              nfmt ? "," : "", name);
@@ -568,7 +626,11 @@ static int fill_meta(struct run *r, struct model *m, uint64_t lines,
   rc |= model_meta_set_i64(m, "schema_version", MODEL_SCHEMA_VERSION);
   rc |= model_meta_set(m, "tool_version", MIMIC_VERSION);
   rc |= model_meta_set(m, "created_utc", when);
-  rc |= model_meta_set(m, "source_kind", "access-log");
+  rc |= model_meta_set(m, "source_kind",
+                       npcap == 0         ? "access-log"
+                       : npcap == r->nsrc ? "pcap"
+                                          : "mixed");
+  if (npcap) rc |= pcapcap_meta(&ps, m);
   rc |= model_meta_set(m, "formats", formats);
   rc |= model_meta_set_i64(m, "time_start_us", requests ? r->t_min : 0);
   rc |= model_meta_set_i64(m, "time_end_us", requests ? r->t_max : 0);
@@ -607,10 +669,12 @@ static int fill_sources(struct run *r, struct model *m) {
     struct model_source *f = model_push(m, sources);
     if (!f) return -ENOMEM;
     f->name = strdup(s->name);
-    f->format = strdup(s->fmt ? logfmt_describe(s->fmt) : "");
+    f->format = strdup(s->pc    ? pcapcap_describe(s->pc)
+                       : s->fmt ? logfmt_describe(s->fmt)
+                                : "");
     if (s->error && !(f->error = strdup(s->error))) return -ENOMEM;
     if (!f->name || !f->format) return -ENOMEM;
-    f->bytes = s->in ? input_bytes(s->in) : 0;
+    f->bytes = s->pc ? pcapcap_bytes(s->pc) : s->in ? input_bytes(s->in) : 0;
     f->lines = s->lines;
     f->requests = s->requests;
     f->malformed = s->malformed;
@@ -650,6 +714,36 @@ static void report_malformed(struct run *r, uint64_t lines) {
   }
 }
 
+/* What the packets held, and what was lost: a lossy capture is said
+ * loudly, never silent. */
+static void report_packets(struct run *r) {
+  struct pcapcap_stats ps = {0};
+  size_t n = 0;
+  for (size_t i = 0; i < r->nsrc; i++)
+    if (r->src[i].pc) {
+      pcapcap_stats_add(r->src[i].pc, &ps);
+      n++;
+    }
+  if (!n) return;
+  const struct httpflow_stats *h = &ps.http;
+  char a[32], b[32], c[32], d[32], e[32];
+  say(r, "packets: %s frames, %s TCP flows (%s HTTP, %s not HTTP, %s TLS)",
+      units_count(ps.pkt.frames, a, sizeof a),
+      units_count(h->tcp.flows, b, sizeof b),
+      units_count(h->http_flows, c, sizeof c),
+      units_count(h->non_http_flows, d, sizeof d),
+      units_count(h->tls_flows, e, sizeof e));
+  say(r,
+      "HTTP: %s requests, %s responses, %s requests without response, "
+      "%s responses without request",
+      units_count(h->requests + h->notifications, a, sizeof a),
+      units_count(h->responses, b, sizeof b),
+      units_count(h->unanswered, c, sizeof c),
+      units_count(h->orphans, d, sizeof d));
+  char buf[512];
+  if (pcapcap_losses(&ps, buf, sizeof buf)) warn(r, "warning: %s", buf);
+}
+
 static void cleanup_run(struct run *r) {
   for (size_t i = 0; i < r->nsrc; i++) {
     struct source *s = &r->src[i];
@@ -657,6 +751,7 @@ static void cleanup_run(struct run *r) {
     free(s->samples);
     logfmt_free(s->fmt);
     input_close(s->in);
+    pcapcap_free(s->pc);
     free(s->error);
   }
   free(r->src);
@@ -700,9 +795,19 @@ int capture_run(const struct capture_opts *o) {
   struct sess_opts so = {.idle_us = o->idle_us, .seed = o->seed};
   if ((rc = sess_new(&so, r.learn, &r.sess))) goto nomem;
 
-  r.src = calloc(o->ninputs ? o->ninputs : 1, sizeof *r.src);
+  r.src = calloc(o->ninputs + 1, sizeof *r.src);
   if (!r.src) goto nomem;
   size_t stdin_uses = 0;
+  struct pcapcap_opts po = {
+      .filter = o->filter,
+      .duration_us = o->live_duration_us,
+      .count = o->live_count,
+      .keep_req_bodies = o->record,
+      .session_cookie = o->key == CAPTURE_KEY_COOKIE ? o->key_name : NULL,
+      .session_header = o->key == CAPTURE_KEY_HEADER ? o->key_name : NULL,
+      .stop = &interrupted,
+  };
+  interrupted = 0;
   for (size_t i = 0; i < o->ninputs; i++) {
     if (strcmp(o->inputs[i], "-") == 0 && ++stdin_uses > 1) {
       warn(&r, "error: standard input (-) given more than once");
@@ -715,7 +820,38 @@ int capture_run(const struct capture_opts *o) {
       warn(&r, "error: %s", err);
       goto out;
     }
+    /* A packet capture (pcap / pcapng, also compressed) is recognised by
+     * its magic bytes; anything else is a log. */
+    const unsigned char *head;
+    size_t got = 0;
+    if (input_peek(s->in, 4, &head, &got) == 0 &&
+        pcapsrc_is_capture(head, got)) {
+      struct input *in = s->in;
+      s->in = NULL;
+      if ((rc = pcapcap_open_file(in, s->name, &po, &s->pc, err, sizeof err))) {
+        warn(&r, "error: %s", err);
+        goto out;
+      }
+      say(&r, "%s: packets (%s)", s->name, pcapcap_describe(s->pc));
+      continue;
+    }
+    if (o->filter) {
+      warn(&r, "error: --filter applies to packet captures; %s is not one",
+           s->name);
+      goto out;
+    }
     if ((rc = open_format(&r, s))) goto out;
+  }
+  if (o->iface) {
+    struct source *s = &r.src[r.nsrc];
+    s->id = (uint32_t)r.nsrc++;
+    s->name = o->iface;
+    if ((rc = pcapcap_open_live(o->iface, &po, &s->pc, err, sizeof err))) {
+      warn(&r, "error: %s", err);
+      goto out;
+    }
+    say(&r, "capturing on %s%s%s (Ctrl-C to stop)", o->iface,
+        o->filter ? ", filter " : "", o->filter ? o->filter : "");
   }
 
   struct sigaction sa = {0}, old_int, old_term;
@@ -724,6 +860,9 @@ int capture_run(const struct capture_opts *o) {
   interrupted = 0;
   sigaction(SIGINT, &sa, &old_int);
   sigaction(SIGTERM, &sa, &old_term);
+  int live = 0;
+  for (size_t i = 0; i < r.nsrc; i++)
+    if (r.src[i].pc && pcapcap_live(r.src[i].pc)) live = 1;
 
   for (size_t i = 0; i < r.nsrc; i++)
     if ((rc = source_advance(&r, &r.src[i]))) goto nomem_sig;
@@ -740,12 +879,16 @@ int capture_run(const struct capture_opts *o) {
       struct source *s = &r.src[i];
       if (s->has_rec && (!best || s->rec.ts_us < best->rec.ts_us)) best = s;
     }
-    if (!best || interrupted) break;
+    /* A live capture ends with Ctrl-C: its sources stop reading packets
+     * and hand out what is open, so keep merging until they are done. */
+    if (!best || (interrupted && (!live || interrupted > 1))) break;
     if ((rc = process(&r, best))) goto nomem_sig;
     if ((rc = source_advance(&r, best))) goto nomem_sig;
     if (tty && (++processed & 0xffff) == 0 && now_s() >= next_progress) {
       uint64_t bytes = 0;
-      for (size_t i = 0; i < r.nsrc; i++) bytes += input_bytes(r.src[i].in);
+      for (size_t i = 0; i < r.nsrc; i++)
+        bytes +=
+            r.src[i].pc ? pcapcap_bytes(r.src[i].pc) : input_bytes(r.src[i].in);
       fprintf(o->log, "\rmimic capture: %" PRIu64 " requests, %.1f MB ...",
               processed, (double)bytes / 1e6);
       fflush(o->log);
@@ -762,10 +905,13 @@ int capture_run(const struct capture_opts *o) {
     requests += r.src[i].requests;
     filtered += r.src[i].filtered;
     directives += r.src[i].directives;
-    bytes += input_bytes(r.src[i].in);
+    bytes +=
+        r.src[i].pc ? pcapcap_bytes(r.src[i].pc) : input_bytes(r.src[i].in);
     if (r.src[i].error) partial = 1;
   }
-  if (interrupted) {
+  if (interrupted && live) {
+    say(&r, "stopped: writing the model from what was captured");
+  } else if (interrupted) {
     warn(&r,
          "interrupted: writing the model from the %" PRIu64
          " lines read so far",
@@ -819,10 +965,25 @@ int capture_run(const struct capture_opts *o) {
   }
   double dt = now_s() - t0;
   char a[32], b[32], c[32];
-  say(&r, "read %s lines (%.1f MB) in %.2f s: %.0f MB/s, %s lines/s",
-      units_count(lines, a, sizeof a), (double)bytes / 1e6, dt,
+  /* Packet sources count packets; log sources lines. */
+  uint64_t units = lines;
+  const char *unit = "lines";
+  size_t npc = 0;
+  struct pcapcap_stats pst = {0};
+  for (size_t i = 0; i < r.nsrc; i++)
+    if (r.src[i].pc) {
+      npc++;
+      pcapcap_stats_add(r.src[i].pc, &pst);
+    }
+  if (npc == r.nsrc) {
+    units = pst.pkt.frames;
+    unit = "packets";
+  }
+  say(&r, "read %s %s (%.1f MB) in %.2f s: %.0f MB/s, %s %s/s",
+      units_count(units, a, sizeof a), unit, (double)bytes / 1e6, dt,
       dt > 0 ? (double)bytes / 1e6 / dt : 0,
-      units_count(dt > 0 ? (uint64_t)((double)lines / dt) : 0, b, sizeof b));
+      units_count(dt > 0 ? (uint64_t)((double)units / dt) : 0, b, sizeof b),
+      unit);
   say(&r, "%s requests, %s malformed, %s filtered",
       units_count(requests, a, sizeof a),
       units_count(r.malformed_total, b, sizeof b),
@@ -835,6 +996,7 @@ int capture_run(const struct capture_opts *o) {
         "%" PRIu64 " lines were more than the reorder window out of "
         "time order",
         r.late);
+  report_packets(&r);
   say(&r, "wrote %s", o->output);
   status = partial ? CAPTURE_PARTIAL : CAPTURE_OK;
   goto out_sig;

@@ -37,6 +37,14 @@ struct capture_opts {
   unsigned collapse_children; /* 0 = default */
   uint64_t seed;              /* de-quantisation noise; same seed, same model */
   FILE *log;                  /* messages (stderr) */
+
+  /* Packets (inputs that are pcap/pcapng files are recognised by content;
+   * these add a live interface and settings). */
+  const char *iface;        /* capture live on this interface, or NULL */
+  const char *filter;       /* BPF filter for captures, or NULL */
+  int64_t live_duration_us; /* stop the live capture after this (0: never) */
+  uint64_t live_count;      /* stop after this many packets (0: never) */
+  int record;               /* store the request trace for exact replay */
 };
 
 /* Exit statuses of a capture run. */
@@ -51,7 +59,9 @@ enum {
 int capture_run(const struct capture_opts *opts);
 
 /* Parses a --session-key value into opts->key / opts->key_name (and the
- * logfmt session field). Returns 0 or ERR_USAGE. */
+ * logfmt session field); "authorization" is header:Authorization (its
+ * value, hashed like every key, is never stored). Returns 0 or
+ * ERR_USAGE. */
 int capture_parse_key(const char *spec, struct capture_opts *opts);
 
 #endif

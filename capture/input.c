@@ -35,6 +35,7 @@ struct input {
   size_t zstd_hint; /* last ZSTD_decompressStream result; 0 = frame done */
   int eof;          /* no more decompressed data will come */
   int skipping;     /* inside an over-long line, dropping until '\n' */
+  int read_err;     /* input_read: error to return after the buffered bytes */
   uint64_t line_no, bytes;
   char errmsg[512];
 };
@@ -243,6 +244,45 @@ int input_next(struct input *in, const char **line, size_t *len) {
     int rc = produce(in);
     if (rc) return rc;
   }
+}
+
+int input_peek(struct input *in, size_t n, const unsigned char **p,
+               size_t *got) {
+  if (n > BUF_CAP / 2) n = BUF_CAP / 2;
+  while (in->end - in->start < n && !in->eof) {
+    if (in->start > 0) {
+      memmove(in->buf, in->buf + in->start, in->end - in->start);
+      in->end -= in->start;
+      in->start = 0;
+    }
+    int rc = produce(in);
+    if (rc) return rc;
+  }
+  *p = (const unsigned char *)in->buf + in->start;
+  *got = in->end - in->start;
+  return 0;
+}
+
+long input_read(struct input *in, void *buf, size_t len) {
+  while (in->start == in->end) {
+    /* An error after the last good bytes is reported once they are read. */
+    if (in->read_err) {
+      int rc = in->read_err;
+      in->read_err = 0;
+      return rc;
+    }
+    if (in->eof) return 0;
+    in->start = in->end = 0;
+    int rc = produce(in);
+    if (rc == ERR_INTERRUPTED && in->start == in->end) return rc;
+    if (rc && rc != ERR_INTERRUPTED) in->read_err = rc;
+  }
+  size_t have = in->end - in->start;
+  if (have > len) have = len;
+  memcpy(buf, in->buf + in->start, have);
+  in->start += have;
+  in->bytes += have;
+  return (long)have;
 }
 
 uint64_t input_line_no(const struct input *in) {

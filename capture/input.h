@@ -31,6 +31,19 @@ int input_open(const char *path, struct input **out, char *err, size_t errlen);
  * on, or stop. */
 int input_next(struct input *in, const char **line, size_t *len);
 
+/* Binary access, for inputs that are not text (packet captures): the
+ * decompressed bytes in order, without line splitting. Do not mix with
+ * input_next on the same input.
+ * input_peek makes at least n bytes available (fewer only at the end of the
+ * input) without consuming them: *p and *got describe them, valid until the
+ * next call. Returns 0 or a negative code as input_next.
+ * input_read copies up to len bytes into buf: returns the number copied (0
+ * at the end) or a negative code (ERR_TRUNCATED, ERR_CORRUPT, -errno,
+ * ERR_INTERRUPTED). */
+int input_peek(struct input *in, size_t n, const unsigned char **p,
+               size_t *got);
+long input_read(struct input *in, void *buf, size_t len);
+
 /* Line number of the last line returned (1-based). */
 uint64_t input_line_no(const struct input *in);
 /* Uncompressed bytes consumed so far. */

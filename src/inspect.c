@@ -98,6 +98,38 @@ static const char *meta_or(const struct model *m, const char *key) {
   return v ? v : "?";
 }
 
+/* Completeness of a packet capture (meta pcap_*): what was found and what
+ * was lost, so that a lossy capture is visible. */
+static void print_packets(const struct model *m, FILE *out) {
+  if (!model_meta_get(m, "pcap_packets")) return;
+  char a[32], b[32], c[32], d[32], e[32], f[32];
+#define PM(k) ((uint64_t)model_meta_i64(m, "pcap_" k, 0))
+  fprintf(out, "%-17s %s frames, %s TCP flows (%s HTTP, %s not HTTP, %s TLS)\n",
+          "packets", units_count(PM("packets"), a, sizeof a),
+          units_count(PM("flows"), b, sizeof b),
+          units_count(PM("http_flows"), c, sizeof c),
+          units_count(PM("non_http_flows"), d, sizeof d),
+          units_count(PM("tls_flows"), e, sizeof e));
+  fprintf(out,
+          "%-17s %s requests, %s responses; %s requests without response, "
+          "%s responses without request\n",
+          "HTTP found",
+          units_count(PM("requests") + PM("notifications"), a, sizeof a),
+          units_count(PM("responses"), b, sizeof b),
+          units_count(PM("unanswered"), c, sizeof c),
+          units_count(PM("orphan_responses"), d, sizeof d));
+  fprintf(out,
+          "%-17s %s bytes in %s gaps; dropped %s requests, %s responses; "
+          "%s reassembly timeouts; %s kernel drops\n",
+          "losses", units_count(PM("gap_bytes"), a, sizeof a),
+          units_count(PM("gaps"), b, sizeof b),
+          units_count(PM("dropped_requests"), c, sizeof c),
+          units_count(PM("dropped_responses"), d, sizeof d),
+          units_count(PM("reassembly_timeouts"), e, sizeof e),
+          units_count(PM("kernel_drops"), f, sizeof f));
+#undef PM
+}
+
 static int print_text(const struct model *m, const char *path, FILE *out,
                       size_t top) {
   char a[48], b[48], c[48], d[48];
@@ -136,6 +168,7 @@ static int print_text(const struct model *m, const char *path, FILE *out,
             x->file < m->nsources ? m->sources[x->file].name : "?", x->line,
             x->reason);
   }
+  print_packets(m, out);
   int64_t capped = model_meta_i64(m, "capped_requests", 0);
   if (capped)
     fprintf(out,
@@ -265,6 +298,15 @@ static int print_json(const struct model *m, FILE *out) {
   for (size_t i = 0; i < m->nmeta; i++)
     json_object_set_new(meta, m->meta[i].key, json_string(m->meta[i].value));
   json_object_set_new(root, "meta", meta);
+  if (model_meta_get(m, "pcap_packets")) {
+    /* Completeness of a packet capture, as numbers. */
+    json_t *cap = json_object();
+    for (size_t i = 0; i < m->nmeta; i++)
+      if (strncmp(m->meta[i].key, "pcap_", 5) == 0)
+        json_object_set_new(cap, m->meta[i].key + 5,
+                            meta_int(m, m->meta[i].key));
+    json_object_set_new(root, "capture", cap);
+  }
 
   json_t *sources = json_array();
   for (size_t i = 0; i < m->nsources; i++) {

@@ -19,7 +19,7 @@ static const char MAIN_USAGE[] =
     "\n"
     "mimic learns how real users use an HTTP service and plays that\n"
     "behaviour back. Commands:\n"
-    "  capture   learn a traffic model (SQLite) from access logs\n"
+    "  capture   learn a traffic model (SQLite) from access logs or packets\n"
     "  inspect   summarise a model\n"
     "  replay    send traffic drawn from a model to a target\n"
     "  version   print the version\n"
@@ -29,10 +29,13 @@ static const char MAIN_USAGE[] =
 
 static const char CAPTURE_USAGE[] =
     "usage: mimic capture [options] FILE... [-o MODEL.db]\n"
+    "       mimic capture --iface IF [--filter BPF] [--duration D | --count "
+    "N]\n"
     "\n"
-    "Learns a traffic model from access logs. FILE may be plain, .gz or\n"
-    ".zst (recognised by content), or - for standard input; several files\n"
-    "are merged in time order.\n"
+    "Learns a traffic model from access logs or packet captures (pcap,\n"
+    "pcapng: HTTP/1.x over TCP). FILE may be plain, .gz or .zst (recognised\n"
+    "by content), or - for standard input; several files are merged in\n"
+    "time order.\n"
     "\n"
     "Output:\n"
     "  -o, --output FILE        model to write (default: model.db)\n"
@@ -63,6 +66,7 @@ static const char CAPTURE_USAGE[] =
     "Sessions:\n"
     "      --session-key KEY    ip, ip+ua (default), user, cookie:NAME, "
     "header:NAME\n"
+    "                           (packets: also authorization)\n"
     "      --idle-timeout DUR   inactivity that ends a session (default "
     "30m)\n"
     "      --reorder-window DUR how far out of time order lines may be and "
@@ -84,6 +88,17 @@ static const char CAPTURE_USAGE[] =
     "                           becomes a {parameter} (default 20)\n"
     "      --seed N             seed of the time de-quantisation noise "
     "(default 1)\n"
+    "\n"
+    "Packets:\n"
+    "      --iface IF           capture live on interface IF (needs root or\n"
+    "                           CAP_NET_RAW); Ctrl-C stops and writes the "
+    "model\n"
+    "      --filter 'BPF'       tcpdump filter for live and file captures\n"
+    "      --duration DUR       stop a live capture after DUR (e.g. 60s)\n"
+    "      --count N            stop after N TCP packets\n"
+    "      --record             also store the request trace (redacted,\n"
+    "                           zstd) for `mimic replay --exact`\n"
+
     "\n"
     "Exit status: 0 model written; 1 failed, no model written; 2 usage "
     "error;\n"
@@ -221,6 +236,11 @@ enum {
   OPT_REPORT,
   OPT_LOG,
   OPT_USERTYPES,
+  OPT_IFACE,
+  OPT_FILTER,
+  OPT_CAPDURATION,
+  OPT_COUNT,
+  OPT_RECORD,
 };
 
 static int cmd_capture(int argc, char **argv) {
@@ -242,6 +262,11 @@ static int cmd_capture(int argc, char **argv) {
       {"max-endpoints", required_argument, NULL, OPT_MAX_ENDPOINTS},
       {"collapse", required_argument, NULL, OPT_COLLAPSE},
       {"seed", required_argument, NULL, OPT_SEED},
+      {"iface", required_argument, NULL, OPT_IFACE},
+      {"filter", required_argument, NULL, OPT_FILTER},
+      {"duration", required_argument, NULL, OPT_CAPDURATION},
+      {"count", required_argument, NULL, OPT_COUNT},
+      {"record", no_argument, NULL, OPT_RECORD},
       {0, 0, 0, 0},
   };
   struct capture_opts o = {
@@ -277,7 +302,7 @@ static int cmd_capture(int argc, char **argv) {
       if (capture_parse_key(optarg, &o))
         return usage_error("capture",
                            "--session-key '%s': expected ip, ip+ua, user, "
-                           "cookie:NAME or header:NAME",
+                           "cookie:NAME, header:NAME or authorization",
                            optarg);
       break;
     case OPT_IDLE:
@@ -325,10 +350,33 @@ static int cmd_capture(int argc, char **argv) {
         return usage_error("capture", "--seed '%s': expected a number", optarg);
       o.seed = n;
       break;
+    case OPT_IFACE: o.iface = optarg; break;
+    case OPT_FILTER: o.filter = optarg; break;
+    case OPT_CAPDURATION:
+      if (units_parse_duration(optarg, &o.live_duration_us) ||
+          o.live_duration_us <= 0)
+        return usage_error("capture",
+                           "--duration '%s': expected a duration such as "
+                           "60s, 5m",
+                           optarg);
+      break;
+    case OPT_COUNT:
+      if (parse_count(optarg, &n) || n == 0)
+        return usage_error("capture",
+                           "--count '%s': expected a positive number", optarg);
+      o.live_count = n;
+      break;
+    case OPT_RECORD: o.record = 1; break;
     default:
       fprintf(stderr, "Run 'mimic capture --help' for the options.\n");
       return EXIT_USAGE;
     }
+  }
+  if (o.live_duration_us && !o.iface)
+    return usage_error("capture", "%s", "--duration needs --iface");
+  if (optind >= argc && o.iface) {
+    o.ninputs = 0;
+    return capture_run(&o);
   }
   if (optind >= argc)
     return usage_error("capture", "%s",
