@@ -13,6 +13,7 @@
 
 #include "err.h"
 #include "hash.h"
+#include "half.h"
 #include "input.h"
 #include "learn.h"
 #include "model.h"
@@ -83,6 +84,7 @@ struct run {
   size_t nsrc;
   struct learn *learn;
   struct sessionizer *sess;
+  struct half *half; /* split-half baseline for compare */
   pcre2_code *include, *exclude;
   pcre2_match_data *md;
   struct heap_item *heap;
@@ -526,6 +528,8 @@ static int process(struct run *r, struct source *s) {
                     ? (uint32_t)rec->ts_res_us
                     : 1,
       .ts_is_end = (uint8_t)(rec->ts_is_end != 0),
+      .status =
+          rec->status > 0 && rec->status < 1000 ? (uint16_t)rec->status : 0,
   };
   if (s->txn) /* think time starts when the response ended */
     ev.lat_us = s->end_us >= rec->ts_us ? s->end_us - rec->ts_us : -1;
@@ -660,6 +664,11 @@ static int fill_meta(struct run *r, struct model *m, uint64_t lines,
   rc |= model_meta_set(m, "include", o->include ? o->include : "");
   rc |= model_meta_set(m, "exclude", o->exclude ? o->exclude : "");
   rc |= model_meta_set(m, "latency_known", r->have_latency ? "1" : "0");
+  int64_t first, last;
+  if (half_span(r->half, &first, &last)) {
+    rc |= model_meta_set_i64(m, "first_session_us", first);
+    rc |= model_meta_set_i64(m, "last_session_us", last);
+  }
   return rc ? -ENOMEM : 0;
 }
 
@@ -756,6 +765,7 @@ static void cleanup_run(struct run *r) {
   }
   free(r->src);
   sess_free(r->sess);
+  half_free(r->half);
   learn_free(r->learn);
   pcre2_code_free(r->include);
   pcre2_code_free(r->exclude);
@@ -792,7 +802,9 @@ int capture_run(const struct capture_opts *o) {
     goto out;
   }
   if ((rc = learn_new(&lo, &r.learn))) goto nomem;
-  struct sess_opts so = {.idle_us = o->idle_us, .seed = o->seed};
+  if ((rc = half_new(o->seed, &r.half))) goto nomem;
+  struct sess_opts so = {
+      .idle_us = o->idle_us, .seed = o->seed, .half = r.half};
   if ((rc = sess_new(&so, r.learn, &r.sess))) goto nomem;
 
   r.src = calloc(o->ninputs + 1, sizeof *r.src);
@@ -956,6 +968,9 @@ int capture_run(const struct capture_opts *o) {
   if (r.sessions_dropped && o->key_name)
     learn_note_dropped(r.learn, "session", o->key_name, r.sessions_dropped);
   if ((rc = learn_finish(r.learn, m))) goto nomem_sig;
+  size_t nfinal;
+  const int32_t *final = learn_final_ids(r.learn, &nfinal);
+  if ((rc = half_finish(r.half, final, nfinal, m))) goto nomem_sig;
   if ((rc = fill_meta(&r, m, lines, requests, filtered, directives)) ||
       (rc = fill_sources(&r, m)))
     goto nomem_sig;

@@ -56,4 +56,8 @@ uint64_t learn_capped(const struct learn *l);
  * -ENOMEM. */
 int learn_finish(struct learn *l, struct model *m);
 
+/* After learn_finish: the model endpoint id of every handle the sessions
+ * were reported with (< 0: none), *n handles. Owned by l. */
+const int32_t *learn_final_ids(const struct learn *l, size_t *n);
+
 #endif

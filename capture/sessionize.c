@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "half.h"
 #include "hmap.h"
 #include "learn.h"
 #include "rng.h"
@@ -19,6 +20,7 @@ struct live {
   int64_t first_start, last_start, last_ts, last_end;
   uint32_t last_ep, nreq, res_us;
   uint32_t prev, next; /* LRU by last activity; also the free list */
+  uint8_t half;        /* split-half baseline: which half */
 };
 
 struct sessionizer {
@@ -95,6 +97,9 @@ static int end_session(struct sessionizer *s, uint32_t i) {
   struct live *x = &s->slots[i];
   int rc = learn_session_end(s->learn, x->last_ep, x->nreq,
                              x->last_start - x->first_start);
+  if (!rc && s->opts.half)
+    rc = half_end(s->opts.half, x->half, x->last_ep, x->nreq,
+                  x->last_start - x->first_start);
   lru_unlink(s, i);
   hmap_del(&s->index, x->client);
   x->next = s->free_head;
@@ -157,6 +162,11 @@ static int start_session(struct sessionizer *s, const struct sess_event *ev,
   x->nreq = 1;
   x->res_us = ev->res_us;
   lru_append(s, i);
+  if (s->opts.half) {
+    x->half = (uint8_t)half_pick(s->opts.half, ev->client, start);
+    if ((rc = half_start(s->opts.half, x->half, start, ev->ep, ev->status)))
+      return rc;
+  }
   return learn_session_start(s->learn, start, ev->ep);
 }
 
@@ -201,6 +211,9 @@ int sess_feed(struct sessionizer *s, const struct sess_event *ev) {
   s->transitions++;
   if (has_lat || x->last_end != x->last_start) s->from_end++;
   if ((rc = learn_transition(s->learn, x->last_ep, ev->ep, think))) return rc;
+  if (s->opts.half && (rc = half_step(s->opts.half, x->half, x->last_ep, ev->ep,
+                                      think, ev->status)))
+    return rc;
   x->last_start = start > x->last_start ? start : x->last_start;
   x->last_ts = ev->ts_us > x->last_ts ? ev->ts_us : x->last_ts;
   x->last_end = end > x->last_end ? end : x->last_end;

@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 
+struct half;
 struct learn;
 struct sessionizer;
 
@@ -19,6 +20,7 @@ struct sess_event {
   uint32_t ep;       /* endpoint handle */
   uint32_t res_us;   /* resolution of ts_us (1000000 for whole seconds) */
   uint8_t ts_is_end; /* the log wrote ts when the response ended */
+  uint16_t status;   /* HTTP status, 0 unknown (split-half baseline) */
 };
 
 struct sess_opts {
@@ -26,6 +28,7 @@ struct sess_opts {
   int64_t max_duration_us; /* split longer sessions (12 h) */
   uint32_t max_requests;   /* split longer sessions (10000) */
   uint64_t seed;           /* for de-quantising whole-second times */
+  struct half *half;       /* also fed the sessions, by halves (or NULL) */
 };
 
 int sess_new(const struct sess_opts *opts, struct learn *learn,

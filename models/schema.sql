@@ -31,7 +31,9 @@ PRAGMA user_version = 1;
 --   late_events (arrived out of time order beyond the reorder window),
 --   capped_requests (mapped to a catch-all endpoint), idle_timeout_s,
 --   session_key, think_basis ("end-to-start" or "start-to-start"),
---   time_resolution_us, dist_alpha, include, exclude, formats.
+--   time_resolution_us, dist_alpha, include, exclude, formats,
+--   first_session_us and last_session_us (start times of the first and
+--   last session: a replay's session rate is measured between them).
 CREATE TABLE meta (
   key   TEXT PRIMARY KEY,
   value TEXT NOT NULL
@@ -193,4 +195,39 @@ CREATE TABLE redaction (
   action TEXT NOT NULL,
   count  INTEGER NOT NULL,
   PRIMARY KEY (loc, name, action)
+) WITHOUT ROWID;
+
+-- Split-half baseline (mimic compare). Capture puts every session into one
+-- of two halves (by a hash of the session and meta.seed) and keeps, per
+-- half, the aggregates compare gates on. Compare measures the two halves
+-- against each other to learn how closely a source of this size can match
+-- even itself (its sampling noise, clustering of requests within sessions
+-- included), and never asks a replay to do better. Personas are pooled;
+-- endpoint ids are those of `endpoint`. A model without these tables (an
+-- older capture) is compared on the default thresholds alone.
+CREATE TABLE half_session (
+  half          INTEGER PRIMARY KEY CHECK (half IN (0, 1)),
+  sessions      INTEGER NOT NULL,
+  length_dist   INTEGER REFERENCES dist(id),  -- requests per session (count)
+  duration_dist INTEGER REFERENCES dist(id)   -- first to last request (us)
+);
+
+-- Requests per endpoint and status code in each half (status 0: the log
+-- did not say).
+CREATE TABLE half_status (
+  half        INTEGER NOT NULL,
+  endpoint_id INTEGER NOT NULL REFERENCES endpoint(id),
+  status      INTEGER NOT NULL,
+  count       INTEGER NOT NULL,
+  PRIMARY KEY (half, endpoint_id, status)
+) WITHOUT ROWID;
+
+-- Transitions of each half, as in `transition` (pooled over personas).
+CREATE TABLE half_transition (
+  half       INTEGER NOT NULL,
+  from_ep    INTEGER NOT NULL,
+  to_ep      INTEGER NOT NULL,
+  count      INTEGER NOT NULL,
+  think_dist INTEGER REFERENCES dist(id),
+  PRIMARY KEY (half, from_ep, to_ep)
 ) WITHOUT ROWID;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "capture.h"
+#include "compare.h"
 #include "err.h"
 #include "inspect.h"
 #include "model.h"
@@ -22,6 +23,7 @@ static const char MAIN_USAGE[] =
     "  capture   learn a traffic model (SQLite) from access logs or packets\n"
     "  inspect   summarise a model\n"
     "  replay    send traffic drawn from a model to a target\n"
+    "  compare   report how faithfully one model reproduces another\n"
     "  version   print the version\n"
     "  help      show this help, or a command's help (mimic help capture)\n"
     "\n"
@@ -661,6 +663,7 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "capture") == 0) return cmd_capture(argc - 1, argv + 1);
   if (strcmp(cmd, "inspect") == 0) return cmd_inspect(argc - 1, argv + 1);
   if (strcmp(cmd, "replay") == 0) return cmd_replay(argc - 1, argv + 1);
+  if (strcmp(cmd, "compare") == 0) return compare_main(argc - 1, argv + 1);
   if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
     printf("mimic %s (model schema %d)\n", MIMIC_VERSION, MODEL_SCHEMA_VERSION);
     return 0;

@@ -83,6 +83,8 @@ void model_free(struct model *m) {
   free(m->profiles);
   free(m->uas);
   free(m->redactions);
+  model_free(m->half[0]);
+  model_free(m->half[1]);
   free(m);
 }
 
@@ -416,6 +418,46 @@ static int save_tables(struct saver *s, const struct model *m) {
     sqlite3_bind_int64(st, 4, (int64_t)m->redactions[i].count);
     STEP("redaction");
   }
+
+  for (int h = 0; h < 2 && m->half[0] && m->half[1]; h++) {
+    const struct model *x = m->half[h];
+    PREP("INSERT INTO half_session(half, sessions, length_dist,"
+         " duration_dist) VALUES (?,?,?,?)");
+    const struct model_persona *p = x->npersonas ? &x->personas[0] : NULL;
+    sqlite3_bind_int(st, 1, h);
+    sqlite3_bind_int64(st, 2, p ? (int64_t)p->sessions : 0);
+    if (p && ((rc = save_dist(s, "count", &p->length, st, 3)) ||
+              (rc = save_dist(s, "us", &p->duration, st, 4))))
+      goto out;
+    STEP("half_session");
+    PREP("INSERT INTO half_status(half, endpoint_id, status, count)"
+         " VALUES (?,?,?,?)");
+    for (size_t i = 0; i < x->nendpoints; i++) {
+      const struct model_endpoint *e = &x->endpoints[i];
+      uint64_t known = 0;
+      for (size_t j = 0; j <= e->nstatus; j++) {
+        uint64_t c = j < e->nstatus ? e->status[j].count : e->count - known;
+        if (j < e->nstatus) known += c;
+        if (!c) continue;
+        sqlite3_bind_int(st, 1, h);
+        sqlite3_bind_int64(st, 2, (int64_t)i);
+        sqlite3_bind_int(st, 3, j < e->nstatus ? e->status[j].status : 0);
+        sqlite3_bind_int64(st, 4, (int64_t)c);
+        STEP("half_status");
+      }
+    }
+    PREP("INSERT INTO half_transition(half, from_ep, to_ep, count,"
+         " think_dist) VALUES (?,?,?,?,?)");
+    for (size_t i = 0; i < x->ntransitions; i++) {
+      const struct model_transition *t = &x->transitions[i];
+      sqlite3_bind_int(st, 1, h);
+      sqlite3_bind_int64(st, 2, t->from);
+      sqlite3_bind_int64(st, 3, t->to);
+      sqlite3_bind_int64(st, 4, (int64_t)t->count);
+      if ((rc = save_dist(s, "us", &t->think, st, 5))) goto out;
+      STEP("half_transition");
+    }
+  }
   rc = 0;
 out:
   sqlite3_finalize(st);
@@ -630,6 +672,8 @@ static int get_opt_dist(struct loader *l, sqlite3_stmt *st, int col,
     if (sqlite3_prepare_v2(l->db, sql, -1, &st, NULL) != SQLITE_OK)            \
       return load_fail(l, sql);                                                \
   } while (0)
+
+static int load_halves(struct loader *l, struct model *m);
 
 static int load_rows(struct loader *l, struct model *m) {
   sqlite3_stmt *st = NULL;
@@ -876,7 +920,7 @@ static int load_rows(struct loader *l, struct model *m) {
   }
   if (step != SQLITE_DONE) goto sqlfail;
   sqlite3_finalize(st);
-  return 0;
+  return load_halves(l, m);
 
 nomem:
   rc = -ENOMEM;
@@ -886,6 +930,137 @@ sqlfail:
   rc = load_fail(l, "query");
 out:
   sqlite3_finalize(st);
+  return rc;
+}
+
+/* The split-half baseline, when the file has one (older captures do not):
+ * two small models sharing m's endpoint ids and templates. */
+/* As LOAD_BEGIN, but through the cleanup of load_halves. */
+#define HALF_BEGIN(sql)                                                        \
+  do {                                                                         \
+    if (sqlite3_prepare_v2(l->db, sql, -1, &st, NULL) != SQLITE_OK) {          \
+      st = NULL;                                                               \
+      goto sqlfail;                                                            \
+    }                                                                          \
+  } while (0)
+
+static int load_halves(struct loader *l, struct model *m) {
+  sqlite3_stmt *st = NULL;
+  int rc = 0, step;
+  if (sqlite3_prepare_v2(l->db,
+                         "SELECT 1 FROM sqlite_master WHERE type='table'"
+                         " AND name='half_session'",
+                         -1, &st, NULL) != SQLITE_OK)
+    return load_fail(l, "sqlite_master");
+  step = sqlite3_step(st);
+  sqlite3_finalize(st);
+  st = NULL;
+  if (step != SQLITE_ROW) return 0;
+  struct model *h[2] = {NULL, NULL};
+  for (int k = 0; k < 2; k++) {
+    if ((rc = model_new(&h[k]))) goto nomem;
+    for (size_t i = 0; i < m->nendpoints; i++) {
+      struct model_endpoint *e = model_push(h[k], endpoints);
+      if (!e) goto nomem;
+      e->method = strdup(m->endpoints[i].method);
+      e->host = strdup(m->endpoints[i].host);
+      e->templ = strdup(m->endpoints[i].templ);
+      if (!e->method || !e->host || !e->templ) goto nomem;
+    }
+  }
+
+  HALF_BEGIN("SELECT half, sessions, length_dist, duration_dist"
+             " FROM half_session ORDER BY half");
+  int seen = 0;
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    int64_t k = sqlite3_column_int64(st, 0);
+    if (k < 0 || k > 1 || h[k]->npersonas) {
+      rc = corrupt(l, "a half_session row is not half 0 or 1");
+      goto out;
+    }
+    struct model_persona *p = model_push(h[k], personas);
+    if (!p || !(p->name = strdup("all"))) goto nomem;
+    p->weight = 1;
+    p->sessions = (uint64_t)sqlite3_column_int64(st, 1);
+    if ((rc = get_opt_dist(l, st, 2, &p->length)) ||
+        (rc = get_opt_dist(l, st, 3, &p->duration)))
+      goto out;
+    seen++;
+  }
+  if (step != SQLITE_DONE) goto sqlfail;
+  sqlite3_finalize(st);
+  st = NULL;
+  if (seen == 0) goto none; /* tables present, baseline not written */
+  if (seen != 2) {
+    rc = corrupt(l, "half_session lacks a half");
+    goto out;
+  }
+
+  HALF_BEGIN("SELECT half, endpoint_id, status, count FROM half_status"
+             " ORDER BY half, endpoint_id, status");
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    int64_t k = sqlite3_column_int64(st, 0);
+    int64_t ep = sqlite3_column_int64(st, 1);
+    int64_t c = sqlite3_column_int64(st, 3);
+    if (k < 0 || k > 1 || ep < 0 || (uint64_t)ep >= m->nendpoints || c < 0) {
+      rc = corrupt(l, "a half_status row names a missing half or endpoint");
+      goto out;
+    }
+    struct model_endpoint *e = &h[k]->endpoints[ep];
+    e->count += (uint64_t)c;
+    int status = sqlite3_column_int(st, 2);
+    if (status == 0) continue;
+    struct model_status *ns = realloc(e->status, (e->nstatus + 1) * sizeof *ns);
+    if (!ns) goto nomem;
+    e->status = ns;
+    ns[e->nstatus].status = status;
+    ns[e->nstatus].count = (uint64_t)c;
+    e->nstatus++;
+  }
+  if (step != SQLITE_DONE) goto sqlfail;
+  sqlite3_finalize(st);
+  st = NULL;
+
+  HALF_BEGIN("SELECT half, from_ep, to_ep, count, think_dist"
+             " FROM half_transition ORDER BY half, from_ep, to_ep");
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    int64_t k = sqlite3_column_int64(st, 0);
+    int64_t from = sqlite3_column_int64(st, 1),
+            to = sqlite3_column_int64(st, 2);
+    if (k < 0 || k > 1 ||
+        (from != MODEL_START &&
+         (from < 0 || (uint64_t)from >= m->nendpoints)) ||
+        (to != MODEL_END && (to < 0 || (uint64_t)to >= m->nendpoints))) {
+      rc = corrupt(l, "a half_transition row names a missing endpoint");
+      goto out;
+    }
+    struct model_transition *t = model_push(h[k], transitions);
+    if (!t) goto nomem;
+    t->from = (int32_t)from;
+    t->to = (int32_t)to;
+    t->count = (uint64_t)sqlite3_column_int64(st, 3);
+    if ((rc = get_opt_dist(l, st, 4, &t->think))) goto out;
+  }
+  if (step != SQLITE_DONE) goto sqlfail;
+  m->half[0] = h[0];
+  m->half[1] = h[1];
+  h[0] = h[1] = NULL;
+  rc = 0;
+  goto out;
+
+none:
+  rc = 0;
+  goto out;
+nomem:
+  rc = -ENOMEM;
+  snprintf(l->err, l->errlen, "cannot read model %s: out of memory", l->path);
+  goto out;
+sqlfail:
+  rc = load_fail(l, "query");
+out:
+  sqlite3_finalize(st);
+  model_free(h[0]);
+  model_free(h[1]);
   return rc;
 }
 

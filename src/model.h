@@ -131,6 +131,12 @@ struct model {
   MODEL_ARRAY(struct model_profile, profiles);
   MODEL_ARRAY(struct model_ua, uas);
   MODEL_ARRAY(struct model_redaction, redactions);
+  /* Split-half baseline (compare): the sessions of each half of the
+   * source as a small model of its own, holding endpoints (A's ids and
+   * templates, with that half's counts and status mix), transitions with
+   * think times (persona 0) and one persona "all" with sessions, length
+   * and duration. Both NULL when the file has none (tables half_*). */
+  struct model *half[2];
 };
 
 /* An empty model. Returns 0 or -ENOMEM. */
