@@ -18,6 +18,8 @@
 #include "err.h"
 #include "hash.h"
 #include "hist.h"
+#include "metrics.h"
+#include "metrics_server.h"
 #include "model.h"
 #include "rng.h"
 #include "stats.h"
@@ -50,6 +52,7 @@ struct vuser {
   uint32_t heap_pos;  /* index in the due heap while waiting */
   uint32_t next_free; /* free list (open model) */
   uint8_t state;
+  uint8_t in_session; /* its session has sent a request (metrics) */
 };
 
 struct due {
@@ -134,6 +137,9 @@ struct worker {
   size_t loglen;
   int64_t log_second;
   char log_time[40];
+  /* metrics: this worker's shard and the totals it publishes there */
+  struct metrics_shard *ms;
+  struct metrics_worker mw;
   /* dry run */
   int dry;
   int64_t vnow;
@@ -156,6 +162,8 @@ struct shared {
   int64_t end_us;    /* no new sessions after this (INT64_MAX: none) */
   int closed;        /* closed model */
   int64_t span_us;   /* the learned curve's length, replayed */
+  struct metrics *metrics;
+  struct metrics_server *msrv;
 };
 
 /* ---- time -------------------------------------------------------------- */
@@ -310,6 +318,8 @@ static void finish_user(struct worker *w, uint32_t i) {
   struct vuser *u = &w->users[i];
   u->state = w->sh->closed ? U_DONE : U_FREE;
   w->active--;
+  if (u->in_session) w->mw.sessions_active--;
+  u->in_session = 0;
   if (!w->sh->closed) {
     u->next_free = w->free_user;
     w->free_user = i;
@@ -360,7 +370,7 @@ static int after_request(struct worker *w, uint32_t i, int64_t end_us) {
   const struct run_opts *o = w->sh->o;
   if (u->budget != UNLIMITED) u->budget--;
   if (w->stop_requests || w->finishing || u->budget == 0) {
-    if (u->budget == 0) w->stats.sessions_done++;
+    if (u->budget == 0) w->stats.sessions_done++, w->mw.sessions_completed++;
     finish_user(w, i);
     return 0;
   }
@@ -370,6 +380,9 @@ static int after_request(struct worker *w, uint32_t i, int64_t end_us) {
     return schedule(w, i, end_us + think);
   }
   w->stats.sessions_done++;
+  w->mw.sessions_completed++;
+  w->mw.sessions_active--;
+  u->in_session = 0;
   if (!w->sh->closed || w->stop_sessions) {
     finish_user(w, i);
     return 0;
@@ -384,6 +397,7 @@ static int after_request(struct worker *w, uint32_t i, int64_t end_us) {
 /* ---- sending ----------------------------------------------------------- */
 
 static void on_done(void *arg, const struct engine_result *res);
+static void publish(struct worker *w);
 
 /* Writes v in decimal at p; returns the end. (snprintf costs about 1% of
  * a request's CPU at full speed.) */
@@ -421,6 +435,11 @@ static int submit(struct worker *w, uint32_t i) {
   const char *ua = synth_ua(s, u->walk.ua);
   u->state = U_FLIGHT;
   stats_sent(&w->stats, f->ep);
+  if (!u->in_session) {
+    u->in_session = 1;
+    w->mw.sessions_started++;
+    w->mw.sessions_active++;
+  }
   if (w->dry) {
     const struct run_opts *o = w->sh->o;
     fprintf(o->out, "+%.6f %s %s %s \"%s\"\n", (double)u->due_us / 1e6, session,
@@ -455,7 +474,9 @@ static int slot_free(const struct worker *w) {
 }
 
 static int dispatch(struct worker *w, uint32_t i) {
+  w->mw.planned_requests++; /* its intended send time has come */
   if (w->stop_requests) {
+    w->mw.dropped_requests++;
     finish_user(w, i);
     return 0;
   }
@@ -508,6 +529,8 @@ static void on_done(void *arg, const struct engine_result *res) {
       end > f->intended_us ? (uint64_t)(end - f->intended_us) : 0;
   uint64_t service = end > start ? (uint64_t)(end - start) : 0;
   int rc = stats_done(&w->stats, f->ep, res, latency, service);
+  metrics_request(w->ms, f->ep, u->walk.persona, 0,
+                  res->err == ENGINE_OK ? res->status : 0, latency, service);
   if (!rc) rc = hist_record(&w->window, latency);
   if (res->err == ENGINE_OK && res->status < 400) w->ok++;
   if (w->sh->log && res->err == ENGINE_OK) log_line(w, f, u, res, end);
@@ -519,6 +542,7 @@ static void on_done(void *arg, const struct engine_result *res) {
   if (!rc && !w->finishing && !w->dry) rc = pump(w);
   if (rc) fail_worker(w, rc);
   if (!w->dry && !w->finishing) maybe_finish(w);
+  publish(w);
 }
 
 /* ---- the access log ------------------------------------------------------ */
@@ -570,6 +594,7 @@ static void log_line(struct worker *w, const struct flight *f,
 
 static void stop_waiting_users(struct worker *w) {
   while (w->nheap) finish_user(w, heap_pop(w));
+  w->mw.dropped_requests += w->ready_len; /* due, never sent */
   while (w->ready_len) finish_user(w, ready_pop(w));
 }
 
@@ -664,6 +689,18 @@ static void on_engine_closed(void *arg) {
   w->handles_open--;
 }
 
+/* Hands the worker's totals to its metrics shard (no lock: the metrics
+ * thread reads them with relaxed loads). */
+static void publish(struct worker *w) {
+  if (!w->ms) return;
+  w->mw.planned_sessions = w->planned_sessions;
+  w->mw.dropped_sessions = w->dropped_sessions;
+  w->mw.users = w->active;
+  w->mw.in_flight = w->engine && !w->finishing ? engine_inflight(w->engine) : 0;
+  w->mw.queued = w->ready_len;
+  metrics_worker_set(w->ms, &w->mw);
+}
+
 static void take_snapshot(struct worker *w) {
   pthread_mutex_lock(&w->lock);
   struct stats_total t;
@@ -677,6 +714,7 @@ static void take_snapshot(struct worker *w) {
   hist_merge(&w->snap.window, &w->window);
   pthread_mutex_unlock(&w->lock);
   hist_cleanup(&w->window);
+  publish(w);
 }
 
 static void finish_worker(struct worker *w) {
@@ -1186,6 +1224,111 @@ static int check_http(const struct run_opts *o) {
   return 0;
 }
 
+/* ---- metrics ----------------------------------------------------------------
+ */
+
+/* The registry (always, outside dry runs: scenarios read it too) and,
+ * with --metrics-addr, its HTTP server. */
+static int observe_start(struct shared *sh) {
+  const struct run_opts *o = sh->o;
+  const struct model *m = sh->model;
+  size_t nep = synth_endpoints(sh->synth);
+  size_t np = m->npersonas ? m->npersonas : 1;
+  const char **methods = calloc(nep + 1, sizeof *methods);
+  const char **templates = calloc(nep + 1, sizeof *templates);
+  uint64_t *counts = calloc(nep + 1, sizeof *counts);
+  const char **personas = calloc(np, sizeof *personas);
+  int rc = -ENOMEM;
+  if (!methods || !templates || !counts || !personas) goto out;
+  for (size_t i = 0; i < nep; i++) {
+    methods[i] = synth_method(sh->synth, (uint32_t)i);
+    templates[i] = synth_template(sh->synth, (uint32_t)i);
+    counts[i] = i < m->nendpoints ? m->endpoints[i].count : 0;
+  }
+  for (size_t i = 0; i < np; i++) {
+    const char *name = synth_persona_name(sh->synth, (uint16_t)i);
+    personas[i] = name ? name : "";
+  }
+  char seed[32], threads[16];
+  snprintf(seed, sizeof seed, "%" PRIu64, o->seed);
+  snprintf(threads, sizeof threads, "%u", sh->nworkers);
+  const char *info_names[] = {"workload", "scenario", "model",
+                              "target",   "seed",     "threads"};
+  const char *info_values[] = {sh->closed ? "closed" : "open",
+                               o->scenario ? o->scenario : "none",
+                               o->model_path,
+                               o->target,
+                               seed,
+                               threads};
+  struct metrics_desc d = {
+      .nendpoints = nep,
+      .methods = methods,
+      .templates = templates,
+      .counts = counts,
+      .npersonas = np,
+      .personas = personas,
+      .nshards = sh->nworkers,
+      .ninfo = sizeof info_names / sizeof *info_names,
+      .info_names = info_names,
+      .info_values = info_values,
+      .start_time = (double)sh->wall0_us / 1e6,
+  };
+  if ((rc = metrics_new(&d, &sh->metrics))) {
+    fprintf(o->err, "mimic replay: error: %s\n", err_str(rc));
+    goto out;
+  }
+  metrics_gauge_set(sh->metrics, METRICS_RATE_MULTIPLIER, 1);
+  if (o->metrics_addr) {
+    char err[256];
+    rc = metrics_server_start(sh->metrics, o->metrics_addr, &sh->msrv, err,
+                              sizeof err);
+    if (rc) {
+      fprintf(o->err, "mimic replay: error: %s\n", err);
+      goto out;
+    }
+    if (!o->quiet)
+      fprintf(o->err, "mimic replay: metrics on http://%s/metrics\n",
+              metrics_server_addr(sh->msrv));
+  }
+  rc = 0;
+out:
+  free(methods);
+  free(templates);
+  free(counts);
+  free(personas);
+  return rc;
+}
+
+/* The run is over: the server keeps serving the totals for --linger, so
+ * that the last scrape sees them; a signal ends the wait early. */
+static void observe_linger(struct shared *sh) {
+  const struct run_opts *o = sh->o;
+  metrics_gauge_set(sh->metrics, METRICS_FINISHED, 1);
+  if (!sh->msrv || o->linger_us <= 0) return;
+  char d[32];
+  if (!o->quiet)
+    fprintf(o->err,
+            "mimic replay: serving the final metrics for %s more (Ctrl-C "
+            "to stop)\n",
+            units_duration(o->linger_us, d, sizeof d));
+  sigset_t set, old;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, &old);
+  uint64_t end = uv_hrtime() + (uint64_t)o->linger_us * 1000;
+  for (;;) {
+    uint64_t now = uv_hrtime();
+    if (now >= end) break;
+    uint64_t left = end - now;
+    struct timespec wait = {(time_t)(left / 1000000000u),
+                            (long)(left % 1000000000u)};
+    int sig = sigtimedwait(&set, NULL, &wait);
+    if (sig == SIGINT || sig == SIGTERM) break;
+  }
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
 int run_replay(const struct run_opts *o) {
   struct shared sh = {.o = o, .end_us = INT64_MAX};
   char err[1024] = "";
@@ -1251,11 +1394,13 @@ int run_replay(const struct run_opts *o) {
   sh.wall0_us = (int64_t)rt.tv_sec * 1000000 + rt.tv_nsec / 1000;
   sh.t0_hr_us = uv_hrtime() / 1000;
 
+  if (!o->dry_run && (rc = observe_start(&sh))) goto out;
   for (unsigned i = 0; i < sh.nworkers; i++) {
     struct worker *w = &sh.w[i];
     w->sh = &sh;
     w->index = i;
     w->dry = o->dry_run;
+    w->ms = metrics_shard(sh.metrics, i);
     if ((rc = worker_init(w))) goto nomem;
   }
 
@@ -1370,6 +1515,7 @@ int run_replay(const struct run_opts *o) {
   struct stats_total t;
   stats_total(&total, &t, NULL, NULL);
   status = t.requests && !t.responses ? RUN_UNREACHABLE : RUN_OK;
+  observe_linger(&sh);
   goto out;
 
 nomem:
@@ -1380,8 +1526,10 @@ out:
             o->log_path, strerror(errno));
     status = RUN_FAILED;
   }
+  metrics_server_stop(sh.msrv);
   for (unsigned i = 0; sh.w && i < sh.nworkers; i++) worker_cleanup(&sh.w[i]);
   free(sh.w);
+  metrics_free(sh.metrics);
   stats_cleanup(&total);
   synth_free(sh.synth);
   model_free(sh.model);

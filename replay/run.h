@@ -57,6 +57,16 @@ struct run_opts {
   int quiet;
   FILE *out; /* the plan (dry run) */
   FILE *err; /* messages and progress */
+
+  /* Observability and load shapes (replay/metrics*, replay/scenario). */
+  const char *metrics_addr; /* serve Prometheus /metrics there; NULL: no */
+  int64_t linger_us;        /* and keep serving this long after the run */
+  const char *scenario;     /* a preset load shape; NULL: none */
+  const char *phases_path;  /* phases run in order (JSON); NULL: none */
+  int have_error_rate;      /* error_rate given: it overrides the scenario's */
+  double error_rate;        /* share of requests to fault, 0..1, for fault
+                               injection (not built yet: a run asking for
+                               faults says so) */
 };
 
 /* Exit statuses. */

@@ -11,6 +11,7 @@
 #include "inspect.h"
 #include "model.h"
 #include "run.h"
+#include "scenario.h"
 #include "units.h"
 
 enum { EXIT_USAGE = 2 };
@@ -24,6 +25,7 @@ static const char MAIN_USAGE[] =
     "  inspect   summarise a model\n"
     "  replay    send traffic drawn from a model to a target\n"
     "  compare   report how faithfully one model reproduces another\n"
+    "  scenarios list the load shapes of replay --scenario\n"
     "  version   print the version\n"
     "  help      show this help, or a command's help (mimic help capture)\n"
     "\n"
@@ -175,6 +177,18 @@ static const char REPLAY_USAGE[] =
     "                             request time + session id)\n"
     "  -q, --quiet                no progress or summary\n"
     "  -h, --help                 this help\n"
+    "Load shape and metrics:\n"
+    "      --scenario NAME        a preset load shape ('mimic scenarios' "
+    "lists them)\n"
+    "      --phases FILE.json     phases run in order (duration, scale or "
+    "users,\n"
+    "                             max_rps, error_rate, scenario)\n"
+    "      --error-rate PCT       share of requests to fault (needs fault\n"
+    "                             injection, not built yet: warns)\n"
+    "      --metrics-addr H:P     serve Prometheus metrics at "
+    "http://H:P/metrics\n"
+    "      --linger DUR           keep serving them DUR after the run "
+    "(default 0)\n"
     "\n"
     "Latency is measured from the intended send time (a late request counts\n"
     "its wait) and as service time. Ctrl-C stops starting requests and lets\n"
@@ -201,6 +215,7 @@ static int parse_count(const char *s, size_t *out) {
 }
 
 enum {
+  OPT_SHAPE = 128, /* replay's load-shape and metrics options */
   OPT_FORMAT = 256,
   OPT_LOG_FORMAT,
   OPT_LOG_REGEX,
@@ -427,6 +442,12 @@ static int cmd_replay(int argc, char **argv) {
       {"log", required_argument, NULL, OPT_LOG},
       {"quiet", no_argument, NULL, 'q'},
       {"help", no_argument, NULL, 'h'},
+      /* load shape and metrics: parsed by scenario_option */
+      {"scenario", required_argument, NULL, OPT_SHAPE},
+      {"phases", required_argument, NULL, OPT_SHAPE},
+      {"error-rate", required_argument, NULL, OPT_SHAPE},
+      {"metrics-addr", required_argument, NULL, OPT_SHAPE},
+      {"linger", required_argument, NULL, OPT_SHAPE},
       {0, 0, 0, 0},
   };
   struct run_opts o = {
@@ -443,14 +464,17 @@ static int cmd_replay(int argc, char **argv) {
   };
   const char **headers = calloc((size_t)argc, sizeof *headers);
   if (!headers) return 1;
-  int c, have_min = 0, have_max = 0, rc = EXIT_USAGE;
+  int c, have_min = 0, have_max = 0, rc = EXIT_USAGE, li = 0;
   size_t n;
   double d;
   int64_t us;
   optind = 1;
-  while ((c = getopt_long(argc, argv, "t:H:kqh", longopts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "t:H:kqh", longopts, &li)) != -1) {
     switch (c) {
     case 't': o.target = optarg; break;
+    case OPT_SHAPE:
+      if (scenario_option(longopts[li].name, optarg, &o, stderr)) goto out;
+      break;
     case OPT_USERS:
       if (parse_count(optarg, &n) || n == 0) {
         usage_error("replay", "--users '%s': expected a positive number",
@@ -664,6 +688,7 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "inspect") == 0) return cmd_inspect(argc - 1, argv + 1);
   if (strcmp(cmd, "replay") == 0) return cmd_replay(argc - 1, argv + 1);
   if (strcmp(cmd, "compare") == 0) return compare_main(argc - 1, argv + 1);
+  if (strcmp(cmd, "scenarios") == 0) return scenario_main(argc - 1, argv + 1);
   if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
     printf("mimic %s (model schema %d)\n", MIMIC_VERSION, MODEL_SCHEMA_VERSION);
     return 0;
