@@ -41,6 +41,8 @@ struct engine_req {
   const char *ua;      /* User-Agent; NULL or "" sends none */
   const char *session; /* value of the session header (e.g. "17.3") */
   void *ctx;           /* handed back in the result */
+  int64_t max_recv_bps; /* slow reads: the response is read at most this
+                           fast, in bytes/s (0: no limit) */
 };
 
 /* Why a request failed before an HTTP status came back. */
