@@ -100,14 +100,11 @@ static void respond_text(struct conn *c, int code, const char *reason,
           head_only);
 }
 
-/* The head is complete: answer its request line. */
-static void serve(struct conn *c) {
-  char *sp1 = memchr(c->req, ' ', c->len);
-  char *line_end = memchr(c->req, '\n', c->len);
-  if (!sp1 || !line_end || sp1 > line_end) {
-    respond_text(c, 400, "Bad Request", "bad request\n", 0);
-    return;
-  }
+enum metrics_route metrics_server_route(char *req, size_t len, int *head) {
+  *head = 0;
+  char *line_end = memchr(req, '\n', len);
+  char *sp1 = line_end ? memchr(req, ' ', (size_t)(line_end - req)) : NULL;
+  if (!sp1) return METRICS_ROUTE_BAD;
   *sp1 = '\0';
   char *target = sp1 + 1;
   char *sp2 = memchr(target, ' ', (size_t)(line_end - target));
@@ -117,12 +114,24 @@ static void serve(struct conn *c) {
     *line_end = '\0';
   char *query = strchr(target, '?');
   if (query) *query = '\0';
-  int head = strcmp(c->req, "HEAD") == 0;
-  if (!head && strcmp(c->req, "GET") != 0) {
+  *head = strcmp(req, "HEAD") == 0;
+  if (!*head && strcmp(req, "GET") != 0) return METRICS_ROUTE_METHOD;
+  if (strcmp(target, "/metrics") == 0) return METRICS_ROUTE_METRICS;
+  if (strcmp(target, "/") == 0) return METRICS_ROUTE_INDEX;
+  return METRICS_ROUTE_NOTFOUND;
+}
+
+/* The head is complete: answer its request line. */
+static void serve(struct conn *c) {
+  int head;
+  switch (metrics_server_route(c->req, c->len, &head)) {
+  case METRICS_ROUTE_BAD:
+    respond_text(c, 400, "Bad Request", "bad request\n", 0);
+    return;
+  case METRICS_ROUTE_METHOD:
     respond_text(c, 405, "Method Not Allowed", "only GET and HEAD\n", 0);
     return;
-  }
-  if (strcmp(target, "/metrics") == 0) {
+  case METRICS_ROUTE_METRICS: {
     char *page;
     size_t len;
     if (metrics_render(c->s->m, &page, &len)) {
@@ -132,11 +141,13 @@ static void serve(struct conn *c) {
     atomic_fetch_add(&c->s->scrapes, 1);
     respond(c, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", page, len,
             head);
-  } else if (strcmp(target, "/") == 0) {
+    return;
+  }
+  case METRICS_ROUTE_INDEX:
     respond_text(c, 200, "OK",
                  "mimic replay: Prometheus metrics are at /metrics\n", head);
-  } else {
-    respond_text(c, 404, "Not Found", "not found; try /metrics\n", head);
+    return;
+  default: respond_text(c, 404, "Not Found", "not found; try /metrics\n", head);
   }
 }
 
