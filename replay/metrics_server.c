@@ -13,7 +13,7 @@
 
 #define MAX_CONNS 64
 #define REQ_MAX 8192         /* a request head larger than this is refused */
-#define REQ_TIMEOUT_MS 10000 /* to send the request head */
+#define REQ_TIMEOUT_MS 10000 /* to send the request, read the answer */
 
 struct conn;
 
@@ -84,7 +84,8 @@ static void respond(struct conn *c, int code, const char *reason,
       uv_buf_init(body_take ? body_take : "", head_only ? 0 : (unsigned)blen)};
   c->wr.data = c;
   uv_read_stop((uv_stream_t *)&c->tcp);
-  uv_timer_stop(&c->timer);
+  /* The timer keeps running: a client that never reads its answer is
+   * closed too (the write is then cancelled). */
   if (uv_write(&c->wr, (uv_stream_t *)&c->tcp, bufs, 2, on_written))
     conn_close(c);
 }

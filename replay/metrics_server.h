@@ -3,7 +3,7 @@
  * waits for) a replay worker. It answers GET and HEAD of /metrics (the
  * text exposition) and / (a pointer to it), one request per connection
  * (Connection: close), at most 64 connections at a time, each given 10 s
- * to send its request. */
+ * to send its request and read the answer. */
 #ifndef MIMIC_METRICS_SERVER_H
 #define MIMIC_METRICS_SERVER_H
 

@@ -1387,6 +1387,13 @@ static int shape_start(struct shared *sh) {
   /* The shape's own length (phases, an endless demo) unless --duration. */
   int64_t want = scenario_duration(sh->sc);
   if (!o->duration_us && want) sh->end_us = want;
+  if (o->dry_run && !sh->closed && sh->end_us == INT64_MAX) {
+    fprintf(o->err,
+            "mimic replay: error: %s runs until stopped: give a dry "
+            "run --duration\n",
+            scenario_name(sh->sc));
+    return ERR_USAGE;
+  }
   int64_t d = sh->end_us == INT64_MAX ? 0 : sh->end_us;
   if ((rc = scenario_set_duration(sh->sc, d, err, sizeof err))) {
     fprintf(o->err, "mimic replay: error: %s\n", err);
@@ -1450,6 +1457,8 @@ static int observe_start(struct shared *sh) {
     goto out;
   }
   metrics_gauge_set(sh->metrics, METRICS_RATE_MULTIPLIER, 1);
+  if (o->have_error_rate)
+    metrics_gauge_set(sh->metrics, METRICS_ERROR_RATE, o->error_rate);
   if (o->metrics_addr) {
     char err[256];
     rc = metrics_server_start(sh->metrics, o->metrics_addr, &sh->msrv, err,
