@@ -104,7 +104,10 @@ static void respond_text(struct conn *c, int code, const char *reason,
 enum metrics_route metrics_server_route(char *req, size_t len, int *head) {
   *head = 0;
   char *line_end = memchr(req, '\n', len);
-  char *sp1 = line_end ? memchr(req, ' ', (size_t)(line_end - req)) : NULL;
+  /* A NUL inside the request line would cut it short for strcmp. */
+  if (!line_end || memchr(req, '\0', (size_t)(line_end - req)))
+    return METRICS_ROUTE_BAD;
+  char *sp1 = memchr(req, ' ', (size_t)(line_end - req));
   if (!sp1) return METRICS_ROUTE_BAD;
   *sp1 = '\0';
   char *target = sp1 + 1;
@@ -159,6 +162,17 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
   *buf = uv_buf_init(c->req + c->len, (unsigned)(REQ_MAX - 1 - c->len));
 }
 
+/* Whether the head has ended: an empty line ("\n\n" or "\n\r\n"),
+ * looked for over every byte received (a NUL among them included). */
+static int head_complete(const char *p, size_t len) {
+  for (size_t i = 0; i + 1 < len; i++) {
+    if (p[i] != '\n') continue;
+    if (p[i + 1] == '\n') return 1;
+    if (p[i + 1] == '\r' && i + 2 < len && p[i + 2] == '\n') return 1;
+  }
+  return 0;
+}
+
 static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
   (void)buf;
   struct conn *c = st->data;
@@ -168,7 +182,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
   }
   c->len += (size_t)n;
   c->req[c->len] = '\0';
-  if (strstr(c->req, "\r\n\r\n") || strstr(c->req, "\n\n")) {
+  if (head_complete(c->req, c->len)) {
     serve(c);
     return;
   }
