@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # Load shapes that end, watch or bend a run, against nginx on 127.0.0.1:
-#   stress               the rate steps up 1.5x every 2 s against an nginx
-#                        that rate-limits at 300 requests/s (503 beyond):
-#                        the run stops at the first step over 5% errors
-#                        and reports the knee at the step before (~253/s)
-#   latency-degradation  pauses inside sessions grow (nginx's log: gap
-#                        between a session's two requests) and responses
-#                        are read ever slower (mimic's own log: time of a
-#                        64 KiB response), early vs late in the run
-#   soak                 reports memory and rate samples, a steady rate
-#   demo                 runs until stopped (SIGINT), with a report
+#   stress               the rate steps up 1.5x every 2 s (nginx's per-
+#                        second log) against an nginx that rate-limits at
+#                        300 requests/s (503 beyond): the run stops at the
+#                        first step over 5% errors and reports the knee at
+#                        the step before (~253/s)
+#   latency-degradation  arrivals stay steady while pauses inside sessions
+#                        grow (nginx's log: gap between a session's two
+#                        requests) and responses are read ever slower
+#                        (mimic's own log: time of a 64 KiB response; a
+#                        response this small fits in the socket buffers,
+#                        so nginx's own request time does not see it)
+#   soak                 steady per second in nginx's log; reports memory
+#                        and rate samples
+#   demo                 runs until stopped (SIGINT), with a report; the
+#                        compressed day's morning shows in nginx's log
 #   phases               open: rate x3 in phase 2, a cap in phase 3, the
 #                        run lasts their sum; closed: 10 then 40 users
 #   the command line     `mimic scenarios`, refusals with reasons
@@ -44,13 +49,20 @@ check_true "stress: stopped early ($e s of 20)" ratio_in "$e" 20 0 0.8
 check_true "stress: says why it stopped" grep -q "crossed the errors limit" "$WORK/stress.err"
 check "stress: nginx's 503s are the report's" \
   "$(awk '$9 == 503' "$NGINX_LOG" | wc -l)" "$(jq '.status_classes["5xx"]' "$WORK/stress.json")"
+# nginx's per-second log steps up 1.5x every 2 s: steps 1 to 4 = 3.375x.
+t0=$(awk 'NR == 1 { printf "%.3f", $NF }' "$NGINX_LOG")
+per_second "$NGINX_LOG" "$t0" 12 >"$WORK/stress.rates"
+echo "stress: $(tr '\n' ' ' <"$WORK/stress.rates")"
+s1=$(mean "$WORK/stress.rates" 0 1); s2=$(mean "$WORK/stress.rates" 2 3)
+s4=$(mean "$WORK/stress.rates" 6 7)
+check_true "stress: step 2 at 1.5x step 1 ($s2 vs $s1)" ratio_in "$s2" "$s1" 1.2 1.8
+check_true "stress: step 4 at 3.4x step 1 ($s4 vs $s1)" ratio_in "$s4" "$s1" 2.8 4.0
 
 # --- latency-degradation -----------------------------------------------------------
 scenario_model "$WORK/big.db" /lat /big.bin
-ARRIVALS_PER_MIN=600
 : >"$NGINX_LOG"
 "$MIMIC" replay "$WORK/big.db" --target "$NGINX_URL" --scenario latency-degradation \
-  --time-scale 2 --duration 12s --delay-min 0 --delay-max 0 --quiet \
+  --time-scale 6 --duration 12s --delay-min 0 --delay-max 0 --quiet \
   --log "$WORK/lat.log" --report "$WORK/lat.json"
 nginx_wait_requests "$(jq .responses "$WORK/lat.json")" 5 || true
 # Per session: when it started (s since the first request) and the gap
@@ -62,6 +74,16 @@ awk 'NR == 1 { t0 = $NF } { s = $(NF - 1); gsub(/"/, "", s)
 early=$(awk '$1 < 3 { s += $2; n++ } END { printf "%.3f", s / n }' "$WORK/gaps.txt")
 late=$(awk '$1 >= 9 && $1 < 12 { s += $2; n++ } END { printf "%.3f", s / n }' "$WORK/gaps.txt")
 check_true "latency-degradation: early pauses short ($early s)" ratio_in "$early" 1 0 0.25
+# Arrivals stay steady: sessions (their first request) per second.
+t0=$(awk 'NR == 1 { printf "%.3f", $NF }' "$NGINX_LOG")
+awk '$7 == "/lat"' "$NGINX_LOG" >"$WORK/lat-first.log"
+per_second "$WORK/lat-first.log" "$t0" 12 >"$WORK/lat.rates"
+echo "latency-degradation sessions: $(tr '\n' ' ' <"$WORK/lat.rates")"
+for b in 0 4 8 10; do
+  v=$(mean "$WORK/lat.rates" "$b" $((b + 1)))
+  check_true "latency-degradation: sessions steady at 60/s, seconds $b-$((b + 1)) ($v)" \
+    ratio_in "$v" 60 0.8 1.2
+done
 check_true "latency-degradation: late pauses near 1 s ($late s)" ratio_in "$late" 1 0.6 1.15
 # mimic's own log: the time to read 64 KiB, by session start.
 awk '$7 == "/big.bin" { s = $NF; gsub(/"/, "", s); split(s, p, "."); print p[1], $(NF - 1) }' \
@@ -73,8 +95,17 @@ check_true "latency-degradation: early reads fast (median $fast s)" ratio_in "$f
 check_true "latency-degradation: late reads slow (median $slow s for 64 KiB)" ratio_in "$slow" 1 0.5 3
 
 # --- soak -----------------------------------------------------------------------------
+: >"$NGINX_LOG"
 "$MIMIC" replay "$WORK/lim.db" --target "$NGINX_URL" --scenario soak \
   --time-scale 30 --duration 6s --quiet --report "$WORK/soak.json"
+nginx_wait_requests "$(jq .responses "$WORK/soak.json")" 5 || true
+t0=$(awk 'NR == 1 { printf "%.3f", $NF }' "$NGINX_LOG")
+per_second "$NGINX_LOG" "$t0" 6 >"$WORK/soak.rates"
+echo "soak: $(tr '\n' ' ' <"$WORK/soak.rates")"
+for b in 1 2 3 4; do
+  v=$(sed -n "$((b + 1))p" "$WORK/soak.rates")
+  check_true "soak: second $b steady at 300/s +-15% ($v)" ratio_in "$v" 300 0.85 1.15
+done
 samples=$(jq '.scenario.soak.samples | length' "$WORK/soak.json")
 check_true "soak: samples over time ($samples)" test "$samples" -ge 4
 check_true "soak: memory measured" jq -e '.scenario.soak.rss_end_mb > 1' "$WORK/soak.json"
@@ -83,6 +114,7 @@ cv=$(jq .scenario.soak.rate_cv "$WORK/soak.json")
 check_true "soak: a steady rate (cv $cv)" ratio_in "$cv" 1 0 0.15
 
 # --- demo: until stopped ------------------------------------------------------------
+: >"$NGINX_LOG"
 "$MIMIC" replay "$WORK/lim.db" --target "$NGINX_URL" --scenario demo \
   --time-scale 8640 --scale 0.00116 --report "$WORK/demo.json" 2>"$WORK/demo.err" &
 pid=$!
@@ -95,6 +127,13 @@ check_true "demo: traffic flowed ($(jq .requests "$WORK/demo.json"))" \
   test "$(jq .requests "$WORK/demo.json")" -gt 100
 check_true "demo: its error bursts say faults are not built" \
   grep -q "fault injection is not implemented yet" "$WORK/demo.err"
+# A day in 10 s: the night level (20) until 3.3 s, then the day's (100).
+t0=$(awk 'NR == 1 { printf "%.3f", $NF }' "$NGINX_LOG")
+per_second "$NGINX_LOG" "$t0" 4 >"$WORK/demo.rates"
+echo "demo: $(tr '\n' ' ' <"$WORK/demo.rates")"
+night=$(mean "$WORK/demo.rates" 0 2); morning=$(mean "$WORK/demo.rates" 3 3)
+check_true "demo: the compressed day's morning comes ($morning vs $night)" \
+  ratio_in "$morning" "$night" 2.5 5
 
 # --- phases ------------------------------------------------------------------------------
 cat >"$WORK/open.json" <<'JSON'
