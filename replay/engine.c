@@ -1056,6 +1056,9 @@ int engine_submit(struct engine *e, const struct engine_req *req) {
   if (!s) return -EAGAIN;
   int rc = prepare(e, s, req);
   if (rc) return rc;
+  /* Set on every request: the handle is reused, 0 lifts the limit. */
+  curl_easy_setopt(s->easy, CURLOPT_MAX_RECV_SPEED_LARGE,
+                   (curl_off_t)(req->max_recv_bps > 0 ? req->max_recv_bps : 0));
   e->free_list = s->next_free;
   e->nfree--;
   s->busy = 1;

@@ -80,6 +80,8 @@ struct engine_req {
   unsigned capture;           /* ENGINE_CAP_* */
   int64_t timeout_ms;         /* this request's whole timeout */
   enum engine_fault fault;
+  int64_t max_recv_bps; /* slow reads: the response is read at most this
+                           fast, in bytes/s (0: no limit) */
 };
 
 /* Why a request failed before an HTTP status came back. */

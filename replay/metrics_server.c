@@ -13,7 +13,7 @@
 
 #define MAX_CONNS 64
 #define REQ_MAX 8192         /* a request head larger than this is refused */
-#define REQ_TIMEOUT_MS 10000 /* to send the request head */
+#define REQ_TIMEOUT_MS 10000 /* to send the request, read the answer */
 
 struct conn;
 
@@ -84,7 +84,8 @@ static void respond(struct conn *c, int code, const char *reason,
       uv_buf_init(body_take ? body_take : "", head_only ? 0 : (unsigned)blen)};
   c->wr.data = c;
   uv_read_stop((uv_stream_t *)&c->tcp);
-  uv_timer_stop(&c->timer);
+  /* The timer keeps running: a client that never reads its answer is
+   * closed too (the write is then cancelled). */
   if (uv_write(&c->wr, (uv_stream_t *)&c->tcp, bufs, 2, on_written))
     conn_close(c);
 }
@@ -100,14 +101,14 @@ static void respond_text(struct conn *c, int code, const char *reason,
           head_only);
 }
 
-/* The head is complete: answer its request line. */
-static void serve(struct conn *c) {
-  char *sp1 = memchr(c->req, ' ', c->len);
-  char *line_end = memchr(c->req, '\n', c->len);
-  if (!sp1 || !line_end || sp1 > line_end) {
-    respond_text(c, 400, "Bad Request", "bad request\n", 0);
-    return;
-  }
+enum metrics_route metrics_server_route(char *req, size_t len, int *head) {
+  *head = 0;
+  char *line_end = memchr(req, '\n', len);
+  /* A NUL inside the request line would cut it short for strcmp. */
+  if (!line_end || memchr(req, '\0', (size_t)(line_end - req)))
+    return METRICS_ROUTE_BAD;
+  char *sp1 = memchr(req, ' ', (size_t)(line_end - req));
+  if (!sp1) return METRICS_ROUTE_BAD;
   *sp1 = '\0';
   char *target = sp1 + 1;
   char *sp2 = memchr(target, ' ', (size_t)(line_end - target));
@@ -117,12 +118,24 @@ static void serve(struct conn *c) {
     *line_end = '\0';
   char *query = strchr(target, '?');
   if (query) *query = '\0';
-  int head = strcmp(c->req, "HEAD") == 0;
-  if (!head && strcmp(c->req, "GET") != 0) {
+  *head = strcmp(req, "HEAD") == 0;
+  if (!*head && strcmp(req, "GET") != 0) return METRICS_ROUTE_METHOD;
+  if (strcmp(target, "/metrics") == 0) return METRICS_ROUTE_METRICS;
+  if (strcmp(target, "/") == 0) return METRICS_ROUTE_INDEX;
+  return METRICS_ROUTE_NOTFOUND;
+}
+
+/* The head is complete: answer its request line. */
+static void serve(struct conn *c) {
+  int head;
+  switch (metrics_server_route(c->req, c->len, &head)) {
+  case METRICS_ROUTE_BAD:
+    respond_text(c, 400, "Bad Request", "bad request\n", 0);
+    return;
+  case METRICS_ROUTE_METHOD:
     respond_text(c, 405, "Method Not Allowed", "only GET and HEAD\n", 0);
     return;
-  }
-  if (strcmp(target, "/metrics") == 0) {
+  case METRICS_ROUTE_METRICS: {
     char *page;
     size_t len;
     if (metrics_render(c->s->m, &page, &len)) {
@@ -132,11 +145,13 @@ static void serve(struct conn *c) {
     atomic_fetch_add(&c->s->scrapes, 1);
     respond(c, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", page, len,
             head);
-  } else if (strcmp(target, "/") == 0) {
+    return;
+  }
+  case METRICS_ROUTE_INDEX:
     respond_text(c, 200, "OK",
                  "mimic replay: Prometheus metrics are at /metrics\n", head);
-  } else {
-    respond_text(c, 404, "Not Found", "not found; try /metrics\n", head);
+    return;
+  default: respond_text(c, 404, "Not Found", "not found; try /metrics\n", head);
   }
 }
 
@@ -145,6 +160,17 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
   struct conn *c = h->data;
   /* One byte kept for the NUL the parser relies on. */
   *buf = uv_buf_init(c->req + c->len, (unsigned)(REQ_MAX - 1 - c->len));
+}
+
+/* Whether the head has ended: an empty line ("\n\n" or "\n\r\n"),
+ * looked for over every byte received (a NUL among them included). */
+static int head_complete(const char *p, size_t len) {
+  for (size_t i = 0; i + 1 < len; i++) {
+    if (p[i] != '\n') continue;
+    if (p[i + 1] == '\n') return 1;
+    if (p[i + 1] == '\r' && i + 2 < len && p[i + 2] == '\n') return 1;
+  }
+  return 0;
 }
 
 static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
@@ -156,7 +182,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
   }
   c->len += (size_t)n;
   c->req[c->len] = '\0';
-  if (strstr(c->req, "\r\n\r\n") || strstr(c->req, "\n\n")) {
+  if (head_complete(c->req, c->len)) {
     serve(c);
     return;
   }

@@ -3,7 +3,7 @@
  * waits for) a replay worker. It answers GET and HEAD of /metrics (the
  * text exposition) and / (a pointer to it), one request per connection
  * (Connection: close), at most 64 connections at a time, each given 10 s
- * to send its request. */
+ * to send its request and read the answer. */
 #ifndef MIMIC_METRICS_SERVER_H
 #define MIMIC_METRICS_SERVER_H
 
@@ -24,6 +24,18 @@ const char *metrics_server_addr(const struct metrics_server *s);
 
 /* Scrapes answered so far. */
 unsigned long metrics_server_scrapes(const struct metrics_server *s);
+
+/* What a request head asks for (exposed for tests and fuzzing): req is
+ * the head as received, len bytes, NUL-terminated at req[len]; it is
+ * parsed in place. */
+enum metrics_route {
+  METRICS_ROUTE_BAD,      /* no request line: 400 */
+  METRICS_ROUTE_METHOD,   /* not GET or HEAD: 405 */
+  METRICS_ROUTE_METRICS,  /* /metrics */
+  METRICS_ROUTE_INDEX,    /* / */
+  METRICS_ROUTE_NOTFOUND, /* anything else: 404 */
+};
+enum metrics_route metrics_server_route(char *req, size_t len, int *head);
 
 /* Stops serving (connections in progress are closed), joins the thread
  * and frees the server. NULL is a no-op. */

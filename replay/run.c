@@ -22,6 +22,7 @@
 #include "metrics_server.h"
 #include "model.h"
 #include "rng.h"
+#include "scenario.h"
 #include "stats.h"
 #include "synth.h"
 #include "units.h"
@@ -80,6 +81,11 @@ struct arrivals {
   double t; /* seconds of log time since the curve's first minute */
   uint64_t k;
   int none; /* the curve is all zeros */
+  /* A load shape: arrivals are drawn at scale x its peak factor and each
+   * kept with probability factor(t) / peak (thinning), which keeps a
+   * non-homogeneous Poisson process of intensity curve x scale x factor. */
+  const struct scenario *sc;
+  double peak;
 };
 
 struct snap {
@@ -137,6 +143,9 @@ struct worker {
   size_t loglen;
   int64_t log_second;
   char log_time[40];
+  /* load shape: the point in force (evaluated at shape_us) */
+  struct scenario_point pt;
+  int64_t shape_us;
   /* metrics: this worker's shard and the totals it publishes there */
   struct metrics_shard *ms;
   struct metrics_worker mw;
@@ -164,6 +173,10 @@ struct shared {
   int64_t span_us;   /* the learned curve's length, replayed */
   struct metrics *metrics;
   struct metrics_server *msrv;
+  struct scenario *sc; /* --scenario / --phases; NULL: none */
+  struct scenario_watch *watch;
+  double *curve; /* the shape's base arrival curve (NULL: the learned) */
+  size_t ncurve;
 };
 
 /* ---- time -------------------------------------------------------------- */
@@ -220,6 +233,12 @@ static int64_t next_own_arrival(struct worker *w) {
     double t = arrivals_next(a);
     int64_t at = (int64_t)(t / a->time_scale * 1e6);
     if (at >= w->sh->end_us) return INT64_MAX;
+    if (a->sc) {
+      /* Every worker draws the same decision: same stream, same order. */
+      struct scenario_point pt;
+      scenario_at(a->sc, at, &pt);
+      if (rng_double(&a->rng) * a->peak >= pt.rate) continue;
+    }
     if (k % w->sh->nworkers == w->index) return at;
   }
 }
@@ -345,6 +364,53 @@ static void log_line(struct worker *w, const struct flight *f,
 
 static int dispatch(struct worker *w, uint32_t i);
 
+/* ---- the load shape ----------------------------------------------------- */
+
+static void set_rate_cap(struct worker *w, double rps);
+
+/* The shape's point at `now` (re-evaluated when 10 ms old); a phase change
+ * brings its rate cap. */
+static const struct scenario_point *shape(struct worker *w, int64_t now) {
+  const struct shared *sh = w->sh;
+  if (!sh->sc) return &w->pt;
+  if (now - w->shape_us < 10000 && now >= w->shape_us) return &w->pt;
+  unsigned phase = w->pt.phase;
+  double cap = w->pt.max_rps;
+  scenario_at(sh->sc, now, &w->pt);
+  w->shape_us = now;
+  if (w->pt.phase != phase || w->pt.max_rps != cap)
+    set_rate_cap(w, w->pt.max_rps > 0 ? w->pt.max_rps : sh->o->max_rps);
+  return &w->pt;
+}
+
+/* A think time bent by the shape: scaled (stress: none) plus the pause it
+ * adds. */
+static int64_t shaped_think(struct worker *w, int64_t at, int64_t think) {
+  if (!w->sh->sc) return think;
+  const struct scenario_point *pt = shape(w, at);
+  return (int64_t)((double)think * pt->think) + pt->extra_delay_us;
+}
+
+/* Closed workloads: a user beyond the shape's allowance waits until it
+ * may go (1 when parked or finished). */
+static int parked(struct worker *w, uint32_t i, int64_t now, int *rc) {
+  const struct shared *sh = w->sh;
+  struct vuser *u = &w->users[i];
+  if (!sh->sc || !sh->closed) return 0;
+  const struct scenario_point *pt = shape(w, now);
+  if (!pt->users || u->id <= pt->users) return 0;
+  int64_t again = scenario_next_change(sh->sc, now);
+  if (again == INT64_MAX || again >= sh->end_us) {
+    finish_user(w, i);
+    *rc = 0;
+    return 1;
+  }
+  u->due_us = again;
+  *rc = heap_push(w, i);
+  if (!*rc && again < w->armed_us) w->armed_us = INT64_MIN;
+  return 1;
+}
+
 /* The user's next request is intended at due: send it now or wait. */
 static int schedule(struct worker *w, uint32_t i, int64_t due) {
   struct vuser *u = &w->users[i];
@@ -377,7 +443,7 @@ static int after_request(struct worker *w, uint32_t i, int64_t end_us) {
   int64_t think;
   if (synth_step(w->sh->synth, &u->rng, &u->walk, &think)) {
     think = o->have_delay ? delay_override(u, o) : scaled_think(w, think);
-    return schedule(w, i, end_us + think);
+    return schedule(w, i, end_us + shaped_think(w, end_us, think));
   }
   w->stats.sessions_done++;
   w->mw.sessions_completed++;
@@ -391,7 +457,7 @@ static int after_request(struct worker *w, uint32_t i, int64_t end_us) {
   int64_t pause = o->have_delay
                       ? delay_override(u, o)
                       : scaled_think(w, synth_pause(w->sh->synth, &u->rng));
-  return start_session(w, i, end_us + pause);
+  return start_session(w, i, end_us + shaped_think(w, end_us, pause));
 }
 
 /* ---- sending ----------------------------------------------------------- */
@@ -457,6 +523,7 @@ static int submit(struct worker *w, uint32_t i) {
       .ua = ua,
       .session = session,
       .ctx = (void *)(uintptr_t)fi,
+      .max_recv_bps = w->sh->sc ? shape(w, now_us(w))->recv_bps : 0,
   };
   int rc = engine_submit(w->engine, &req);
   if (rc) {
@@ -474,6 +541,8 @@ static int slot_free(const struct worker *w) {
 }
 
 static int dispatch(struct worker *w, uint32_t i) {
+  int prc;
+  if (parked(w, i, now_us(w), &prc)) return prc;
   w->mw.planned_requests++; /* its intended send time has come */
   if (w->stop_requests) {
     w->mw.dropped_requests++;
@@ -797,8 +866,18 @@ static int worker_seed_users(struct worker *w) {
     int64_t first;
     const double *curve = synth_arrivals(sh->synth, &n, &first);
     (void)first;
-    arrivals_init(&w->arr, curve, n, o->scale > 0 ? o->scale : 1,
+    double scale = o->scale > 0 ? o->scale : 1;
+    if (sh->curve) {
+      curve = sh->curve;
+      n = sh->ncurve;
+    }
+    if (sh->sc) scale *= scenario_rate_peak(sh->sc);
+    arrivals_init(&w->arr, curve, n, scale,
                   o->time_scale > 0 ? o->time_scale : 1, o->seed);
+    if (sh->sc) {
+      w->arr.sc = sh->sc;
+      w->arr.peak = scenario_rate_peak(sh->sc);
+    }
     w->next_arrival_us = next_own_arrival(w);
     return 0;
   }
@@ -836,6 +915,23 @@ static int worker_seed_users(struct worker *w) {
   return 0;
 }
 
+static void set_rate_cap(struct worker *w, double rps) {
+  const struct shared *sh = w->sh;
+  if (!(rps > 0)) {
+    w->interval_us = 0;
+    return;
+  }
+  /* Whole shares per worker (they add up to the cap, never above); a
+   * hair of margin against the jitter between sending and logging. A
+   * phase's cap below one per worker is shared evenly instead. */
+  double whole = floor(rps);
+  double per = sh->nworkers == 1 || whole < sh->nworkers
+                   ? rps / sh->nworkers
+                   : floor(whole / sh->nworkers) +
+                         (w->index < fmod(whole, sh->nworkers) ? 1 : 0);
+  w->interval_us = (int64_t)ceil(1e6 * 1.001 / per);
+}
+
 static int worker_init(struct worker *w) {
   struct shared *sh = w->sh;
   const struct run_opts *o = sh->o;
@@ -849,16 +945,10 @@ static int worker_init(struct worker *w) {
   w->next_arrival_us = INT64_MAX;
   w->armed_us = INT64_MIN;
   w->drain_at_us = INT64_MAX;
-  if (o->max_rps > 0) {
-    /* Whole shares per worker (they add up to the cap, never above); a
-     * hair of margin against the jitter between sending and logging. */
-    double whole = floor(o->max_rps);
-    double per = sh->nworkers == 1
-                     ? o->max_rps
-                     : floor(whole / sh->nworkers) +
-                           (w->index < fmod(whole, sh->nworkers) ? 1 : 0);
-    w->interval_us = (int64_t)ceil(1e6 * 1.001 / per);
-    w->next_allowed_us = 0;
+  set_rate_cap(w, o->max_rps);
+  if (sh->sc) {
+    w->shape_us = INT64_MIN / 2;
+    shape(w, 0);
   }
   size_t users_here =
       sh->closed ? (size_t)(o->users / sh->nworkers + 1) : SLOTS_MAX;
@@ -1108,6 +1198,11 @@ static int write_report(struct shared *sh, const struct stats *st,
             ms_json(&e->latency), "service_time_ms", ms_json(&e->service)));
   }
   json_object_set_new(root, "endpoints", eps);
+  if (sh->sc) {
+    json_t *sj = scenario_watch_report(sh->watch);
+    if (!sj) sj = json_pack("{s:s}", "name", scenario_name(sh->sc));
+    json_object_set_new(root, "scenario", sj);
+  }
   json_t *set = json_object();
   json_object_set_new(set, "model", json_string(o->model_path));
   json_object_set_new(set, "target", json_string(o->target));
@@ -1132,6 +1227,14 @@ static int write_report(struct shared *sh, const struct stats *st,
   json_object_set_new(set, "max_rps",
                       o->max_rps > 0 ? json_real(o->max_rps) : json_null());
   json_object_set_new(set, "threads", json_integer(sh->nworkers));
+  json_object_set_new(set, "scenario",
+                      o->scenario ? json_string(o->scenario) : json_null());
+  json_object_set_new(set, "phases",
+                      o->phases_path ? json_string(o->phases_path)
+                                     : json_null());
+  json_object_set_new(set, "error_rate",
+                      o->have_error_rate ? json_real(o->error_rate)
+                                         : json_null());
   json_object_set_new(set, "http2", json_boolean(o->http2));
   json_object_set_new(set, "timeout_ms", json_integer(o->timeout_ms));
   json_object_set_new(set, "max_connections", json_integer(o->max_connections));
@@ -1224,6 +1327,112 @@ static int check_http(const struct run_opts *o) {
   return 0;
 }
 
+/* ---- load shapes ------------------------------------------------------------
+ */
+
+/* The learned day: sessions per minute over 24 h from the model's
+ * time-of-day profile (15-minute buckets, all personas), scaled to the
+ * learned curve's mean. NULL (and n = 0) without a profile. */
+static double *day_curve(const struct model *m, double mean, size_t *n) {
+  double tod[96] = {0}, total = 0;
+  for (size_t i = 0; i < m->nprofiles; i++) {
+    const struct model_profile *p = &m->profiles[i];
+    if (strcmp(p->kind, "tod15") != 0 || p->bucket >= 96) continue;
+    tod[p->bucket] += (double)p->sessions;
+    total += (double)p->sessions;
+  }
+  *n = 0;
+  if (!(total > 0)) return NULL;
+  double *c = malloc(1440 * sizeof *c);
+  if (!c) return NULL;
+  for (size_t k = 0; k < 1440; k++) c[k] = mean * tod[k / 15] / (total / 96);
+  *n = 1440;
+  return c;
+}
+
+/* --scenario / --phases: the shape, its base curve and the run's length. */
+static int shape_start(struct shared *sh) {
+  const struct run_opts *o = sh->o;
+  char err[512] = "";
+  int rc;
+  static const char nofaults[] =
+      "mimic replay: warning: fault injection is not implemented yet: no "
+      "request will be faulted; the planned fault share is shown as "
+      "mimic_scenario_error_rate and in the report\n";
+  if (!o->scenario && !o->phases_path) {
+    if (o->have_error_rate && o->error_rate > 0 && !o->quiet)
+      fputs(nofaults, o->err);
+    return 0;
+  }
+  if (o->scenario && o->phases_path) {
+    fprintf(o->err, "mimic replay: error: give --scenario or --phases, not "
+                    "both (a phase names its own scenario)\n");
+    return ERR_USAGE;
+  }
+  size_t n;
+  int64_t first;
+  const double *learned = synth_arrivals(sh->synth, &n, &first);
+  double sum = 0, best = 0;
+  for (size_t i = 0; i < n; i++) sum += learned[i];
+  double mean = n ? sum / (double)n : 0;
+  /* The busiest hour (or the whole curve when shorter), for peak. */
+  size_t win = n < 60 ? n : 60;
+  double run = 0;
+  for (size_t i = 0; i < n; i++) {
+    run += learned[i] - (i >= win ? learned[i - win] : 0);
+    if (i + 1 >= win && run / (double)win > best) best = run / (double)win;
+  }
+  struct scenario_params p = {
+      .duration_us = o->duration_us,
+      .users = o->users,
+      .peak_factor = mean > 0 && best / mean > 2 ? best / mean : 2,
+      .time_scale = o->time_scale > 0 ? o->time_scale : 1,
+      .have_error_rate = o->have_error_rate,
+      .error_rate = o->error_rate,
+  };
+  if (o->scenario)
+    rc = scenario_new(o->scenario, &p, &sh->sc, err, sizeof err);
+  else
+    rc = scenario_phases_load(o->phases_path, &p, &sh->sc, err, sizeof err);
+  if (rc) {
+    fprintf(o->err, "mimic replay: error: %s\n", err[0] ? err : err_str(rc));
+    return rc;
+  }
+  enum scenario_base base = scenario_base(sh->sc);
+  double ts = o->time_scale > 0 ? o->time_scale : 1;
+  if (!sh->closed && base == SCENARIO_BASE_MEAN) {
+    if (!(sh->curve = malloc(sizeof *sh->curve))) return -ENOMEM;
+    sh->curve[0] = mean;
+    sh->ncurve = 1;
+  } else if (!sh->closed && base == SCENARIO_BASE_DAY) {
+    sh->curve = day_curve(sh->model, mean, &sh->ncurve);
+    if (!sh->curve && !o->quiet)
+      fprintf(o->err,
+              "mimic replay: warning: %s has no time-of-day profile; "
+              "%s follows the learned arrival curve instead\n",
+              o->model_path, scenario_name(sh->sc));
+    else if (!o->duration_us)
+      sh->end_us = (int64_t)(1440 * 60e6 / ts); /* one day, compressed */
+  }
+  /* The shape's own length (phases, an endless demo) unless --duration. */
+  int64_t want = scenario_duration(sh->sc);
+  if (!o->duration_us && want) sh->end_us = want;
+  if (o->dry_run && !sh->closed && sh->end_us == INT64_MAX) {
+    fprintf(o->err,
+            "mimic replay: error: %s runs until stopped: give a dry "
+            "run --duration\n",
+            scenario_name(sh->sc));
+    return ERR_USAGE;
+  }
+  int64_t d = sh->end_us == INT64_MAX ? 0 : sh->end_us;
+  if ((rc = scenario_set_duration(sh->sc, d, err, sizeof err))) {
+    fprintf(o->err, "mimic replay: error: %s\n", err);
+    return rc;
+  }
+  if (scenario_wants_faults(sh->sc) && !o->quiet) fputs(nofaults, o->err);
+  return 0;
+}
+
 /* ---- metrics ----------------------------------------------------------------
  */
 
@@ -1278,6 +1487,8 @@ static int observe_start(struct shared *sh) {
     goto out;
   }
   metrics_gauge_set(sh->metrics, METRICS_RATE_MULTIPLIER, 1);
+  if (o->have_error_rate)
+    metrics_gauge_set(sh->metrics, METRICS_ERROR_RATE, o->error_rate);
   if (o->metrics_addr) {
     char err[256];
     rc = metrics_server_start(sh->metrics, o->metrics_addr, &sh->msrv, err,
@@ -1370,6 +1581,7 @@ int run_replay(const struct run_opts *o) {
             o->model_path);
     goto out;
   }
+  if ((rc = shape_start(&sh))) goto out;
 
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
   sh.nworkers = o->threads ? o->threads : (unsigned)(cores > 0 ? cores : 1);
@@ -1395,6 +1607,9 @@ int run_replay(const struct run_opts *o) {
   sh.t0_hr_us = uv_hrtime() / 1000;
 
   if (!o->dry_run && (rc = observe_start(&sh))) goto out;
+  if (!o->dry_run && sh.sc &&
+      (rc = scenario_watch_new(sh.sc, sh.metrics, NULL, &sh.watch)))
+    goto nomem;
   for (unsigned i = 0; i < sh.nworkers; i++) {
     struct worker *w = &sh.w[i];
     w->sh = &sh;
@@ -1453,6 +1668,18 @@ int run_replay(const struct run_opts *o) {
                   stop == STOP_SOFT ? "finishing the requests in flight "
                                       "(again to abort)"
                                     : "aborting");
+      }
+      char why[256];
+      if (sh.watch && stop == STOP_NONE &&
+          scenario_watch_tick(sh.watch, sh.metrics,
+                              (int64_t)(uv_hrtime() / 1000 - sh.t0_hr_us), why,
+                              sizeof why)) {
+        /* The shape is done (a stress run found its knee): stop as a
+         * Ctrl-C would. */
+        if (!o->quiet)
+          fprintf(o->err, "%smimic replay: %s\n", tty ? "\n" : "", why);
+        stop = STOP_SOFT;
+        stopped_at = now;
       }
       if (stop == STOP_SOFT && stopped_at >= 0 &&
           now - stopped_at > (double)STOP_GRACE_US / 1e6)
@@ -1527,6 +1754,9 @@ out:
     status = RUN_FAILED;
   }
   metrics_server_stop(sh.msrv);
+  scenario_watch_free(sh.watch);
+  scenario_free(sh.sc);
+  free(sh.curve);
   for (unsigned i = 0; sh.w && i < sh.nworkers; i++) worker_cleanup(&sh.w[i]);
   free(sh.w);
   metrics_free(sh.metrics);

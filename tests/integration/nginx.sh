@@ -32,6 +32,8 @@
 #   NGINX_CPU          CPU list to pin nginx to with taskset (default: none)
 #   NGINX_WORKER_CONNECTIONS  default 4096, capped by `ulimit -n`
 #   NGINX_START_TIMEOUT       seconds (default 10)
+#   NGINX_HTTP_CONFIG  extra text inside the http block (zones such as
+#                      limit_req_zone, which a server block cannot hold)
 #   NGINX_MAX_SECONDS  the watchdog stops nginx after this long even if the
 #                      script forgot to (default 1800)
 #   WORK               parent folder (lib.sh sets it; else one is made and
@@ -165,6 +167,7 @@ http {
     uwsgi_temp_path $NGINX_DIR/tmp/uwsgi;
     scgi_temp_path $NGINX_DIR/tmp/scgi;
     default_type text/plain;
+    ${NGINX_HTTP_CONFIG:-}
     server {
         listen 127.0.0.1:$port backlog=4096;
         root $NGINX_DIR/html;
