@@ -33,6 +33,10 @@
 #define LOGBUF (64u << 10)
 #define SLOTS_MAX 1024
 #define TIMER_SLACK_US 200 /* events this close are due now (ms timers) */
+/* The rate cap's window: a second, plus room for the jitter between our
+ * send and the target's clock, so that the target never sees more than
+ * the cap in any second of its own log either. */
+#define RATE_WINDOW_US 1010000
 #define STOP_GRACE_US                                                          \
   4000000 /* after a signal, in-flight requests get                            \
              this long before they are aborted */
@@ -126,8 +130,12 @@ struct worker {
   uint64_t planned_sessions, dropped_sessions;
   /* closed model */
   uint64_t planned_requests;
-  /* rate cap */
+  /* rate cap: sends paced on a grid of interval_us (a late timer catches
+   * up by one interval at most), and a ring of the last sends' times that
+   * holds the hard cap: no 1-second window gets more than win_cap sends */
   int64_t interval_us, next_allowed_us;
+  int64_t *win;
+  size_t win_cap, win_len, win_head;
   /* phase */
   int stop_sessions, stop_requests;
   int64_t drain_at_us;
@@ -540,6 +548,37 @@ static int slot_free(const struct worker *w) {
   return w->dry || engine_free_slots(w->engine) > 0;
 }
 
+/* When the rate cap lets the next request go (0: no cap). */
+static int64_t rate_next(const struct worker *w) {
+  if (!w->interval_us) return 0;
+  int64_t t = w->next_allowed_us;
+  if (w->win_cap && w->win_len == w->win_cap) {
+    int64_t oldest = w->win[w->win_head];
+    if (oldest + RATE_WINDOW_US > t) t = oldest + RATE_WINDOW_US;
+  }
+  return t;
+}
+
+/* Takes the cap's permission for a send at now (rate_next(w) <= now). */
+static void rate_take(struct worker *w, int64_t now) {
+  if (!w->interval_us) return;
+  /* On the grid: a send that a millisecond timer made late does not push
+   * the next one later too (else the rate runs ~10% low); a long idle
+   * spell earns no burst. */
+  int64_t next = w->next_allowed_us + w->interval_us;
+  if (next < now - w->interval_us) next = now - w->interval_us;
+  w->next_allowed_us = next;
+  if (!w->win_cap) return;
+  size_t slot = (w->win_head + w->win_len) % w->win_cap;
+  if (w->win_len == w->win_cap) {
+    slot = w->win_head;
+    w->win_head = (w->win_head + 1) % w->win_cap;
+  } else {
+    w->win_len++;
+  }
+  w->win[slot] = now;
+}
+
 static int dispatch(struct worker *w, uint32_t i) {
   int prc;
   if (parked(w, i, now_us(w), &prc)) return prc;
@@ -550,12 +589,9 @@ static int dispatch(struct worker *w, uint32_t i) {
     return 0;
   }
   int64_t now = now_us(w);
-  if (w->ready_len || !slot_free(w) ||
-      (w->interval_us && now < w->next_allowed_us))
+  if (w->ready_len || !slot_free(w) || now < rate_next(w))
     return ready_push(w, i);
-  if (w->interval_us)
-    w->next_allowed_us =
-        (w->next_allowed_us > now ? w->next_allowed_us : now) + w->interval_us;
+  rate_take(w, now);
   return submit(w, i);
 }
 
@@ -563,13 +599,8 @@ static int dispatch(struct worker *w, uint32_t i) {
 static int pump(struct worker *w) {
   while (w->ready_len && slot_free(w) && !w->stop_requests) {
     int64_t now = now_us(w);
-    if (w->interval_us && now < w->next_allowed_us) break;
-    /* Sends stay at least one interval apart: an idle spell earns no
-     * burst, so no 1-second window ever holds more than the cap. */
-    if (w->interval_us)
-      w->next_allowed_us =
-          (w->next_allowed_us > now ? w->next_allowed_us : now) +
-          w->interval_us;
+    if (now < rate_next(w)) break;
+    rate_take(w, now);
     int rc = submit(w, ready_pop(w));
     if (rc) return rc;
   }
@@ -734,8 +765,8 @@ static int64_t next_event(const struct worker *w) {
   int64_t t = INT64_MAX;
   if (w->nheap) t = w->heap[0].due_us;
   if (w->next_arrival_us < t) t = w->next_arrival_us;
-  if (w->ready_len && w->interval_us && w->next_allowed_us < t && slot_free(w))
-    t = w->next_allowed_us;
+  if (w->ready_len && w->interval_us && slot_free(w) && rate_next(w) < t)
+    t = rate_next(w);
   if (!w->stop_sessions && w->sh->end_us < t && w->active) t = w->sh->end_us;
   if (w->stop_sessions && !w->stop_requests && w->drain_at_us < t && w->active)
     t = w->drain_at_us;
@@ -930,6 +961,22 @@ static void set_rate_cap(struct worker *w, double rps) {
                    : floor(whole / sh->nworkers) +
                          (w->index < fmod(whole, sh->nworkers) ? 1 : 0);
   w->interval_us = (int64_t)ceil(1e6 * 1.001 / per);
+  /* The window's size is this worker's whole share of a second (a share
+   * below one is held by the interval alone; too large a share, millions
+   * a second, by the pacing alone). A new size keeps the latest sends, so
+   * a phase change does not reopen the window. */
+  size_t cap = per >= 1 && per <= (double)(1u << 20) ? (size_t)floor(per) : 0;
+  if (cap == w->win_cap) return;
+  int64_t *win = cap ? malloc(cap * sizeof *win) : NULL;
+  if (cap && !win) cap = 0; /* the pacing still holds the rate */
+  size_t keep = w->win_len < cap ? w->win_len : cap;
+  for (size_t k = 0; k < keep; k++)
+    win[k] = w->win[(w->win_head + w->win_len - keep + k) % w->win_cap];
+  free(w->win);
+  w->win = win;
+  w->win_cap = cap;
+  w->win_len = keep;
+  w->win_head = 0;
 }
 
 static int worker_init(struct worker *w) {
@@ -975,6 +1022,7 @@ static void worker_cleanup(struct worker *w) {
   free(w->heap);
   free(w->ready);
   free(w->flights);
+  free(w->win);
   free(w->logbuf);
   if (w->inited) pthread_mutex_destroy(&w->lock);
 }
