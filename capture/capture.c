@@ -487,6 +487,8 @@ static int process(struct run *r, struct source *s) {
                     ? (uint32_t)rec->ts_res_us
                     : 1,
       .ts_is_end = (uint8_t)(rec->ts_is_end != 0),
+      .status =
+          rec->status > 0 && rec->status < 1000 ? (uint16_t)rec->status : 0,
   };
   if (ev.res_us > r->res_max) r->res_max = ev.res_us;
   if (rec->ts_us < r->t_min) r->t_min = rec->ts_us;
@@ -650,6 +652,39 @@ static void report_malformed(struct run *r, uint64_t lines) {
   }
 }
 
+/* What became of the personas: a failed temporary file loudly (the model
+ * is still written, with one persona), the personas found quietly. */
+static void report_personas(struct run *r, const struct model *m,
+                            const char *spill_dir) {
+  int err = learn_spill_error(r->learn);
+  if (err) {
+    warn(r,
+         "warning: sessions were not grouped into personas: the temporary "
+         "session file in %s failed (%s%s); the model has one persona, "
+         "\"all\"%s",
+         spill_dir, err_str(err),
+         err == -ENOSPC || err == -EDQUOT ? ": the disk is full" : "",
+         err == -ENOSPC || err == -EDQUOT
+             ? ". Free some space or point TMPDIR at a larger folder "
+               "(it needs a few bytes per request)"
+             : "");
+  } else if (r->o->personas > 1 && m->npersonas < r->o->personas) {
+    warn(r,
+         "warning: --personas %u: the sessions show only %zu distinct "
+         "behaviour%s",
+         r->o->personas, m->npersonas, m->npersonas == 1 ? "" : "s");
+  }
+  if (m->npersonas < 2) return;
+  char line[1024];
+  size_t n = 0;
+  for (size_t i = 0; i < m->npersonas && n < sizeof line; i++)
+    n += (size_t)snprintf(line + n, sizeof line - n, "%s%s %.1f%%",
+                          i ? ", " : "", m->personas[i].name,
+                          100.0 * m->personas[i].weight);
+  say(r, "%zu personas%s: %s", m->npersonas,
+      r->o->personas ? "" : " (chosen by BIC)", line);
+}
+
 static void cleanup_run(struct run *r) {
   for (size_t i = 0; i < r->nsrc; i++) {
     struct source *s = &r->src[i];
@@ -690,13 +725,33 @@ int capture_run(const struct capture_opts *o) {
   r.md = pcre2_match_data_create(4, NULL);
   if (!r.md) goto nomem;
 
+  /* The temporary session file (personas) goes to $TMPDIR when set, else
+   * beside the model: /tmp is often a RAM disk, and the model's folder was
+   * just checked to be writable. */
+  char *spill_dir = NULL;
+  const char *tmpdir = getenv("TMPDIR");
+  if (tmpdir && *tmpdir) {
+    spill_dir = strdup(tmpdir);
+  } else {
+    const char *slash = strrchr(o->output, '/');
+    spill_dir = slash ? strndup(o->output, (size_t)(slash - o->output + 1))
+                      : strdup(".");
+  }
+  if (!spill_dir) goto nomem;
   struct learn_opts lo = {.collapse_children = o->collapse_children,
-                          .max_endpoints = o->max_endpoints};
+                          .max_endpoints = o->max_endpoints,
+                          .personas = o->personas,
+                          .spill_dir = spill_dir,
+                          .seed = o->seed};
   if ((rc = redact_new_salt(lo.salt))) {
     warn(&r, "error: no randomness for the redaction key: %s", err_str(rc));
     goto out;
   }
-  if ((rc = learn_new(&lo, &r.learn))) goto nomem;
+  rc = learn_new(&lo, &r.learn); /* spill_dir is used only here */
+  if (rc) {
+    free(spill_dir);
+    goto nomem;
+  }
   struct sess_opts so = {.idle_us = o->idle_us, .seed = o->seed};
   if ((rc = sess_new(&so, r.learn, &r.sess))) goto nomem;
 
@@ -809,7 +864,12 @@ int capture_run(const struct capture_opts *o) {
     learn_note_dropped(r.learn, "user", "remote_user", r.users_dropped);
   if (r.sessions_dropped && o->key_name)
     learn_note_dropped(r.learn, "session", o->key_name, r.sessions_dropped);
-  if ((rc = learn_finish(r.learn, m))) goto nomem_sig;
+  if ((rc = learn_finish(r.learn, m))) {
+    free(spill_dir);
+    goto nomem_sig;
+  }
+  report_personas(&r, m, spill_dir);
+  free(spill_dir);
   if ((rc = fill_meta(&r, m, lines, requests, filtered, directives)) ||
       (rc = fill_sources(&r, m)))
     goto nomem_sig;

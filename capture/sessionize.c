@@ -93,7 +93,7 @@ static void lru_append(struct sessionizer *s, uint32_t i) {
 
 static int end_session(struct sessionizer *s, uint32_t i) {
   struct live *x = &s->slots[i];
-  int rc = learn_session_end(s->learn, x->last_ep, x->nreq,
+  int rc = learn_session_end(s->learn, i, x->last_ep, x->nreq,
                              x->last_start - x->first_start);
   lru_unlink(s, i);
   hmap_del(&s->index, x->client);
@@ -157,7 +157,7 @@ static int start_session(struct sessionizer *s, const struct sess_event *ev,
   x->nreq = 1;
   x->res_us = ev->res_us;
   lru_append(s, i);
-  return learn_session_start(s->learn, start, ev->ep);
+  return learn_session_start(s->learn, i, start, ev->ep, ev->status);
 }
 
 int sess_feed(struct sessionizer *s, const struct sess_event *ev) {
@@ -200,7 +200,9 @@ int sess_feed(struct sessionizer *s, const struct sess_event *ev) {
   if (think < 0) think = 0;
   s->transitions++;
   if (has_lat || x->last_end != x->last_start) s->from_end++;
-  if ((rc = learn_transition(s->learn, x->last_ep, ev->ep, think))) return rc;
+  if ((rc = learn_transition(s->learn, i, x->last_ep, ev->ep, think,
+                             ev->status)))
+    return rc;
   x->last_start = start > x->last_start ? start : x->last_start;
   x->last_ts = ev->ts_us > x->last_ts ? ev->ts_us : x->last_ts;
   x->last_end = end > x->last_end ? end : x->last_end;

@@ -9,6 +9,7 @@
 #include "err.h"
 #include "inspect.h"
 #include "model.h"
+#include "persona.h"
 #include "run.h"
 #include "units.h"
 
@@ -83,7 +84,14 @@ static const char CAPTURE_USAGE[] =
     "it\n"
     "                           becomes a {parameter} (default 20)\n"
     "      --seed N             seed of the time de-quantisation noise "
-    "(default 1)\n"
+    "and of the\n"
+    "                           persona clustering (default 1)\n"
+    "\n"
+    "Personas (behaviour classes of sessions):\n"
+    "      --personas K         group sessions into exactly K personas "
+    "(1: one\n"
+    "                           persona, \"all\"; default: K chosen from "
+    "the data)\n"
     "\n"
     "Exit status: 0 model written; 1 failed, no model written; 2 usage "
     "error;\n"
@@ -221,6 +229,7 @@ enum {
   OPT_REPORT,
   OPT_LOG,
   OPT_USERTYPES,
+  OPT_PERSONAS,
 };
 
 static int cmd_capture(int argc, char **argv) {
@@ -242,6 +251,7 @@ static int cmd_capture(int argc, char **argv) {
       {"max-endpoints", required_argument, NULL, OPT_MAX_ENDPOINTS},
       {"collapse", required_argument, NULL, OPT_COLLAPSE},
       {"seed", required_argument, NULL, OPT_SEED},
+      {"personas", required_argument, NULL, OPT_PERSONAS},
       {0, 0, 0, 0},
   };
   struct capture_opts o = {
@@ -324,6 +334,14 @@ static int cmd_capture(int argc, char **argv) {
       if (parse_count(optarg, &n))
         return usage_error("capture", "--seed '%s': expected a number", optarg);
       o.seed = n;
+      break;
+    case OPT_PERSONAS:
+      if (parse_count(optarg, &n) || n == 0 || n > PERSONA_MAX)
+        return usage_error("capture",
+                           "--personas '%s': expected a number from 1 to "
+                           "64",
+                           optarg);
+      o.personas = (unsigned)n;
       break;
     default:
       fprintf(stderr, "Run 'mimic capture --help' for the options.\n");
