@@ -597,6 +597,10 @@ static int fill_meta(struct run *r, struct model *m, uint64_t lines,
   rc |= model_meta_set_i64(m, "time_resolution_us", r->res_max);
   rc |= model_meta_set_f64(m, "dist_alpha", HIST_ALPHA);
   rc |= model_meta_set_i64(m, "seed", (int64_t)o->seed);
+  if (o->personas)
+    rc |= model_meta_set_i64(m, "personas", (int64_t)o->personas);
+  else
+    rc |= model_meta_set(m, "personas", "auto");
   rc |= model_meta_set(m, "include", o->include ? o->include : "");
   rc |= model_meta_set(m, "exclude", o->exclude ? o->exclude : "");
   rc |= model_meta_set(m, "latency_known", r->have_latency ? "1" : "0");
@@ -654,9 +658,13 @@ static void report_malformed(struct run *r, uint64_t lines) {
 
 /* What became of the personas: a failed temporary file loudly (the model
  * is still written, with one persona), the personas found quietly. */
-static void report_personas(struct run *r, const struct model *m,
-                            const char *spill_dir) {
+static int report_personas(struct run *r, struct model *m,
+                           const char *spill_dir) {
   int err = learn_spill_error(r->learn);
+  char note[256];
+  snprintf(note, sizeof note,
+           "one persona: the temporary session file failed (%s)", err_str(err));
+  if (err && model_meta_set(m, "persona_note", note)) return -ENOMEM;
   if (err) {
     warn(r,
          "warning: sessions were not grouped into personas: the temporary "
@@ -674,7 +682,7 @@ static void report_personas(struct run *r, const struct model *m,
          "behaviour%s",
          r->o->personas, m->npersonas, m->npersonas == 1 ? "" : "s");
   }
-  if (m->npersonas < 2) return;
+  if (m->npersonas < 2) return 0;
   char line[1024];
   size_t n = 0;
   for (size_t i = 0; i < m->npersonas && n < sizeof line; i++)
@@ -683,6 +691,7 @@ static void report_personas(struct run *r, const struct model *m,
                           100.0 * m->personas[i].weight);
   say(r, "%zu personas%s: %s", m->npersonas,
       r->o->personas ? "" : " (chosen by BIC)", line);
+  return 0;
 }
 
 static void cleanup_run(struct run *r) {
@@ -868,8 +877,9 @@ int capture_run(const struct capture_opts *o) {
     free(spill_dir);
     goto nomem_sig;
   }
-  report_personas(&r, m, spill_dir);
+  rc = report_personas(&r, m, spill_dir);
   free(spill_dir);
+  if (rc) goto nomem_sig;
   if ((rc = fill_meta(&r, m, lines, requests, filtered, directives)) ||
       (rc = fill_sources(&r, m)))
     goto nomem_sig;

@@ -31,7 +31,9 @@ PRAGMA user_version = 1;
 --   late_events (arrived out of time order beyond the reorder window),
 --   capped_requests (mapped to a catch-all endpoint), idle_timeout_s,
 --   session_key, think_basis ("end-to-start" or "start-to-start"),
---   time_resolution_us, dist_alpha, include, exclude, formats.
+--   time_resolution_us, dist_alpha, include, exclude, formats, personas
+--   ("auto" or the K of --personas), persona_note (set when sessions could
+--   not be grouped: why the model has one persona).
 CREATE TABLE meta (
   key   TEXT PRIMARY KEY,
   value TEXT NOT NULL
@@ -95,8 +97,10 @@ CREATE TABLE endpoint_status (
   PRIMARY KEY (endpoint_id, status)
 ) WITHOUT ROWID;
 
--- Behaviour classes of sessions. Capture from logs writes one persona (id 0,
--- "all") until clustering exists; replay picks a persona by weight.
+-- Behaviour classes of sessions, clustered by capture (see README: personas)
+-- and named after their most distinctive endpoints ([a-z0-9-], unique);
+-- one persona is named "all". Ordered by weight, largest first; replay
+-- picks a persona per session by weight.
 CREATE TABLE persona (
   id         INTEGER PRIMARY KEY,
   name       TEXT NOT NULL,

@@ -23,8 +23,8 @@ struct run_opts {
   double spawn_rate; /* users started per second; 0: all at once */
 
   /* Open model (users == 0): sessions arrive along the learned curve. */
-  double scale;      /* K times the learned arrival rate (default 1) */
-  double time_scale; /* X: the timeline runs X times faster (default 1) */
+  double scale;        /* K times the learned arrival rate (default 1) */
+  double time_scale;   /* X: the timeline runs X times faster (default 1) */
   int keep_think_time; /* do not divide think times by time_scale */
 
   int have_delay; /* think times drawn uniformly from [delay_min,
@@ -63,6 +63,7 @@ struct run_opts {
 enum {
   RUN_OK = 0,
   RUN_FAILED = 1,      /* could not run (model, target URL, files) */
+  RUN_USAGE = 2,       /* --user-types names a persona the model lacks */
   RUN_UNREACHABLE = 4, /* ran, but the target never answered */
 };
 

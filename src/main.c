@@ -102,7 +102,8 @@ static const char INSPECT_USAGE[] =
     "\n"
     "Summarises a model: source, span, requests, sessions, clients,\n"
     "malformed lines, top endpoints, status mix, think time, session\n"
-    "length and duration, arrival curve, redactions.\n"
+    "length and duration, arrival curve, personas (name, weight, sessions,\n"
+    "median length and think time, top endpoints), redactions.\n"
     "\n"
     "  --json        print a JSON object instead (all endpoints)\n"
     "  --top N       endpoints listed in the text form (default 15)\n"
@@ -164,6 +165,11 @@ static const char REPLAY_USAGE[] =
     "      --log FILE             access log of what was answered (Combined "
     "+\n"
     "                             request time + session id)\n"
+    "Personas:\n"
+    "      --user-types A,B       only sessions of these personas (names as "
+    "listed\n"
+    "                             by mimic inspect), in their learned "
+    "proportions\n"
     "  -q, --quiet                no progress or summary\n"
     "  -h, --help                 this help\n"
     "\n"
@@ -172,8 +178,8 @@ static const char REPLAY_USAGE[] =
     "those in flight finish (4 s at most); a second Ctrl-C aborts. The\n"
     "report is written either way.\n"
     "\n"
-    "Exit status: 0 done; 1 could not run; 2 usage error; 4 the target never\n"
-    "answered.\n";
+    "Exit status: 0 done; 1 could not run; 2 usage error (also an unknown\n"
+    "persona); 4 the target never answered.\n";
 
 static int usage_error(const char *cmd, const char *fmt, const char *arg) {
   fprintf(stderr, "mimic %s: ", cmd);
@@ -393,6 +399,7 @@ static int cmd_replay(int argc, char **argv) {
       {"no-session-header", no_argument, NULL, OPT_NOSESSHDR},
       {"report", required_argument, NULL, OPT_REPORT},
       {"log", required_argument, NULL, OPT_LOG},
+      {"user-types", required_argument, NULL, OPT_USERTYPES},
       {"quiet", no_argument, NULL, 'q'},
       {"help", no_argument, NULL, 'h'},
       {0, 0, 0, 0},
@@ -410,6 +417,8 @@ static int cmd_replay(int argc, char **argv) {
       .err = stderr,
   };
   const char **headers = calloc((size_t)argc, sizeof *headers);
+  char *types = NULL; /* --user-types, split in place */
+  const char **personas = NULL;
   if (!headers) return 1;
   int c, have_min = 0, have_max = 0, rc = EXIT_USAGE;
   size_t n;
@@ -532,6 +541,28 @@ static int cmd_replay(int argc, char **argv) {
     case OPT_NOSESSHDR: o.session_header = NULL; break;
     case OPT_REPORT: o.report_path = optarg; break;
     case OPT_LOG: o.log_path = optarg; break;
+    case OPT_USERTYPES:
+      free(types);
+      free(personas);
+      personas = NULL;
+      o.npersonas = 0;
+      if (!(types = strdup(optarg)) ||
+          !(personas = calloc(strlen(optarg) / 2 + 1, sizeof *personas))) {
+        rc = 1;
+        goto out;
+      }
+      for (char *save = NULL, *t = strtok_r(types, ",", &save); t;
+           t = strtok_r(NULL, ",", &save))
+        personas[o.npersonas++] = t;
+      if (o.npersonas == 0) {
+        usage_error("replay",
+                    "--user-types '%s': expected persona names "
+                    "separated by commas (see mimic inspect)",
+                    optarg);
+        goto out;
+      }
+      o.personas = personas;
+      break;
     case 'q': o.quiet = 1; break;
     case 'h':
       fputs(REPLAY_USAGE, stdout);
@@ -576,6 +607,8 @@ static int cmd_replay(int argc, char **argv) {
   rc = run_replay(&o);
 out:
   free(headers);
+  free(types);
+  free(personas);
   return rc;
 }
 
