@@ -94,6 +94,7 @@ struct run {
   struct model_malformed stored[MAX_STORED];
   size_t nstored;
   uint64_t malformed_total;
+  char *spill_dir; /* folder of the learner's temporary session file */
 };
 
 /* ---- messages -------------------------------------------------------- */
@@ -658,8 +659,7 @@ static void report_malformed(struct run *r, uint64_t lines) {
 
 /* What became of the personas: a failed temporary file loudly (the model
  * is still written, with one persona), the personas found quietly. */
-static int report_personas(struct run *r, struct model *m,
-                           const char *spill_dir) {
+static int report_personas(struct run *r, struct model *m) {
   int err = learn_spill_error(r->learn);
   char note[256];
   snprintf(note, sizeof note,
@@ -670,7 +670,7 @@ static int report_personas(struct run *r, struct model *m,
          "warning: sessions were not grouped into personas: the temporary "
          "session file in %s failed (%s%s); the model has one persona, "
          "\"all\"%s",
-         spill_dir, err_str(err),
+         r->spill_dir, err_str(err),
          err == -ENOSPC || err == -EDQUOT ? ": the disk is full" : "",
          err == -ENOSPC || err == -EDQUOT
              ? ". Free some space or point TMPDIR at a larger folder "
@@ -706,6 +706,7 @@ static void cleanup_run(struct run *r) {
   free(r->src);
   sess_free(r->sess);
   learn_free(r->learn);
+  free(r->spill_dir);
   pcre2_code_free(r->include);
   pcre2_code_free(r->exclude);
   pcre2_match_data_free(r->md);
@@ -737,30 +738,25 @@ int capture_run(const struct capture_opts *o) {
   /* The temporary session file (personas) goes to $TMPDIR when set, else
    * beside the model: /tmp is often a RAM disk, and the model's folder was
    * just checked to be writable. */
-  char *spill_dir = NULL;
   const char *tmpdir = getenv("TMPDIR");
   if (tmpdir && *tmpdir) {
-    spill_dir = strdup(tmpdir);
+    r.spill_dir = strdup(tmpdir);
   } else {
     const char *slash = strrchr(o->output, '/');
-    spill_dir = slash ? strndup(o->output, (size_t)(slash - o->output + 1))
-                      : strdup(".");
+    r.spill_dir = slash ? strndup(o->output, (size_t)(slash - o->output + 1))
+                        : strdup(".");
   }
-  if (!spill_dir) goto nomem;
+  if (!r.spill_dir) goto nomem;
   struct learn_opts lo = {.collapse_children = o->collapse_children,
                           .max_endpoints = o->max_endpoints,
                           .personas = o->personas,
-                          .spill_dir = spill_dir,
+                          .spill_dir = r.spill_dir,
                           .seed = o->seed};
   if ((rc = redact_new_salt(lo.salt))) {
     warn(&r, "error: no randomness for the redaction key: %s", err_str(rc));
     goto out;
   }
-  rc = learn_new(&lo, &r.learn); /* spill_dir is used only here */
-  if (rc) {
-    free(spill_dir);
-    goto nomem;
-  }
+  if ((rc = learn_new(&lo, &r.learn))) goto nomem;
   struct sess_opts so = {.idle_us = o->idle_us, .seed = o->seed};
   if ((rc = sess_new(&so, r.learn, &r.sess))) goto nomem;
 
@@ -873,13 +869,8 @@ int capture_run(const struct capture_opts *o) {
     learn_note_dropped(r.learn, "user", "remote_user", r.users_dropped);
   if (r.sessions_dropped && o->key_name)
     learn_note_dropped(r.learn, "session", o->key_name, r.sessions_dropped);
-  if ((rc = learn_finish(r.learn, m))) {
-    free(spill_dir);
+  if ((rc = learn_finish(r.learn, m)) || (rc = report_personas(&r, m)))
     goto nomem_sig;
-  }
-  rc = report_personas(&r, m, spill_dir);
-  free(spill_dir);
-  if (rc) goto nomem_sig;
   if ((rc = fill_meta(&r, m, lines, requests, filtered, directives)) ||
       (rc = fill_sources(&r, m)))
     goto nomem_sig;

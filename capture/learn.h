@@ -37,7 +37,8 @@ struct learn_opts {
   /* Personas: 0 = choose how many, 1 = one persona "all" (no temporary
    * file), K = exactly K. */
   unsigned personas;
-  /* Folder of the temporary session file; NULL = one persona "all". */
+  /* Folder of the temporary session file (read by learn_new only); NULL =
+   * one persona "all". */
   const char *spill_dir;
   uint64_t seed; /* of the clustering */
 };
