@@ -75,11 +75,7 @@ struct learn {
   struct hmap trans_index; /* key(from, to) -> index into trans */
   struct trans *trans;
   size_t ntrans, cap_trans;
-  struct hmap backoff_index; /* from handle -> index into backoff */
-  struct hist *backoff;
-  int32_t *backoff_from;
-  size_t nbackoff, cap_backoff;
-  struct hist think_all, length, duration;
+  struct hist length, duration;
   struct hmap arrivals; /* minute key -> sessions */
   uint64_t tod15[96], dow_hour[168];
   struct topk *uas;
@@ -110,9 +106,7 @@ int learn_new(const struct learn_opts *opts, struct learn **out) {
   if (rc) goto fail;
   if ((rc = topk_new(UA_POOL, &l->uas))) goto fail;
   hmap_init(&l->trans_index);
-  hmap_init(&l->backoff_index);
   hmap_init(&l->arrivals);
-  hist_init(&l->think_all);
   hist_init(&l->length);
   hist_init(&l->duration);
   if (opts->personas != 1 && opts->spill_dir &&
@@ -146,11 +140,6 @@ void learn_free(struct learn *l) {
   for (size_t i = 0; i < l->ntrans; i++) hist_cleanup(&l->trans[i].think);
   free(l->trans);
   hmap_cleanup(&l->trans_index);
-  for (size_t i = 0; i < l->nbackoff; i++) hist_cleanup(&l->backoff[i]);
-  free(l->backoff);
-  free(l->backoff_from);
-  hmap_cleanup(&l->backoff_index);
-  hist_cleanup(&l->think_all);
   hist_cleanup(&l->length);
   hist_cleanup(&l->duration);
   hmap_cleanup(&l->arrivals);
@@ -443,26 +432,9 @@ int learn_transition(struct learn *l, uint32_t sid, uint32_t from, uint32_t to,
   struct trans *t = trans_get(l, (int32_t)from, (int32_t)to);
   if (!t) return -ENOMEM;
   t->count++;
-  uint64_t v = think_us > 0 ? (uint64_t)think_us : 0;
-  int rc = hist_record(&t->think, v);
-  if (rc) return rc;
-  if ((rc = hist_record(&l->think_all, v))) return rc;
-  uint64_t *slot;
-  rc = hmap_put(&l->backoff_index, (uint64_t)from + 1, l->nbackoff, &slot);
-  if (rc < 0) return rc;
-  if (rc == 1) {
-    size_t cap = l->cap_backoff;
-    if (reserve(&l->backoff, &cap, l->nbackoff + 1, sizeof *l->backoff) ||
-        reserve(&l->backoff_from, &l->cap_backoff, l->nbackoff + 1,
-                sizeof *l->backoff_from)) {
-      hmap_del(&l->backoff_index, (uint64_t)from + 1);
-      return -ENOMEM;
-    }
-    hist_init(&l->backoff[l->nbackoff]);
-    l->backoff_from[l->nbackoff] = (int32_t)from;
-    l->nbackoff++;
-  }
-  return hist_record(&l->backoff[*slot], v);
+  /* The think-time fallbacks (per source endpoint, pooled) are merged
+   * from these at the end: one histogram per request, not three. */
+  return hist_record(&t->think, think_us > 0 ? (uint64_t)think_us : 0);
 }
 
 int learn_session_end(struct learn *l, uint32_t sid, uint32_t last,
@@ -774,6 +746,47 @@ out:
   return rc;
 }
 
+/* Appends a think-time fallback row holding h (moved; nothing when empty). */
+static int push_backoff(struct model *m, uint32_t persona, int32_t from,
+                        struct hist *h) {
+  if (h->n == 0) return 0;
+  struct model_backoff *b = model_push(m, backoffs);
+  if (!b) return -ENOMEM;
+  b->persona = persona;
+  b->from = from;
+  b->think = *h;
+  hist_init(h);
+  return 0;
+}
+
+/* Think-time fallbacks from the transitions m->transitions[first..],
+ * sorted by persona, source and target: per source endpoint (one run of
+ * them), then pooled over the persona. */
+static int add_backoffs(struct model *m, size_t first) {
+  struct hist from, pooled;
+  hist_init(&from);
+  hist_init(&pooled);
+  int rc = 0;
+  size_t n = m->ntransitions;
+  for (size_t i = first; i < n && !rc; i++) {
+    const struct model_transition *t = &m->transitions[i], *u = t + 1;
+    if (t->from >= 0 && t->think.has &&
+        ((rc = hist_merge(&from, &t->think.h)) ||
+         (rc = hist_merge(&pooled, &t->think.h))))
+      break;
+    /* model_push may move the array: read the next row before it. */
+    int end_persona = i + 1 == n || u->persona != t->persona;
+    int end_from = end_persona || u->from != t->from;
+    uint32_t persona = t->persona;
+    int32_t src = t->from;
+    if (end_from) rc = push_backoff(m, persona, src, &from);
+    if (!rc && end_persona) rc = push_backoff(m, persona, MODEL_ANY, &pooled);
+  }
+  hist_cleanup(&from);
+  hist_cleanup(&pooled);
+  return rc;
+}
+
 static int finish_transitions(struct learn *l, struct model *m,
                               const int32_t *final) {
   struct hmap index;
@@ -809,40 +822,7 @@ static int finish_transitions(struct learn *l, struct model *m,
     qsort(m->transitions + first, m->ntransitions - first,
           sizeof *m->transitions, trans_cmp);
 
-  /* Think-time fallbacks per source endpoint, then pooled. */
-  hmap_cleanup(&index);
-  hmap_init(&index);
-  for (size_t i = 0; i < l->nbackoff; i++) {
-    int32_t from = final[l->backoff_from[i]];
-    uint64_t *slot;
-    rc = hmap_put(&index, (uint64_t)from + 1, m->nbackoffs, &slot);
-    if (rc < 0) goto out;
-    struct model_backoff *b;
-    if (rc == 1) {
-      b = model_push(m, backoffs);
-      if (!b) {
-        rc = -ENOMEM;
-        goto out;
-      }
-      b->persona = 0;
-      b->from = from;
-      hist_init(&b->think);
-    } else {
-      b = &m->backoffs[*slot];
-    }
-    if ((rc = hist_merge(&b->think, &l->backoff[i]))) goto out;
-  }
-  if (l->think_all.n) {
-    struct model_backoff *b = model_push(m, backoffs);
-    if (!b) {
-      rc = -ENOMEM;
-      goto out;
-    }
-    b->persona = 0;
-    b->from = MODEL_ANY;
-    hist_init(&b->think);
-    if ((rc = hist_copy(&b->think, &l->think_all))) goto out;
-  }
+  if ((rc = add_backoffs(m, first))) goto out;
   rc = 0;
 out:
   hmap_cleanup(&index);
@@ -1042,53 +1022,13 @@ static int pacc_session(struct pacc *a, uint32_t c,
 }
 
 static int ptrans_cmp(const void *x, const void *y) {
-  const struct ptrans *a = *(const struct ptrans *const *)x;
-  const struct ptrans *b = *(const struct ptrans *const *)y;
+  const struct ptrans *a = *(struct ptrans *const *)x;
+  const struct ptrans *b = *(struct ptrans *const *)y;
   if (a->persona != b->persona) return a->persona < b->persona ? -1 : 1;
   if (a->from != b->from) return a->from < b->from ? -1 : 1;
   return (a->to > b->to) - (a->to < b->to);
 }
 
-/* Appends a think-time fallback row holding h (taken; nothing when empty). */
-static int push_backoff(struct model *m, uint32_t persona, int32_t from,
-                        struct hist *h) {
-  if (h->n == 0) return 0;
-  struct model_backoff *b = model_push(m, backoffs);
-  if (!b) return -ENOMEM;
-  b->persona = persona;
-  b->from = from;
-  b->think = *h; /* the counts move over */
-  hist_init(h);
-  return 0;
-}
-
-/* Think-time fallbacks from the transitions t (sorted by persona, source,
- * target): per source endpoint, one run of them, then pooled over the
- * persona. */
-static int emit_backoffs(struct model *m, const struct ptrans *const *t,
-                         size_t n) {
-  struct hist from, pooled;
-  hist_init(&from);
-  hist_init(&pooled);
-  int rc = 0;
-  for (size_t i = 0; i < n && !rc; i++) {
-    if (t[i]->from >= 0 && ((rc = hist_merge(&from, &t[i]->think)) ||
-                            (rc = hist_merge(&pooled, &t[i]->think))))
-      break;
-    int end_from = i + 1 == n || t[i + 1]->persona != t[i]->persona ||
-                   t[i + 1]->from != t[i]->from;
-    int end_persona = i + 1 == n || t[i + 1]->persona != t[i]->persona;
-    if (end_from) rc = push_backoff(m, t[i]->persona, t[i]->from, &from);
-    if (!rc && end_persona)
-      rc = push_backoff(m, t[i]->persona, MODEL_ANY, &pooled);
-  }
-  hist_cleanup(&from);
-  hist_cleanup(&pooled);
-  return rc;
-}
-
-/* Writes the personas (names taken), their transitions, think-time
- * fallbacks, arrivals and profiles into m. */
 /* Moves h into d (h is left empty): no second copy of every histogram. */
 static void move_dist(struct model_dist *d, struct hist *h) {
   d->has = h->n > 0;
@@ -1099,7 +1039,7 @@ static void move_dist(struct model_dist *d, struct hist *h) {
 static int pacc_emit(struct pacc *a, struct model *m, char **names,
                      uint64_t sessions) {
   int rc = -ENOMEM;
-  const void **order = malloc((a->ntrans + 1) * sizeof *order);
+  struct ptrans **order = malloc((a->ntrans + 1) * sizeof *order);
   if (!order) return -ENOMEM;
   for (uint32_t c = 0; c < a->k; c++) {
     struct model_persona *p = model_push(m, personas);
@@ -1113,13 +1053,9 @@ static int pacc_emit(struct pacc *a, struct model *m, char **names,
   }
   for (size_t i = 0; i < a->ntrans; i++) order[i] = &a->trans[i];
   if (a->ntrans) qsort(order, a->ntrans, sizeof *order, ptrans_cmp);
-  /* Fallbacks first: they are merged from the transitions' histograms,
-   * which then move into the model. */
-  if ((rc = emit_backoffs(m, (const struct ptrans *const *)order, a->ntrans)))
-    goto out;
-  rc = -ENOMEM;
+  size_t first_trans = m->ntransitions;
   for (size_t i = 0; i < a->ntrans; i++) {
-    struct ptrans *t = (struct ptrans *)order[i];
+    struct ptrans *t = order[i];
     struct model_transition *mt = model_push(m, transitions);
     if (!mt) goto out;
     mt->persona = t->persona;
@@ -1128,6 +1064,8 @@ static int pacc_emit(struct pacc *a, struct model *m, char **names,
     mt->count = t->count;
     move_dist(&mt->think, &t->think);
   }
+  if ((rc = add_backoffs(m, first_trans))) goto out;
+  rc = -ENOMEM;
   for (uint32_t c = 0; c < a->k; c++) {
     const struct pchain *ch = &a->chain[c];
     size_t first = m->narrivals;

@@ -8,7 +8,7 @@
 
 #include "rng.h"
 
-#define SELECT_SAMPLE 4000 /* points k is chosen on (k-means is O(n k d)) */
+#define SELECT_SAMPLE 2500 /* points k is chosen on (k-means is O(n k d)) */
 #define RESTARTS 3         /* k-means++ restarts per k on that subsample */
 #define MAX_ITER 100
 #define CLIP 4.0f /* standardised scalars are clipped to +-CLIP */
@@ -165,7 +165,7 @@ static uint32_t nearest(const float *c, uint32_t k, uint32_t d, const float *x,
  * centres far away) the k distances of a point grow together dimension by
  * dimension: independent sums the compiler turns into vector
  * instructions, where one distance at a time is a serial sum. */
-#define KBLOCK 8
+#define KBLOCK 4
 #define FAR 1e15f /* squared and summed over the dims, still a finite float */
 
 static uint32_t kpad_of(uint32_t k) {
@@ -310,10 +310,11 @@ static double lloyd(struct km *w, uint32_t k, float *c) {
   return sse;
 }
 
-/* Best of RESTARTS seeded runs; the centres land in best (k x d). Returns
- * the SSE, and in *placed the k actually reached. */
+/* Best of RESTARTS seeded runs: its centres land in best (k x d), its
+ * cluster sizes in best_cnt. Returns its SSE, and in *placed the k
+ * actually reached. */
 static double kmeans(struct km *w, uint32_t k, struct rng *r, float *best,
-                     float *tmp, uint32_t *placed) {
+                     uint64_t *best_cnt, float *tmp, uint32_t *placed) {
   double best_sse = INFINITY;
   *placed = k;
   for (int run = 0; run < RESTARTS; run++) {
@@ -327,6 +328,7 @@ static double kmeans(struct km *w, uint32_t k, struct rng *r, float *best,
     if (sse < best_sse) {
       best_sse = sse;
       memcpy(best, tmp, (size_t)k * w->d * sizeof *best);
+      memcpy(best_cnt, w->cnt, k * sizeof *best_cnt);
     }
     if (k == 1) break; /* one centre: the mean, whatever the seed */
   }
@@ -426,13 +428,10 @@ int persona_cluster(const float *x, size_t n, uint32_t dims, uint32_t k,
   double best = -INFINITY;
   for (uint32_t kk = kmin; kk <= kmax; kk++) {
     uint32_t placed;
-    kmeans(&sub, kk, &r, cand, tmp, &placed);
+    uint64_t cnt[PERSONA_MAX];
+    double sse = kmeans(&sub, kk, &r, cand, cnt, tmp, &placed);
     if (placed < kk) break; /* no more distinct points */
-    /* The labels are the last run's: assign again to the best centres (a
-     * fixed point of Lloyd's step, so this is one pass). */
-    for (size_t i = 0; i < m; i++) sub.lab[i] = UINT32_MAX;
-    double sse = lloyd(&sub, kk, cand);
-    double b = k ? 0 : bic(m, dims, kk, sub.cnt, sse);
+    double b = k ? 0 : bic(m, dims, kk, cnt, sse);
     if (!k) out->bic[kk] = b;
     if (k || b > best) {
       best = b;
@@ -442,7 +441,8 @@ int persona_cluster(const float *x, size_t n, uint32_t dims, uint32_t k,
   }
   if (!chosen) { /* forced k beyond the distinct points: take what exists */
     uint32_t placed;
-    kmeans(&sub, k ? k : 1, &r, c, tmp, &placed);
+    uint64_t cnt[PERSONA_MAX];
+    kmeans(&sub, k ? k : 1, &r, c, cnt, tmp, &placed);
     chosen = placed;
   }
 
@@ -503,10 +503,11 @@ void persona_fit_cleanup(struct persona_fit *f) {
 
 /* ---- names -------------------------------------------------------------- */
 
-#define DISTINCT_TOP 4         /* endpoints a name may draw words from */
-#define MIN_PERSONA_SHARE 0.02 /* an endpoint must weigh this in the persona   \
-                                */
-#define SITE_PREFIX_SHARE 0.6  /* a first word this common names nothing */
+#define DISTINCT_TOP 4 /* endpoints a name may draw words from */
+#define MIN_PERSONA_SHARE                                                      \
+  0.02                        /* an endpoint must weigh this in the persona    \
+                               */
+#define SITE_PREFIX_SHARE 0.6 /* a first word this common names nothing */
 
 static int is_word_char(char ch) {
   return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
