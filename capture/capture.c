@@ -15,6 +15,7 @@
 #include "hash.h"
 #include "input.h"
 #include "learn.h"
+#include "persona.h"
 #include "model.h"
 #include "redact.h"
 #include "sessionize.h"
@@ -682,7 +683,14 @@ static int report_personas(struct run *r, struct model *m) {
          "behaviour%s",
          r->o->personas, m->npersonas, m->npersonas == 1 ? "" : "s");
   }
-  if (m->npersonas < 2) return 0;
+  if (m->npersonas < 2) {
+    if (!err && r->o->personas != 1)
+      say(r, "1 persona, \"all\": %s",
+          learn_sessions(r->learn) < 2 * PERSONA_MIN_SESSIONS
+              ? "too few sessions to tell behaviours apart"
+              : "the sessions show one behaviour");
+    return 0;
+  }
   char line[1024];
   size_t n = 0;
   for (size_t i = 0; i < m->npersonas && n < sizeof line; i++)

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "model.h"
+#include "persona.h"
 #include "units.h"
 
 static const char *const SPARK[] = {
@@ -124,7 +125,10 @@ static const char *personas_how(const struct model *m) {
   const char *req = model_meta_get(m, "personas");
   if (!req) return "";
   if (strcmp(req, "auto") == 0)
-    return m->npersonas > 1 ? "k chosen by BIC" : "one behaviour found";
+    return m->npersonas > 1 ? "k chosen by BIC"
+           : model_meta_i64(m, "sessions", 0) < 2 * PERSONA_MIN_SESSIONS
+               ? "too few sessions to tell behaviours apart"
+               : "one behaviour found";
   return "forced with --personas";
 }
 
