@@ -15,8 +15,8 @@
 #include "hash.h"
 #include "input.h"
 #include "learn.h"
-#include "persona.h"
 #include "model.h"
+#include "persona.h"
 #include "redact.h"
 #include "sessionize.h"
 #include "units.h"
@@ -662,11 +662,12 @@ static void report_malformed(struct run *r, uint64_t lines) {
  * is still written, with one persona), the personas found quietly. */
 static int report_personas(struct run *r, struct model *m) {
   int err = learn_spill_error(r->learn);
-  char note[256];
-  snprintf(note, sizeof note,
-           "one persona: the temporary session file failed (%s)", err_str(err));
-  if (err && model_meta_set(m, "persona_note", note)) return -ENOMEM;
   if (err) {
+    char note[256];
+    snprintf(note, sizeof note,
+             "one persona: the temporary session file failed (%s)",
+             err_str(err));
+    if (model_meta_set(m, "persona_note", note)) return -ENOMEM;
     warn(r,
          "warning: sessions were not grouped into personas: the temporary "
          "session file in %s failed (%s%s); the model has one persona, "
@@ -684,7 +685,7 @@ static int report_personas(struct run *r, struct model *m) {
          r->o->personas, m->npersonas, m->npersonas == 1 ? "" : "s");
   }
   if (m->npersonas < 2) {
-    if (!err && r->o->personas != 1)
+    if (!err && r->o->personas == 0)
       say(r, "1 persona, \"all\": %s",
           learn_sessions(r->learn) < 2 * PERSONA_MIN_SESSIONS
               ? "too few sessions to tell behaviours apart"

@@ -342,6 +342,7 @@ static int cmd_capture(int argc, char **argv) {
       o.seed = n;
       break;
     case OPT_PERSONAS:
+      _Static_assert(PERSONA_MAX == 64, "the message below says 64");
       if (parse_count(optarg, &n) || n == 0 || n > PERSONA_MAX)
         return usage_error("capture",
                            "--personas '%s': expected a number from 1 to "
