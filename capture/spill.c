@@ -9,7 +9,7 @@
 #include "err.h"
 
 #define IOBUF (256u << 10)
-#define KEEP_BUF 4096u /* a session buffer larger than this is released */
+#define KEEP_BUF 512u /* a session buffer larger than this is released */
 #define MAX_VARINT 10
 
 struct spill {
