@@ -18,6 +18,7 @@
 #include "learn.h"
 #include "model.h"
 #include "pcapcap.h"
+#include "persona.h"
 #include "redact.h"
 #include "sessionize.h"
 #include "units.h"
@@ -100,6 +101,7 @@ struct run {
   struct model_malformed stored[MAX_STORED];
   size_t nstored;
   uint64_t malformed_total;
+  char *spill_dir; /* folder of the learner's temporary session file */
 };
 
 /* ---- messages -------------------------------------------------------- */
@@ -661,6 +663,10 @@ static int fill_meta(struct run *r, struct model *m, uint64_t lines,
   rc |= model_meta_set_i64(m, "time_resolution_us", r->res_max);
   rc |= model_meta_set_f64(m, "dist_alpha", HIST_ALPHA);
   rc |= model_meta_set_i64(m, "seed", (int64_t)o->seed);
+  if (o->personas)
+    rc |= model_meta_set_i64(m, "personas", (int64_t)o->personas);
+  else
+    rc |= model_meta_set(m, "personas", "auto");
   rc |= model_meta_set(m, "include", o->include ? o->include : "");
   rc |= model_meta_set(m, "exclude", o->exclude ? o->exclude : "");
   rc |= model_meta_set(m, "latency_known", r->have_latency ? "1" : "0");
@@ -753,6 +759,51 @@ static void report_packets(struct run *r) {
   if (pcapcap_losses(&ps, buf, sizeof buf)) warn(r, "warning: %s", buf);
 }
 
+/* What became of the personas: a failed temporary file loudly (the model
+ * is still written, with one persona), the personas found quietly. */
+static int report_personas(struct run *r, struct model *m) {
+  int err = learn_spill_error(r->learn);
+  if (err) {
+    char note[256];
+    snprintf(note, sizeof note,
+             "one persona: the temporary session file failed (%s)",
+             err_str(err));
+    if (model_meta_set(m, "persona_note", note)) return -ENOMEM;
+    warn(r,
+         "warning: sessions were not grouped into personas: the temporary "
+         "session file in %s failed (%s%s); the model has one persona, "
+         "\"all\"%s",
+         r->spill_dir, err_str(err),
+         err == -ENOSPC || err == -EDQUOT ? ": the disk is full" : "",
+         err == -ENOSPC || err == -EDQUOT
+             ? ". Free some space or point TMPDIR at a larger folder "
+               "(it needs a few bytes per request)"
+             : "");
+  } else if (r->o->personas > 1 && m->npersonas < r->o->personas) {
+    warn(r,
+         "warning: --personas %u: the sessions show only %zu distinct "
+         "behaviour%s",
+         r->o->personas, m->npersonas, m->npersonas == 1 ? "" : "s");
+  }
+  if (m->npersonas < 2) {
+    if (!err && r->o->personas == 0)
+      say(r, "1 persona, \"all\": %s",
+          learn_sessions(r->learn) < 2 * PERSONA_MIN_SESSIONS
+              ? "too few sessions to tell behaviours apart"
+              : "the sessions show one behaviour");
+    return 0;
+  }
+  char line[1024];
+  size_t n = 0;
+  for (size_t i = 0; i < m->npersonas && n < sizeof line; i++)
+    n += (size_t)snprintf(line + n, sizeof line - n, "%s%s %.1f%%",
+                          i ? ", " : "", m->personas[i].name,
+                          100.0 * m->personas[i].weight);
+  say(r, "%zu personas%s: %s", m->npersonas,
+      r->o->personas ? "" : " (chosen by BIC)", line);
+  return 0;
+}
+
 static void cleanup_run(struct run *r) {
   for (size_t i = 0; i < r->nsrc; i++) {
     struct source *s = &r->src[i];
@@ -767,6 +818,7 @@ static void cleanup_run(struct run *r) {
   sess_free(r->sess);
   half_free(r->half);
   learn_free(r->learn);
+  free(r->spill_dir);
   pcre2_code_free(r->include);
   pcre2_code_free(r->exclude);
   pcre2_match_data_free(r->md);
@@ -795,8 +847,23 @@ int capture_run(const struct capture_opts *o) {
   r.md = pcre2_match_data_create(4, NULL);
   if (!r.md) goto nomem;
 
+  /* The temporary session file (personas) goes to $TMPDIR when set, else
+   * beside the model: /tmp is often a RAM disk, and the model's folder was
+   * just checked to be writable. */
+  const char *tmpdir = getenv("TMPDIR");
+  if (tmpdir && *tmpdir) {
+    r.spill_dir = strdup(tmpdir);
+  } else {
+    const char *slash = strrchr(o->output, '/');
+    r.spill_dir = slash ? strndup(o->output, (size_t)(slash - o->output + 1))
+                        : strdup(".");
+  }
+  if (!r.spill_dir) goto nomem;
   struct learn_opts lo = {.collapse_children = o->collapse_children,
-                          .max_endpoints = o->max_endpoints};
+                          .max_endpoints = o->max_endpoints,
+                          .personas = o->personas,
+                          .spill_dir = r.spill_dir,
+                          .seed = o->seed};
   if ((rc = redact_new_salt(lo.salt))) {
     warn(&r, "error: no randomness for the redaction key: %s", err_str(rc));
     goto out;
@@ -967,7 +1034,8 @@ int capture_run(const struct capture_opts *o) {
     learn_note_dropped(r.learn, "user", "remote_user", r.users_dropped);
   if (r.sessions_dropped && o->key_name)
     learn_note_dropped(r.learn, "session", o->key_name, r.sessions_dropped);
-  if ((rc = learn_finish(r.learn, m))) goto nomem_sig;
+  if ((rc = learn_finish(r.learn, m)) || (rc = report_personas(&r, m)))
+    goto nomem_sig;
   size_t nfinal;
   const int32_t *final = learn_final_ids(r.learn, &nfinal);
   if ((rc = half_finish(r.half, final, nfinal, m))) goto nomem_sig;

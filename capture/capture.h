@@ -36,6 +36,7 @@ struct capture_opts {
   size_t max_endpoints;       /* 0 = default */
   unsigned collapse_children; /* 0 = default */
   uint64_t seed;              /* de-quantisation noise; same seed, same model */
+  unsigned personas;          /* 0 = choose (BIC), K = exactly K */
   FILE *log;                  /* messages (stderr) */
 
   /* Packets (inputs that are pcap/pcapng files are recognised by content;

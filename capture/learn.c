@@ -5,10 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "err.h"
 #include "hist.h"
 #include "hmap.h"
 #include "model.h"
+#include "persona.h"
 #include "redact.h"
+#include "rng.h"
+#include "spill.h"
 #include "templ.h"
 #include "topk.h"
 
@@ -70,11 +74,7 @@ struct learn {
   struct hmap trans_index; /* key(from, to) -> index into trans */
   struct trans *trans;
   size_t ntrans, cap_trans;
-  struct hmap backoff_index; /* from handle -> index into backoff */
-  struct hist *backoff;
-  int32_t *backoff_from;
-  size_t nbackoff, cap_backoff;
-  struct hist think_all, length, duration;
+  struct hist length, duration;
   struct hmap arrivals; /* minute key -> sessions */
   uint64_t tod15[96], dow_hour[168];
   struct topk *uas;
@@ -83,6 +83,12 @@ struct learn {
   uint64_t requests, sessions;
   int32_t *final; /* after learn_finish: handle -> endpoint id */
   size_t nfinal;
+  /* Personas: live sessions being built, finished ones in the spill. */
+  struct spill *spill;    /* NULL: one persona */
+  struct spill_buf *live; /* by session id */
+  size_t cap_live;
+  int spill_err;
+  uint64_t spill_bytes;
 };
 
 int learn_new(const struct learn_opts *opts, struct learn **out) {
@@ -101,11 +107,12 @@ int learn_new(const struct learn_opts *opts, struct learn **out) {
   if (rc) goto fail;
   if ((rc = topk_new(UA_POOL, &l->uas))) goto fail;
   hmap_init(&l->trans_index);
-  hmap_init(&l->backoff_index);
   hmap_init(&l->arrivals);
-  hist_init(&l->think_all);
   hist_init(&l->length);
   hist_init(&l->duration);
+  if (opts->personas != 1 && opts->spill_dir &&
+      (rc = spill_new(opts->spill_dir, &l->spill)))
+    l->spill_err = rc; /* one persona; the caller says why */
   *out = l;
   return 0;
 fail:
@@ -134,16 +141,14 @@ void learn_free(struct learn *l) {
   for (size_t i = 0; i < l->ntrans; i++) hist_cleanup(&l->trans[i].think);
   free(l->trans);
   hmap_cleanup(&l->trans_index);
-  for (size_t i = 0; i < l->nbackoff; i++) hist_cleanup(&l->backoff[i]);
-  free(l->backoff);
-  free(l->backoff_from);
-  hmap_cleanup(&l->backoff_index);
-  hist_cleanup(&l->think_all);
   hist_cleanup(&l->length);
   hist_cleanup(&l->duration);
   hmap_cleanup(&l->arrivals);
   topk_free(l->uas);
   free(l->final);
+  spill_free(l->spill);
+  for (size_t i = 0; i < l->cap_live; i++) spill_buf_cleanup(&l->live[i]);
+  free(l->live);
   free(l);
 }
 
@@ -341,54 +346,102 @@ static struct trans *trans_get(struct learn *l, int32_t from, int32_t to) {
   return t;
 }
 
-int learn_session_start(struct learn *l, int64_t start_us, uint32_t ep) {
+/* ---- sessions kept for personas ---------------------------------------- */
+
+/* The temporary file failed: keep learning the totals (one persona). */
+static void spill_drop(struct learn *l, int rc) {
+  if (!l->spill_err) l->spill_err = rc;
+  if (l->spill) l->spill_bytes = spill_bytes(l->spill);
+  spill_free(l->spill);
+  l->spill = NULL;
+  for (size_t i = 0; i < l->cap_live; i++) spill_buf_cleanup(&l->live[i]);
+  free(l->live);
+  l->live = NULL;
+  l->cap_live = 0;
+}
+
+static struct spill_buf *live_buf(struct learn *l, uint32_t sid) {
+  if (sid >= l->cap_live) {
+    size_t cap = l->cap_live;
+    if (reserve(&l->live, &cap, (size_t)sid + 1, sizeof *l->live)) {
+      spill_drop(l, -ENOMEM);
+      return NULL;
+    }
+    l->cap_live = cap; /* reserve zeroed the new buffers: valid and empty */
+  }
+  return &l->live[sid];
+}
+
+static void keep_start(struct learn *l, uint32_t sid, int64_t start_us,
+                       uint32_t ep, int status) {
+  struct spill_buf *b = l->spill ? live_buf(l, sid) : NULL;
+  int rc;
+  if (b && (rc = spill_buf_begin(b, start_us, ep, status))) spill_drop(l, rc);
+}
+
+static void keep_step(struct learn *l, uint32_t sid, uint32_t ep,
+                      int64_t think_us, int status) {
+  struct spill_buf *b = l->spill ? live_buf(l, sid) : NULL;
+  int rc;
+  if (b && (rc = spill_buf_step(b, ep, status, think_us))) spill_drop(l, rc);
+}
+
+static void keep_end(struct learn *l, uint32_t sid, int64_t duration_us) {
+  struct spill_buf *b = l->spill ? live_buf(l, sid) : NULL;
+  int rc;
+  if (b && (rc = spill_put(l->spill, b, duration_us))) spill_drop(l, rc);
+}
+
+/* The arrival buckets of a session start: unix minute, quarter-hour of the
+ * day, hour of the week (0 = Monday 00:00), all UTC. */
+struct when {
+  int64_t minute;
+  uint32_t tod15, dow_hour;
+};
+
+static struct when when_of(int64_t start_us) {
+  struct when w;
+  int64_t secs =
+      start_us >= 0 ? start_us / 1000000 : -((-start_us + 999999) / 1000000);
+  w.minute = secs >= 0 ? secs / 60 : -((-secs + 59) / 60);
+  int64_t day = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
+  int64_t tod = secs - day * 86400;
+  int64_t dow = ((day + 3) % 7 + 7) % 7; /* 1970-01-01 was a Thursday */
+  w.tod15 = (uint32_t)(tod / 900);
+  w.dow_hour = (uint32_t)(dow * 24 + tod / 3600);
+  return w;
+}
+
+int learn_session_start(struct learn *l, uint32_t sid, int64_t start_us,
+                        uint32_t ep, int status) {
+  keep_start(l, sid, start_us, ep, status);
   struct trans *t = trans_get(l, MODEL_START, (int32_t)ep);
   if (!t) return -ENOMEM;
   t->count++;
-  int64_t secs =
-      start_us >= 0 ? start_us / 1000000 : -((-start_us + 999999) / 1000000);
-  int64_t minute = secs >= 0 ? secs / 60 : -((-secs + 59) / 60);
+  struct when w = when_of(start_us);
   uint64_t *slot;
-  if (hmap_put(&l->arrivals, (uint64_t)minute ^ (1ULL << 63), 0, &slot) < 0)
+  if (hmap_put(&l->arrivals, (uint64_t)w.minute ^ (1ULL << 63), 0, &slot) < 0)
     return -ENOMEM;
   (*slot)++;
-  int64_t day = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
-  int64_t tod = secs - day * 86400;
-  l->tod15[tod / 900]++;
-  int64_t dow = ((day + 3) % 7 + 7) % 7; /* 1970-01-01 was a Thursday */
-  l->dow_hour[dow * 24 + tod / 3600]++;
+  l->tod15[w.tod15]++;
+  l->dow_hour[w.dow_hour]++;
   return 0;
 }
 
-int learn_transition(struct learn *l, uint32_t from, uint32_t to,
-                     int64_t think_us) {
+int learn_transition(struct learn *l, uint32_t sid, uint32_t from, uint32_t to,
+                     int64_t think_us, int status) {
+  keep_step(l, sid, to, think_us, status);
   struct trans *t = trans_get(l, (int32_t)from, (int32_t)to);
   if (!t) return -ENOMEM;
   t->count++;
-  uint64_t v = think_us > 0 ? (uint64_t)think_us : 0;
-  int rc = hist_record(&t->think, v);
-  if (rc) return rc;
-  if ((rc = hist_record(&l->think_all, v))) return rc;
-  uint64_t *slot;
-  rc = hmap_put(&l->backoff_index, (uint64_t)from + 1, l->nbackoff, &slot);
-  if (rc < 0) return rc;
-  if (rc == 1) {
-    size_t cap = l->cap_backoff;
-    if (reserve(&l->backoff, &cap, l->nbackoff + 1, sizeof *l->backoff) ||
-        reserve(&l->backoff_from, &l->cap_backoff, l->nbackoff + 1,
-                sizeof *l->backoff_from)) {
-      hmap_del(&l->backoff_index, (uint64_t)from + 1);
-      return -ENOMEM;
-    }
-    hist_init(&l->backoff[l->nbackoff]);
-    l->backoff_from[l->nbackoff] = (int32_t)from;
-    l->nbackoff++;
-  }
-  return hist_record(&l->backoff[*slot], v);
+  /* The think-time fallbacks (per source endpoint, pooled) are merged
+   * from these at the end: one histogram per request, not three. */
+  return hist_record(&t->think, think_us > 0 ? (uint64_t)think_us : 0);
 }
 
-int learn_session_end(struct learn *l, uint32_t last, uint32_t requests,
-                      int64_t duration_us) {
+int learn_session_end(struct learn *l, uint32_t sid, uint32_t last,
+                      uint32_t requests, int64_t duration_us) {
+  keep_end(l, sid, duration_us);
   struct trans *t = trans_get(l, (int32_t)last, MODEL_END);
   if (!t) return -ENOMEM;
   t->count++;
@@ -422,6 +475,12 @@ uint64_t learn_sessions(const struct learn *l) {
 }
 uint64_t learn_capped(const struct learn *l) {
   return templ_capped(l->templ);
+}
+int learn_spill_error(const struct learn *l) {
+  return l->spill_err;
+}
+uint64_t learn_spill_bytes(const struct learn *l) {
+  return l->spill ? spill_bytes(l->spill) : l->spill_bytes;
 }
 
 /* ---- finishing ------------------------------------------------------- */
@@ -689,6 +748,47 @@ out:
   return rc;
 }
 
+/* Appends a think-time fallback row holding h (moved; nothing when empty). */
+static int push_backoff(struct model *m, uint32_t persona, int32_t from,
+                        struct hist *h) {
+  if (h->n == 0) return 0;
+  struct model_backoff *b = model_push(m, backoffs);
+  if (!b) return -ENOMEM;
+  b->persona = persona;
+  b->from = from;
+  b->think = *h;
+  hist_init(h);
+  return 0;
+}
+
+/* Think-time fallbacks from the transitions m->transitions[first..],
+ * sorted by persona, source and target: per source endpoint (one run of
+ * them), then pooled over the persona. */
+static int add_backoffs(struct model *m, size_t first) {
+  struct hist from, pooled;
+  hist_init(&from);
+  hist_init(&pooled);
+  int rc = 0;
+  size_t n = m->ntransitions;
+  for (size_t i = first; i < n && !rc; i++) {
+    const struct model_transition *t = &m->transitions[i], *u = t + 1;
+    if (t->from >= 0 && t->think.has &&
+        ((rc = hist_merge(&from, &t->think.h)) ||
+         (rc = hist_merge(&pooled, &t->think.h))))
+      break;
+    /* model_push may move the array: read the next row before it. */
+    int end_persona = i + 1 == n || u->persona != t->persona;
+    int end_from = end_persona || u->from != t->from;
+    uint32_t persona = t->persona;
+    int32_t src = t->from;
+    if (end_from) rc = push_backoff(m, persona, src, &from);
+    if (!rc && end_persona) rc = push_backoff(m, persona, MODEL_ANY, &pooled);
+  }
+  hist_cleanup(&from);
+  hist_cleanup(&pooled);
+  return rc;
+}
+
 static int finish_transitions(struct learn *l, struct model *m,
                               const int32_t *final) {
   struct hmap index;
@@ -724,40 +824,7 @@ static int finish_transitions(struct learn *l, struct model *m,
     qsort(m->transitions + first, m->ntransitions - first,
           sizeof *m->transitions, trans_cmp);
 
-  /* Think-time fallbacks per source endpoint, then pooled. */
-  hmap_cleanup(&index);
-  hmap_init(&index);
-  for (size_t i = 0; i < l->nbackoff; i++) {
-    int32_t from = final[l->backoff_from[i]];
-    uint64_t *slot;
-    rc = hmap_put(&index, (uint64_t)from + 1, m->nbackoffs, &slot);
-    if (rc < 0) goto out;
-    struct model_backoff *b;
-    if (rc == 1) {
-      b = model_push(m, backoffs);
-      if (!b) {
-        rc = -ENOMEM;
-        goto out;
-      }
-      b->persona = 0;
-      b->from = from;
-      hist_init(&b->think);
-    } else {
-      b = &m->backoffs[*slot];
-    }
-    if ((rc = hist_merge(&b->think, &l->backoff[i]))) goto out;
-  }
-  if (l->think_all.n) {
-    struct model_backoff *b = model_push(m, backoffs);
-    if (!b) {
-      rc = -ENOMEM;
-      goto out;
-    }
-    b->persona = 0;
-    b->from = MODEL_ANY;
-    hist_init(&b->think);
-    if ((rc = hist_copy(&b->think, &l->think_all))) goto out;
-  }
+  if ((rc = add_backoffs(m, first))) goto out;
   rc = 0;
 out:
   hmap_cleanup(&index);
@@ -842,6 +909,332 @@ static int finish_misc(struct learn *l, struct model *m) {
   return 0;
 }
 
+/* ---- personas ---------------------------------------------------------- */
+
+#define RESERVOIR 20000 /* sessions sampled for clustering (~2 MB) */
+
+/* What one persona learns in the second pass over the sessions. */
+struct pchain {
+  uint64_t sessions, errors;
+  struct hist length, duration;
+  struct hmap arrivals; /* minute key -> sessions */
+  uint64_t tod15[96], dow_hour[168];
+};
+
+struct ptrans {
+  uint32_t persona;
+  int32_t from, to;
+  uint64_t count;
+  struct hist think;
+};
+
+struct pacc {
+  uint32_t k, nep;
+  struct pchain *chain;
+  uint64_t *ep_req; /* k x nep requests, for the names */
+  struct hmap tindex;
+  struct ptrans *trans;
+  size_t ntrans, cap_trans;
+};
+
+/* Endpoint ids fit 24 bits here (checked before: nep < 2^23). */
+static uint64_t ptrans_key(uint32_t c, int32_t from, int32_t to) {
+  return (uint64_t)c << 48 | (uint64_t)(uint32_t)(from + 3) << 24 |
+         (uint32_t)(to + 3);
+}
+
+static int pacc_init(struct pacc *a, uint32_t k, uint32_t nep) {
+  memset(a, 0, sizeof *a);
+  a->k = k;
+  a->nep = nep;
+  hmap_init(&a->tindex);
+  a->chain = calloc(k, sizeof *a->chain);
+  a->ep_req = calloc((size_t)k * nep, sizeof *a->ep_req);
+  if (!a->chain || !a->ep_req) return -ENOMEM;
+  for (uint32_t c = 0; c < k; c++) {
+    hist_init(&a->chain[c].length);
+    hist_init(&a->chain[c].duration);
+    hmap_init(&a->chain[c].arrivals);
+  }
+  return 0;
+}
+
+static void pacc_cleanup(struct pacc *a) {
+  for (uint32_t c = 0; a->chain && c < a->k; c++) {
+    hist_cleanup(&a->chain[c].length);
+    hist_cleanup(&a->chain[c].duration);
+    hmap_cleanup(&a->chain[c].arrivals);
+  }
+  free(a->chain);
+  free(a->ep_req);
+  for (size_t i = 0; i < a->ntrans; i++) hist_cleanup(&a->trans[i].think);
+  free(a->trans);
+  hmap_cleanup(&a->tindex);
+}
+
+static struct ptrans *pacc_trans(struct pacc *a, uint32_t c, int32_t from,
+                                 int32_t to) {
+  uint64_t key = ptrans_key(c, from, to), *slot;
+  int rc = hmap_put(&a->tindex, key, a->ntrans, &slot);
+  if (rc < 0) return NULL;
+  if (rc == 0) return &a->trans[*slot];
+  if (reserve(&a->trans, &a->cap_trans, a->ntrans + 1, sizeof *a->trans)) {
+    hmap_del(&a->tindex, key);
+    return NULL;
+  }
+  struct ptrans *t = &a->trans[a->ntrans++];
+  *t = (struct ptrans){.persona = c, .from = from, .to = to};
+  hist_init(&t->think);
+  return t;
+}
+
+/* Learns one session (endpoint ids already final) into persona c, as
+ * learn_session_start / learn_transition / learn_session_end do for all.
+ * Think-time fallbacks are not kept here: pacc_emit merges them from the
+ * transitions, far cheaper than three histograms per request. */
+static int pacc_session(struct pacc *a, uint32_t c,
+                        const struct spill_session *ss, const int32_t *fe) {
+  struct pchain *ch = &a->chain[c];
+  struct ptrans *t = pacc_trans(a, c, MODEL_START, fe[0]);
+  if (!t) return -ENOMEM;
+  t->count++;
+  int rc;
+  for (uint32_t i = 0; i < ss->n; i++) {
+    a->ep_req[(size_t)c * a->nep + (uint32_t)fe[i]]++;
+    ch->errors += ss->cls[i] >= 4;
+    if (i == 0) continue;
+    if (!(t = pacc_trans(a, c, fe[i - 1], fe[i]))) return -ENOMEM;
+    t->count++;
+    if ((rc = hist_record(&t->think, (uint64_t)ss->think_us[i]))) return rc;
+  }
+  if (!(t = pacc_trans(a, c, fe[ss->n - 1], MODEL_END))) return -ENOMEM;
+  t->count++;
+  ch->sessions++;
+  if ((rc = hist_record(&ch->length, ss->n)) ||
+      (rc = hist_record(&ch->duration, (uint64_t)ss->duration_us)))
+    return rc;
+  struct when w = when_of(ss->start_us);
+  uint64_t *slot;
+  if (hmap_put(&ch->arrivals, (uint64_t)w.minute ^ (1ULL << 63), 0, &slot) < 0)
+    return -ENOMEM;
+  (*slot)++;
+  ch->tod15[w.tod15]++;
+  ch->dow_hour[w.dow_hour]++;
+  return 0;
+}
+
+static int ptrans_cmp(const void *x, const void *y) {
+  const struct ptrans *a = *(struct ptrans *const *)x;
+  const struct ptrans *b = *(struct ptrans *const *)y;
+  if (a->persona != b->persona) return a->persona < b->persona ? -1 : 1;
+  if (a->from != b->from) return a->from < b->from ? -1 : 1;
+  return (a->to > b->to) - (a->to < b->to);
+}
+
+/* Moves h into d (h is left empty): no second copy of every histogram. */
+static void move_dist(struct model_dist *d, struct hist *h) {
+  d->has = h->n > 0;
+  d->h = *h;
+  hist_init(h);
+}
+
+static int pacc_emit(struct pacc *a, struct model *m, char **names,
+                     uint64_t sessions) {
+  int rc = -ENOMEM;
+  struct ptrans **order = malloc((a->ntrans + 1) * sizeof *order);
+  if (!order) return -ENOMEM;
+  for (uint32_t c = 0; c < a->k; c++) {
+    struct model_persona *p = model_push(m, personas);
+    if (!p) goto out;
+    p->name = names[c];
+    names[c] = NULL;
+    p->sessions = a->chain[c].sessions;
+    p->weight = sessions ? (double)p->sessions / (double)sessions : 0;
+    move_dist(&p->length, &a->chain[c].length);
+    move_dist(&p->duration, &a->chain[c].duration);
+  }
+  for (size_t i = 0; i < a->ntrans; i++) order[i] = &a->trans[i];
+  if (a->ntrans) qsort(order, a->ntrans, sizeof *order, ptrans_cmp);
+  size_t first_trans = m->ntransitions;
+  for (size_t i = 0; i < a->ntrans; i++) {
+    struct ptrans *t = order[i];
+    struct model_transition *mt = model_push(m, transitions);
+    if (!mt) goto out;
+    mt->persona = t->persona;
+    mt->from = t->from;
+    mt->to = t->to;
+    mt->count = t->count;
+    move_dist(&mt->think, &t->think);
+  }
+  if ((rc = add_backoffs(m, first_trans))) goto out;
+  rc = -ENOMEM;
+  for (uint32_t c = 0; c < a->k; c++) {
+    const struct pchain *ch = &a->chain[c];
+    size_t first = m->narrivals;
+    uint64_t key, val;
+    for (size_t it = 0; hmap_next(&ch->arrivals, &it, &key, &val);) {
+      struct model_arrival *ar = model_push(m, arrivals);
+      if (!ar) goto out;
+      ar->persona = c;
+      ar->minute = (int64_t)(key ^ (1ULL << 63));
+      ar->sessions = val;
+    }
+    if (m->narrivals > first)
+      qsort(m->arrivals + first, m->narrivals - first, sizeof *m->arrivals,
+            arrival_cmp);
+    for (uint32_t i = 0; i < 96 + 168; i++) {
+      uint64_t v = i < 96 ? ch->tod15[i] : ch->dow_hour[i - 96];
+      if (!v) continue;
+      struct model_profile *pr = model_push(m, profiles);
+      if (!pr) goto out;
+      pr->persona = c;
+      snprintf(pr->kind, sizeof pr->kind, i < 96 ? "tod15" : "dow_hour");
+      pr->bucket = i < 96 ? i : i - 96;
+      pr->sessions = v;
+    }
+  }
+  rc = 0;
+out:
+  free(order);
+  return rc;
+}
+
+/* Endpoint ids of a spilled session on the final endpoints; ERR_CORRUPT
+ * for a handle the templater never gave. */
+static int map_session(const struct spill_session *ss, const int32_t *final,
+                       size_t nh, int32_t **fe, size_t *cap) {
+  if (ss->n > *cap) {
+    int32_t *nf = realloc(*fe, ss->n * sizeof *nf);
+    if (!nf) return -ENOMEM;
+    *fe = nf;
+    *cap = ss->n;
+  }
+  for (uint32_t i = 0; i < ss->n; i++) {
+    if (ss->ep[i] >= nh || final[ss->ep[i]] < 0) return ERR_CORRUPT;
+    (*fe)[i] = final[ss->ep[i]];
+  }
+  return 0;
+}
+
+/* Clusters the spilled sessions and learns one chain per persona. *done
+ * stays 0 when the model keeps one persona (one behaviour found, or the
+ * file failed: then spill_err says why); -ENOMEM is the only failure. */
+static int finish_personas(struct learn *l, struct model *m,
+                           const int32_t *final, size_t nh, int *done) {
+  struct spill *sp = l->spill;
+  uint32_t nep = (uint32_t)m->nendpoints;
+  struct persona_space space = {0};
+  struct persona_fit fit = {0};
+  struct spill_session ss = {0};
+  struct pacc acc = {0};
+  float *res = NULL, *x = NULL;
+  int32_t *fe = NULL;
+  size_t fcap = 0;
+  char **names = NULL;
+  uint64_t seen = 0;
+  int rc;
+  *done = 0;
+  if (nep == 0 || m->nendpoints >= (1u << 23)) return 0;
+  uint64_t *counts = malloc(nep * sizeof *counts);
+  if (!counts) return -ENOMEM;
+  for (uint32_t e = 0; e < nep; e++) counts[e] = m->endpoints[e].count;
+  rc = persona_space_init(&space, counts, nep);
+  free(counts);
+  if (rc) return rc;
+  uint32_t dims = space.dims;
+  rc = -ENOMEM;
+  res = malloc((size_t)RESERVOIR * dims * sizeof *res);
+  x = malloc(dims * sizeof *x);
+  if (!res || !x) goto out;
+
+  /* Pass 1: a uniform sample of sessions (reservoir sampling). */
+  struct rng r;
+  rng_seed(&r, l->opts.seed ^ 0x726573ULL);
+  if ((rc = spill_rewind(sp))) goto spill_failed;
+  while ((rc = spill_get(sp, &ss)) == 1) {
+    if ((rc = map_session(&ss, final, nh, &fe, &fcap))) goto spill_failed;
+    uint64_t slot = seen < RESERVOIR ? seen : rng_below(&r, seen + 1);
+    seen++;
+    if (slot < RESERVOIR)
+      persona_features(&space, (const uint32_t *)fe, ss.cls, ss.think_us, ss.n,
+                       res + slot * dims);
+  }
+  if (rc < 0) goto spill_failed;
+  if (seen == 0) goto out;
+  size_t nres = seen < RESERVOIR ? (size_t)seen : RESERVOIR;
+  persona_space_fit(&space, res, nres);
+  if ((rc = persona_cluster(res, nres, dims, l->opts.personas, l->opts.seed,
+                            &fit)))
+    goto out;
+  rc = 0;
+  if (fit.k <= 1) goto out; /* one behaviour: the totals are that persona */
+
+  /* Pass 2: every session to its nearest persona. */
+  if ((rc = spill_rewind(sp))) goto spill_failed;
+  if ((rc = pacc_init(&acc, fit.k, nep))) goto out;
+  while ((rc = spill_get(sp, &ss)) == 1) {
+    if ((rc = map_session(&ss, final, nh, &fe, &fcap))) goto spill_failed;
+    persona_features(&space, (const uint32_t *)fe, ss.cls, ss.think_us, ss.n,
+                     x);
+    persona_space_apply(&space, x);
+    if ((rc = pacc_session(&acc, persona_nearest(&fit, x), &ss, fe))) goto out;
+  }
+  if (rc < 0) goto spill_failed;
+
+  /* A persona left without sessions (a tie on the sample) is dropped. */
+  uint32_t k = 0;
+  for (uint32_t c = 0; c < acc.k; c++) k += acc.chain[c].sessions > 0;
+  if (k < acc.k) {
+    rc = 0;
+    goto out; /* rare: keep the one-persona model rather than renumber */
+  }
+  rc = -ENOMEM;
+  const char **method = malloc(nep * sizeof *method);
+  const char **templ = malloc(nep * sizeof *templ);
+  uint64_t *errors = malloc(acc.k * sizeof *errors);
+  names = calloc(acc.k, sizeof *names);
+  if (method && templ && errors && names) {
+    for (uint32_t e = 0; e < nep; e++) {
+      method[e] = m->endpoints[e].method;
+      templ[e] = m->endpoints[e].templ;
+    }
+    for (uint32_t c = 0; c < acc.k; c++) errors[c] = acc.chain[c].errors;
+    struct persona_profile prof = {
+        .k = acc.k,
+        .nep = nep,
+        .requests = acc.ep_req,
+        .errors = errors,
+        .method = method,
+        .templ = templ,
+    };
+    rc = persona_names(&prof, names);
+  }
+  free(method);
+  free(templ);
+  free(errors);
+  if (rc) goto out;
+  if ((rc = pacc_emit(&acc, m, names, seen))) goto out;
+  *done = 1;
+  goto out;
+
+spill_failed:
+  if (rc == -ENOMEM) goto out;
+  spill_drop(l, rc);
+  rc = 0;
+out:
+  if (names)
+    for (uint32_t c = 0; c < acc.k; c++) free(names[c]);
+  free(names);
+  pacc_cleanup(&acc);
+  persona_fit_cleanup(&fit);
+  persona_space_cleanup(&space);
+  spill_session_cleanup(&ss);
+  free(res);
+  free(x);
+  free(fe);
+  return rc;
+}
+
 int learn_finish(struct learn *l, struct model *m) {
   int rc = templ_finalize(l->templ);
   if (rc) return rc;
@@ -849,8 +1242,15 @@ int learn_finish(struct learn *l, struct model *m) {
   int32_t *final = malloc((nh ? nh : 1) * sizeof *final);
   if (!final) return -ENOMEM;
   rc = finish_endpoints(l, m, final, nh);
-  if (!rc) rc = finish_transitions(l, m, final);
-  if (!rc) rc = finish_sessions(l, m);
+  int personas = 0;
+  if (!rc && l->spill) rc = finish_personas(l, m, final, nh, &personas);
+  if (l->spill) { /* done with it: give its disk space back now */
+    l->spill_bytes = spill_bytes(l->spill);
+    spill_free(l->spill);
+    l->spill = NULL;
+  }
+  if (!rc && !personas) rc = finish_transitions(l, m, final);
+  if (!rc && !personas) rc = finish_sessions(l, m);
   if (!rc) rc = finish_misc(l, m);
   free(l->final);
   l->final = final; /* kept for learn_final_ids */

@@ -7,7 +7,17 @@
  * handles from the templater may be merged after they were used, so
  * everything is kept per handle and folded onto final endpoints only in
  * learn_finish. Memory is bounded by endpoints and transitions, never by the
- * number of requests. */
+ * number of requests.
+ *
+ * Personas: a session's behaviour class is known only once all sessions
+ * were seen, so each live session is kept compactly (a few bytes per
+ * request) until it ends and then written to an unlinked temporary file
+ * (capture/spill.h). learn_finish reads that file twice: once to cluster a
+ * bounded sample of sessions (capture/persona.h), once to give every
+ * session to its nearest persona and learn each persona's chain, think
+ * times, lengths, durations and arrivals. Should the file fail (a full
+ * disk), what was learned stays: the model gets one persona, "all", from
+ * the totals kept alongside, and learn_spill_error says why. */
 #ifndef MIMIC_LEARN_H
 #define MIMIC_LEARN_H
 
@@ -24,6 +34,13 @@ struct learn_opts {
   size_t query_pool_cap;      /* values kept per query parameter (64) */
   size_t path_pool_cap;       /* values kept per path parameter (256) */
   uint64_t salt[2];           /* redaction key (random, never stored) */
+  /* Personas: 0 = choose how many, 1 = one persona "all" (no temporary
+   * file), K = exactly K. */
+  unsigned personas;
+  /* Folder of the temporary session file (read by learn_new only); NULL =
+   * one persona "all". */
+  const char *spill_dir;
+  uint64_t seed; /* of the clustering */
 };
 
 int learn_new(const struct learn_opts *opts, struct learn **out);
@@ -33,12 +50,17 @@ void learn_free(struct learn *l);
  * endpoint handle. Returns 0 or -ENOMEM. */
 int learn_request(struct learn *l, const struct logrec *r, uint32_t *ep);
 
-/* Session structure, from the sessionizer. think_us >= 0. */
-int learn_session_start(struct learn *l, int64_t start_us, uint32_t ep);
-int learn_transition(struct learn *l, uint32_t from, uint32_t to,
-                     int64_t think_us);
-int learn_session_end(struct learn *l, uint32_t last, uint32_t requests,
-                      int64_t duration_us);
+/* Session structure, from the sessionizer. sid tells live sessions apart
+ * (a small number, reused once a session ended: the sessionizer's slot);
+ * status is the HTTP status of the request (0 unknown); think_us >= 0.
+ * Return 0 or -ENOMEM (a failing temporary file is not an error here: see
+ * learn_spill_error). */
+int learn_session_start(struct learn *l, uint32_t sid, int64_t start_us,
+                        uint32_t ep, int status);
+int learn_transition(struct learn *l, uint32_t sid, uint32_t from, uint32_t to,
+                     int64_t think_us, int status);
+int learn_session_end(struct learn *l, uint32_t sid, uint32_t last,
+                      uint32_t requests, int64_t duration_us);
 
 /* Counts values of a field that were dropped for privacy (e.g. loc "user",
  * name "remote_user"), for the model's redaction table. */
@@ -50,10 +72,15 @@ void learn_note_dropped(struct learn *l, const char *loc, const char *name,
 uint64_t learn_requests(const struct learn *l);
 uint64_t learn_sessions(const struct learn *l);
 uint64_t learn_capped(const struct learn *l);
+/* Why sessions could not be grouped into personas: 0, or the error of the
+ * temporary session file (-ENOSPC: the disk is full). */
+int learn_spill_error(const struct learn *l);
+/* Bytes the temporary session file reached. */
+uint64_t learn_spill_bytes(const struct learn *l);
 
-/* Writes endpoints, persona, transitions, think times, arrivals, params,
- * user agents and redactions into m (meta is the caller's). Returns 0 or
- * -ENOMEM. */
+/* Writes endpoints, personas, transitions, think times, arrivals, params,
+ * user agents and redactions into m (meta is the caller's), and releases
+ * the temporary file. Returns 0 or -ENOMEM. */
 int learn_finish(struct learn *l, struct model *m);
 
 /* After learn_finish: the model endpoint id of every handle the sessions

@@ -95,7 +95,7 @@ static void lru_append(struct sessionizer *s, uint32_t i) {
 
 static int end_session(struct sessionizer *s, uint32_t i) {
   struct live *x = &s->slots[i];
-  int rc = learn_session_end(s->learn, x->last_ep, x->nreq,
+  int rc = learn_session_end(s->learn, i, x->last_ep, x->nreq,
                              x->last_start - x->first_start);
   if (!rc && s->opts.half)
     rc = half_end(s->opts.half, x->half, x->last_ep, x->nreq,
@@ -167,7 +167,7 @@ static int start_session(struct sessionizer *s, const struct sess_event *ev,
     if ((rc = half_start(s->opts.half, x->half, start, ev->ep, ev->status)))
       return rc;
   }
-  return learn_session_start(s->learn, start, ev->ep);
+  return learn_session_start(s->learn, i, start, ev->ep, ev->status);
 }
 
 int sess_feed(struct sessionizer *s, const struct sess_event *ev) {
@@ -210,7 +210,9 @@ int sess_feed(struct sessionizer *s, const struct sess_event *ev) {
   if (think < 0) think = 0;
   s->transitions++;
   if (has_lat || x->last_end != x->last_start) s->from_end++;
-  if ((rc = learn_transition(s->learn, x->last_ep, ev->ep, think))) return rc;
+  if ((rc = learn_transition(s->learn, i, x->last_ep, ev->ep, think,
+                             ev->status)))
+    return rc;
   if (s->opts.half && (rc = half_step(s->opts.half, x->half, x->last_ep, ev->ep,
                                       think, ev->status)))
     return rc;

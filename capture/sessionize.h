@@ -20,7 +20,7 @@ struct sess_event {
   uint32_t ep;       /* endpoint handle */
   uint32_t res_us;   /* resolution of ts_us (1000000 for whole seconds) */
   uint8_t ts_is_end; /* the log wrote ts when the response ended */
-  uint16_t status;   /* HTTP status, 0 unknown (split-half baseline) */
+  uint16_t status;   /* HTTP status, 0 unknown (personas, split halves) */
 };
 
 struct sess_opts {

@@ -33,7 +33,9 @@ PRAGMA user_version = 1;
 --   session_key, think_basis ("end-to-start" or "start-to-start"),
 --   time_resolution_us, dist_alpha, include, exclude, formats,
 --   first_session_us and last_session_us (start times of the first and
---   last session: a replay's session rate is measured between them).
+--   last session: a replay's session rate is measured between them),
+--   personas ("auto" or the K of --personas), persona_note (set when
+--   sessions could not be grouped: why the model has one persona).
 CREATE TABLE meta (
   key   TEXT PRIMARY KEY,
   value TEXT NOT NULL
@@ -97,8 +99,10 @@ CREATE TABLE endpoint_status (
   PRIMARY KEY (endpoint_id, status)
 ) WITHOUT ROWID;
 
--- Behaviour classes of sessions. Capture from logs writes one persona (id 0,
--- "all") until clustering exists; replay picks a persona by weight.
+-- Behaviour classes of sessions, clustered by capture (see README: personas)
+-- and named after their most distinctive endpoints ([a-z0-9-], unique);
+-- one persona is named "all". Ordered by weight, largest first; replay
+-- picks a persona per session by weight.
 CREATE TABLE persona (
   id         INTEGER PRIMARY KEY,
   name       TEXT NOT NULL,

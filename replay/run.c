@@ -1609,6 +1609,14 @@ int run_replay(const struct run_opts *o) {
   }
   struct synth_opts so = {.personas = o->personas, .npersonas = o->npersonas};
   if ((rc = synth_new(sh.model, &so, &sh.synth, err, sizeof err))) {
+    if (rc == ERR_NOTFOUND) { /* --user-types named no persona of it */
+      fprintf(o->err,
+              "mimic replay: --user-types: %s\nRun 'mimic inspect %s' for "
+              "the personas.\n",
+              err, o->model_path);
+      status = RUN_USAGE;
+      goto out;
+    }
     fprintf(o->err, "mimic replay: error: %s: %s\n", o->model_path, err);
     goto out;
   }

@@ -73,7 +73,8 @@ struct run_opts {
 enum {
   RUN_OK = 0,
   RUN_FAILED = 1,      /* could not run (model, files) */
-  RUN_USAGE = 2,       /* bad options (target URL, header lines) */
+  RUN_USAGE = 2,       /* bad options (target URL, header lines, a
+                          --user-types persona the model lacks) */
   RUN_UNREACHABLE = 4, /* ran, but the target never answered */
 };
 

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "model.h"
+#include "persona.h"
 #include "units.h"
 
 static const char *const SPARK[] = {
@@ -30,12 +31,144 @@ static uint64_t status_class_counts(const struct model *m, uint64_t cls[6]) {
   return total;
 }
 
-static const struct model_backoff *pooled_think(const struct model *m) {
+static const struct model_backoff *pooled_think(const struct model *m,
+                                                uint32_t persona) {
   for (size_t i = 0; i < m->nbackoffs; i++)
-    if (m->backoffs[i].from == MODEL_ANY && m->backoffs[i].persona == 0)
+    if (m->backoffs[i].from == MODEL_ANY && m->backoffs[i].persona == persona)
       return &m->backoffs[i];
   return NULL;
 }
+
+/* ---- personas ---------------------------------------------------------- */
+
+#define PERSONA_TOP 5 /* endpoints shown per persona */
+
+/* What inspect shows of each persona, from the model's tables. */
+struct persona_view {
+  uint64_t requests;
+  const struct hist *think; /* pooled think time, or NULL */
+  uint32_t top[PERSONA_TOP];
+  uint64_t top_n[PERSONA_TOP];
+  size_t ntop;
+};
+
+/* The model-wide distributions: with several personas, their merge. */
+struct totals {
+  struct hist think, length, duration;
+};
+
+static void totals_cleanup(struct totals *t) {
+  hist_cleanup(&t->think);
+  hist_cleanup(&t->length);
+  hist_cleanup(&t->duration);
+}
+
+static int totals_of(const struct model *m, struct totals *t) {
+  hist_init(&t->think);
+  hist_init(&t->length);
+  hist_init(&t->duration);
+  int rc = 0;
+  for (uint32_t c = 0; c < m->npersonas && !rc; c++) {
+    const struct model_persona *p = &m->personas[c];
+    const struct model_backoff *b = pooled_think(m, c);
+    if (b) rc = hist_merge(&t->think, &b->think);
+    if (!rc && p->length.has) rc = hist_merge(&t->length, &p->length.h);
+    if (!rc && p->duration.has) rc = hist_merge(&t->duration, &p->duration.h);
+  }
+  /* A model without personas still has its pooled think time. */
+  const struct model_backoff *b = pooled_think(m, 0);
+  if (!rc && m->npersonas == 0 && b) rc = hist_merge(&t->think, &b->think);
+  if (rc) totals_cleanup(t);
+  return rc;
+}
+
+/* Requests and most requested endpoints per persona (v has npersonas
+ * entries). Returns 0 or -ENOMEM. */
+static int persona_views(const struct model *m, struct persona_view *v) {
+  uint64_t *n = calloc(m->nendpoints ? m->nendpoints : 1, sizeof *n);
+  if (!n) return -ENOMEM;
+  for (uint32_t c = 0; c < m->npersonas; c++) {
+    struct persona_view *pv = &v[c];
+    memset(pv, 0, sizeof *pv);
+    memset(n, 0, (m->nendpoints ? m->nendpoints : 1) * sizeof *n);
+    for (size_t i = 0; i < m->ntransitions; i++) {
+      const struct model_transition *t = &m->transitions[i];
+      if (t->persona != c || t->to < 0 || (size_t)t->to >= m->nendpoints)
+        continue;
+      n[t->to] += t->count;
+      pv->requests += t->count;
+    }
+    for (uint32_t e = 0; e < m->nendpoints; e++) {
+      if (!n[e]) continue;
+      size_t at = pv->ntop;
+      while (at > 0 && n[e] > pv->top_n[at - 1]) at--;
+      if (at >= PERSONA_TOP) continue;
+      if (pv->ntop < PERSONA_TOP) pv->ntop++;
+      for (size_t q = pv->ntop - 1; q > at; q--) {
+        pv->top[q] = pv->top[q - 1];
+        pv->top_n[q] = pv->top_n[q - 1];
+      }
+      pv->top[at] = e;
+      pv->top_n[at] = n[e];
+    }
+    const struct model_backoff *b = pooled_think(m, c);
+    pv->think = b ? &b->think : NULL;
+  }
+  free(n);
+  return 0;
+}
+
+/* How the number of personas came about, from capture's meta. */
+static const char *personas_how(const struct model *m) {
+  const char *note = model_meta_get(m, "persona_note");
+  if (note && *note) return note;
+  const char *req = model_meta_get(m, "personas");
+  if (!req) return "";
+  if (strcmp(req, "auto") == 0)
+    return m->npersonas > 1 ? "k chosen by BIC"
+           : model_meta_i64(m, "sessions", 0) < 2 * PERSONA_MIN_SESSIONS
+               ? "too few sessions to tell behaviours apart"
+               : "one behaviour found";
+  return "forced with --personas";
+}
+
+static void print_personas(const struct model *m, FILE *out) {
+  struct persona_view *v = calloc(m->npersonas ? m->npersonas : 1, sizeof *v);
+  if (!v || persona_views(m, v)) {
+    free(v);
+    fprintf(out, "%-17s (out of memory)\n", "personas");
+    return;
+  }
+  const char *how = personas_how(m);
+  fprintf(out, "\n%-17s %zu%s%s%s\n", "personas", m->npersonas,
+          *how ? " (" : "", how, *how ? ")" : "");
+  fprintf(out, "  %-26s %6s %9s %8s %10s\n", "name", "weight", "sessions",
+          "len p50", "think p50");
+  for (uint32_t c = 0; c < m->npersonas; c++) {
+    const struct model_persona *p = &m->personas[c];
+    const struct persona_view *pv = &v[c];
+    char a[32], b[32], len[32];
+    snprintf(len, sizeof len, "%" PRIu64,
+             p->length.has ? hist_quantile(&p->length.h, 0.5) : 0);
+    fprintf(out, "  %-26s %5.1f%% %9s %8s %10s\n    ", p->name,
+            100.0 * p->weight, units_count(p->sessions, a, sizeof a),
+            p->length.has ? len : "-",
+            pv->think && pv->think->n
+                ? units_duration((int64_t)hist_quantile(pv->think, 0.5), b,
+                                 sizeof b)
+                : "-");
+    for (size_t i = 0; i < pv->ntop && i < 3; i++) {
+      const struct model_endpoint *e = &m->endpoints[pv->top[i]];
+      fprintf(out, "%s%s %s %.0f%%", i ? ", " : "", e->method, e->templ,
+              pv->requests ? 100.0 * (double)pv->top_n[i] / (double)pv->requests
+                           : 0.0);
+    }
+    fputc('\n', out);
+  }
+  free(v);
+}
+
+static json_t *personas_json(const struct model *m);
 
 /* Sessions per hour over the captured span (at most 48 buckets, so a
  * longer span folds more hours into one character). */
@@ -213,16 +346,13 @@ static int print_text(const struct model *m, const char *path, FILE *out,
     fprintf(out, " %dxx %.1f%% ", k,
             total ? 100.0 * (double)cls[k] / (double)total : 0.0);
   fputc('\n', out);
-  const struct model_backoff *pt = pooled_think(m);
-  char label[64];
-  snprintf(label, sizeof label, "think time");
-  print_dist_line(out, label, pt ? &pt->think : NULL, 1);
+  struct totals tot;
+  if (totals_of(m, &tot)) return -ENOMEM;
+  print_dist_line(out, "think time", &tot.think, 1);
   fprintf(out, "%-17s (%s)\n", "", meta_or(m, "think_basis"));
-  const struct model_persona *p = m->npersonas ? &m->personas[0] : NULL;
-  print_dist_line(out, "session length",
-                  p && p->length.has ? &p->length.h : NULL, 0);
-  print_dist_line(out, "session duration",
-                  p && p->duration.has ? &p->duration.h : NULL, 1);
+  print_dist_line(out, "session length", &tot.length, 0);
+  print_dist_line(out, "session duration", &tot.duration, 1);
+  totals_cleanup(&tot);
 
   uint64_t buckets[48];
   int64_t width = 60, first = 0;
@@ -241,6 +371,8 @@ static int print_text(const struct model *m, const char *path, FILE *out,
     fprintf(out, "\n%-17s sessions per %s; peak %" PRIu64 " at %s UTC\n", "",
             units_duration(width * 60000000LL, b, sizeof b), peak, a);
   }
+  print_personas(m, out);
+  fputc('\n', out);
   if (m->nuas) {
     fprintf(out, "%-17s", "user agents");
     for (size_t i = 0; i < m->nuas && i < 3; i++)
@@ -374,29 +506,23 @@ static int print_json(const struct model *m, FILE *out) {
                                 "3xx", (json_int_t)cls[3], "4xx",
                                 (json_int_t)cls[4], "5xx", (json_int_t)cls[5],
                                 "other", (json_int_t)cls[0]));
-  const struct model_backoff *pt = pooled_think(m);
-  json_object_set_new(root, "think_time_us",
-                      dist_json(pt ? &pt->think : NULL, "us"));
-  json_t *personas = json_array();
-  for (size_t i = 0; i < m->npersonas; i++) {
-    const struct model_persona *p = &m->personas[i];
-    json_array_append_new(
-        personas,
-        json_pack("{s:s, s:f, s:I, s:o, s:o}", "name", p->name, "weight",
-                  p->weight, "sessions", (json_int_t)p->sessions,
-                  "session_length",
-                  dist_json(p->length.has ? &p->length.h : NULL, "count"),
-                  "session_duration_us",
-                  dist_json(p->duration.has ? &p->duration.h : NULL, "us")));
+  struct totals tot;
+  if (totals_of(m, &tot)) {
+    json_decref(root);
+    return -ENOMEM;
+  }
+  json_object_set_new(root, "think_time_us", dist_json(&tot.think, "us"));
+  json_t *personas = personas_json(m);
+  if (!personas) {
+    totals_cleanup(&tot);
+    json_decref(root);
+    return -ENOMEM;
   }
   json_object_set_new(root, "personas", personas);
-  const struct model_persona *p0 = m->npersonas ? &m->personas[0] : NULL;
-  json_object_set_new(
-      root, "session_length",
-      dist_json(p0 && p0->length.has ? &p0->length.h : NULL, "count"));
-  json_object_set_new(
-      root, "session_duration_us",
-      dist_json(p0 && p0->duration.has ? &p0->duration.h : NULL, "us"));
+  json_object_set_new(root, "session_length", dist_json(&tot.length, "count"));
+  json_object_set_new(root, "session_duration_us",
+                      dist_json(&tot.duration, "us"));
+  totals_cleanup(&tot);
   json_t *arr = json_array();
   for (size_t i = 0; i < m->narrivals; i++)
     json_array_append_new(arr, json_pack("{s:I, s:I}", "minute",
@@ -423,6 +549,45 @@ static int print_json(const struct model *m, FILE *out) {
   fputc('\n', out);
   json_decref(root);
   return rc || ferror(out) ? -EIO : 0;
+}
+
+/* Each persona: name, weight, sessions, requests, its length, duration
+ * and think time, and its most requested endpoints. NULL on -ENOMEM. */
+static json_t *personas_json(const struct model *m) {
+  struct persona_view *v = calloc(m->npersonas ? m->npersonas : 1, sizeof *v);
+  json_t *arr = json_array();
+  if (!v || !arr || persona_views(m, v)) {
+    free(v);
+    json_decref(arr);
+    return NULL;
+  }
+  for (uint32_t c = 0; c < m->npersonas; c++) {
+    const struct model_persona *p = &m->personas[c];
+    const struct persona_view *pv = &v[c];
+    json_t *top = json_array();
+    for (size_t i = 0; i < pv->ntop; i++) {
+      const struct model_endpoint *e = &m->endpoints[pv->top[i]];
+      json_array_append_new(
+          top,
+          json_pack("{s:I, s:s, s:s, s:I, s:f}", "id", (json_int_t)pv->top[i],
+                    "method", e->method, "template", e->templ, "count",
+                    (json_int_t)pv->top_n[i], "share",
+                    pv->requests ? (double)pv->top_n[i] / (double)pv->requests
+                                 : 0.0));
+    }
+    json_array_append_new(
+        arr,
+        json_pack("{s:s, s:f, s:I, s:I, s:o, s:o, s:o, s:o}", "name", p->name,
+                  "weight", p->weight, "sessions", (json_int_t)p->sessions,
+                  "requests", (json_int_t)pv->requests, "session_length",
+                  dist_json(p->length.has ? &p->length.h : NULL, "count"),
+                  "session_duration_us",
+                  dist_json(p->duration.has ? &p->duration.h : NULL, "us"),
+                  "think_time_us", dist_json(pv->think, "us"), "top_endpoints",
+                  top));
+  }
+  free(v);
+  return arr;
 }
 
 int inspect_print(const struct model *m, const char *path, FILE *out, int json,

@@ -10,6 +10,7 @@
 #include "err.h"
 #include "inspect.h"
 #include "model.h"
+#include "persona.h"
 #include "run.h"
 #include "scenario.h"
 #include "units.h"
@@ -91,7 +92,14 @@ static const char CAPTURE_USAGE[] =
     "it\n"
     "                           becomes a {parameter} (default 20)\n"
     "      --seed N             seed of the time de-quantisation noise "
-    "(default 1)\n"
+    "and of the\n"
+    "                           persona clustering (default 1)\n"
+    "\n"
+    "Personas (behaviour classes of sessions):\n"
+    "      --personas K         group sessions into exactly K personas "
+    "(1: one\n"
+    "                           persona, \"all\"; default: K chosen from "
+    "the data)\n"
     "\n"
     "Packets:\n"
     "      --iface IF           capture live on interface IF (needs root or\n"
@@ -113,7 +121,8 @@ static const char INSPECT_USAGE[] =
     "\n"
     "Summarises a model: source, span, requests, sessions, clients,\n"
     "malformed lines, top endpoints, status mix, think time, session\n"
-    "length and duration, arrival curve, redactions.\n"
+    "length and duration, arrival curve, personas (name, weight, sessions,\n"
+    "median length and think time, top endpoints), redactions.\n"
     "\n"
     "  --json        print a JSON object instead (all endpoints)\n"
     "  --top N       endpoints listed in the text form (default 15)\n"
@@ -175,6 +184,11 @@ static const char REPLAY_USAGE[] =
     "      --log FILE             access log of what was answered (Combined "
     "+\n"
     "                             request time + session id)\n"
+    "Personas:\n"
+    "      --user-types A,B       only sessions of these personas (names as "
+    "listed\n"
+    "                             by mimic inspect), in their learned "
+    "proportions\n"
     "  -q, --quiet                no progress or summary\n"
     "  -h, --help                 this help\n"
     "Load shape and metrics:\n"
@@ -195,8 +209,8 @@ static const char REPLAY_USAGE[] =
     "those in flight finish (4 s at most); a second Ctrl-C aborts. The\n"
     "report is written either way.\n"
     "\n"
-    "Exit status: 0 done; 1 could not run; 2 usage error; 4 the target never\n"
-    "answered.\n";
+    "Exit status: 0 done; 1 could not run; 2 usage error (also an unknown\n"
+    "persona); 4 the target never answered.\n";
 
 static int usage_error(const char *cmd, const char *fmt, const char *arg) {
   fprintf(stderr, "mimic %s: ", cmd);
@@ -258,6 +272,7 @@ enum {
   OPT_CAPDURATION,
   OPT_COUNT,
   OPT_RECORD,
+  OPT_PERSONAS,
 };
 
 static int cmd_capture(int argc, char **argv) {
@@ -284,6 +299,7 @@ static int cmd_capture(int argc, char **argv) {
       {"duration", required_argument, NULL, OPT_CAPDURATION},
       {"count", required_argument, NULL, OPT_COUNT},
       {"record", no_argument, NULL, OPT_RECORD},
+      {"personas", required_argument, NULL, OPT_PERSONAS},
       {0, 0, 0, 0},
   };
   struct capture_opts o = {
@@ -384,6 +400,15 @@ static int cmd_capture(int argc, char **argv) {
       o.live_count = n;
       break;
     case OPT_RECORD: o.record = 1; break;
+    case OPT_PERSONAS:
+      _Static_assert(PERSONA_MAX == 64, "the message below says 64");
+      if (parse_count(optarg, &n) || n == 0 || n > PERSONA_MAX)
+        return usage_error("capture",
+                           "--personas '%s': expected a number from 1 to "
+                           "64",
+                           optarg);
+      o.personas = (unsigned)n;
+      break;
     default:
       fprintf(stderr, "Run 'mimic capture --help' for the options.\n");
       return EXIT_USAGE;
@@ -440,6 +465,7 @@ static int cmd_replay(int argc, char **argv) {
       {"no-session-header", no_argument, NULL, OPT_NOSESSHDR},
       {"report", required_argument, NULL, OPT_REPORT},
       {"log", required_argument, NULL, OPT_LOG},
+      {"user-types", required_argument, NULL, OPT_USERTYPES},
       {"quiet", no_argument, NULL, 'q'},
       {"help", no_argument, NULL, 'h'},
       /* load shape and metrics: parsed by scenario_option */
@@ -463,6 +489,8 @@ static int cmd_replay(int argc, char **argv) {
       .err = stderr,
   };
   const char **headers = calloc((size_t)argc, sizeof *headers);
+  char *types = NULL; /* --user-types, split in place */
+  const char **personas = NULL;
   if (!headers) return 1;
   int c, have_min = 0, have_max = 0, rc = EXIT_USAGE, li = 0;
   size_t n;
@@ -588,6 +616,28 @@ static int cmd_replay(int argc, char **argv) {
     case OPT_NOSESSHDR: o.session_header = NULL; break;
     case OPT_REPORT: o.report_path = optarg; break;
     case OPT_LOG: o.log_path = optarg; break;
+    case OPT_USERTYPES:
+      free(types);
+      free(personas);
+      personas = NULL;
+      o.npersonas = 0;
+      if (!(types = strdup(optarg)) ||
+          !(personas = calloc(strlen(optarg) / 2 + 1, sizeof *personas))) {
+        rc = 1;
+        goto out;
+      }
+      for (char *save = NULL, *t = strtok_r(types, ",", &save); t;
+           t = strtok_r(NULL, ",", &save))
+        personas[o.npersonas++] = t;
+      if (o.npersonas == 0) {
+        usage_error("replay",
+                    "--user-types '%s': expected persona names "
+                    "separated by commas (see mimic inspect)",
+                    optarg);
+        goto out;
+      }
+      o.personas = personas;
+      break;
     case 'q': o.quiet = 1; break;
     case 'h':
       fputs(REPLAY_USAGE, stdout);
@@ -632,6 +682,8 @@ static int cmd_replay(int argc, char **argv) {
   rc = run_replay(&o);
 out:
   free(headers);
+  free(types);
+  free(personas);
   return rc;
 }
 
