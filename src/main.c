@@ -730,31 +730,46 @@ static int cmd_inspect(int argc, char **argv) {
   return 0;
 }
 
+/* The subcommands: each takes its own argv (argv[0] = its name). New
+ * commands add one line here and one to MAIN_USAGE. */
+static const struct command {
+  const char *name;
+  int (*run)(int argc, char **argv);
+} COMMANDS[] = {
+    {"capture", cmd_capture},     {"inspect", cmd_inspect},
+    {"replay", cmd_replay},       {"compare", compare_main},
+    {"scenarios", scenario_main},
+};
+
+static const struct command *find_command(const char *name) {
+  for (size_t i = 0; i < sizeof COMMANDS / sizeof *COMMANDS; i++)
+    if (strcmp(COMMANDS[i].name, name) == 0) return &COMMANDS[i];
+  return NULL;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     fputs(MAIN_USAGE, stderr);
     return EXIT_USAGE;
   }
   const char *cmd = argv[1];
-  if (strcmp(cmd, "capture") == 0) return cmd_capture(argc - 1, argv + 1);
-  if (strcmp(cmd, "inspect") == 0) return cmd_inspect(argc - 1, argv + 1);
-  if (strcmp(cmd, "replay") == 0) return cmd_replay(argc - 1, argv + 1);
-  if (strcmp(cmd, "compare") == 0) return compare_main(argc - 1, argv + 1);
-  if (strcmp(cmd, "scenarios") == 0) return scenario_main(argc - 1, argv + 1);
+  const struct command *c = find_command(cmd);
+  if (c) return c->run(argc - 1, argv + 1);
   if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
     printf("mimic %s (model schema %d)\n", MIMIC_VERSION, MODEL_SCHEMA_VERSION);
     return 0;
   }
   if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
       strcmp(cmd, "-h") == 0) {
-    const char *what = argc > 2 ? argv[2] : "";
-    if (strcmp(what, "capture") == 0)
-      fputs(CAPTURE_USAGE, stdout);
-    else if (strcmp(what, "inspect") == 0)
-      fputs(INSPECT_USAGE, stdout);
-    else
-      fputs(MAIN_USAGE, stdout);
-    return 0;
+    /* `mimic help CMD` is `mimic CMD --help`. */
+    c = argc > 2 ? find_command(argv[2]) : NULL;
+    if (c) {
+      char help[] = "--help";
+      char *hargv[] = {argv[2], help, NULL};
+      return c->run(2, hargv);
+    }
+    fputs(MAIN_USAGE, stdout);
+    return argc > 2 ? EXIT_USAGE : 0;
   }
   fprintf(stderr, "mimic: unknown command '%s'\n\n%s", cmd, MAIN_USAGE);
   return EXIT_USAGE;

@@ -11,10 +11,22 @@ check "mimic --help exit" 0 "$(run_status "$MIMIC" --help)"
 for cmd in capture inspect replay; do
   check_true "mimic --help lists $cmd" grep -q "^  $cmd " "$WORK/last.out"
 done
-check "mimic capture --help exit" 0 "$(run_status "$MIMIC" capture --help)"
-# Every long option the parser accepts must appear in its command's help.
-for cmd in capture inspect replay; do "$MIMIC" "$cmd" --help; done >"$WORK/helps.txt"
-for opt in $(grep -o '{"[a-z0-9-]*", [a-z_]*_argument' "$MIMIC_SRC/src/main.c" |
+# Every command listed: CMD --help and `mimic help CMD` say the same.
+cmds=$(awk '/^Commands:|Commands:$/ { on = 1; next } on && /^  [a-z]/ { print $1 }
+            on && /^$/ { on = 0 }' "$WORK/last.out" | grep -vx 'version\|help')
+check_true "the command list is read ($(echo $cmds))" test "$(wc -w <<<"$cmds")" -ge 5
+for cmd in $cmds; do
+  check "mimic $cmd --help exit" 0 "$(run_status "$MIMIC" "$cmd" --help)"
+  cp "$WORK/last.out" "$WORK/help1.txt"
+  check "mimic help $cmd exit" 0 "$(run_status "$MIMIC" help "$cmd")"
+  check_true "mimic help $cmd = mimic $cmd --help" \
+    cmp -s "$WORK/help1.txt" "$WORK/last.out"
+done
+check "mimic help of an unknown command" 2 "$(run_status "$MIMIC" help nope)"
+# Every long option a parser accepts must appear in a command's help.
+for cmd in $cmds; do "$MIMIC" "$cmd" --help; done >"$WORK/helps.txt"
+for opt in $(cat "$MIMIC_SRC"/src/*.c "$MIMIC_SRC"/capture/*.c \
+  "$MIMIC_SRC"/replay/*.c | grep -o '{"[a-z0-9-]*", [a-z_]*_argument' |
   sed 's/{"\([a-z0-9-]*\)".*/\1/' | sort -u); do
   grep -q -- "--$opt" "$WORK/helps.txt" ||
     check "option --$opt documented in a --help" yes no
