@@ -37,7 +37,8 @@ struct msg {
   size_t blen;
   int body_cut, keep_body;
   int64_t t_first, t_last;
-  uint64_t head_bytes, body_wire;
+  uint64_t wire;      /* bytes of the whole message on the wire */
+  uint64_t body_wire; /* body bytes (after de-chunking) */
   int status, major, minor, lenient;
 };
 
@@ -94,8 +95,11 @@ struct dir {
   int head_on;
   /* skipping */
   uint64_t skip_left;
-  int nl;        /* M_SKIP_HEAD: 1 after "\n", 2 after "\n\r" */
-  uint64_t seen; /* bytes delivered */
+  int nl;             /* M_SKIP_HEAD: 1 after "\n", 2 after "\n\r" */
+  uint64_t seen;      /* bytes delivered */
+  uint64_t parsed;    /* bytes consumed by the parser so far */
+  uint64_t msg_start; /* ... when the current message began */
+  int completed;      /* the parser just finished a message */
 };
 
 struct flowst {
@@ -547,7 +551,6 @@ static int on_headers_complete(http_parser *p) {
   fs->http = 1;
   struct msg *m = cur_msg(d);
   if (!m) return 0;
-  m->head_bytes = p->nread;
   m->major = p->http_major;
   m->minor = p->http_minor;
   int skip_body = 0;
@@ -676,12 +679,24 @@ static void end_inflate(struct dir *d, struct msg *m) {
   d->z = NULL;
 }
 
+/* The parser finished a message: it stops here (paused), so the caller
+ * knows where the next one starts and how long this one was; the message
+ * is put in its place by finish_message. */
 static int on_message_complete(http_parser *p) {
   struct dir *d = p->data;
-  struct flowst *fs = d->fs;
   d->in_msg = 0;
+  d->completed = 1;
+  http_parser_pause(p, 1);
+  return 0;
+}
+
+static void finish_message(struct dir *d) {
+  struct flowst *fs = d->fs;
+  d->completed = 0;
   struct msg *m = cur_msg(d);
   end_inflate(d, m);
+  if (m) m->wire = d->parsed - d->msg_start;
+  d->msg_start = d->parsed;
   if (d->client) {
     struct txn *t = d->t;
     d->t = NULL;
@@ -712,9 +727,22 @@ static int on_message_complete(http_parser *p) {
       free(m);
     }
   }
-  /* Stop here so the caller knows where the next message starts. */
-  http_parser_pause(p, 1);
-  return 0;
+}
+
+/* Runs the parser over p[0..n) (n = 0: the end of the stream) up to the
+ * end of a message at most. Returns the bytes consumed; the parser's
+ * error, if any, is left in d->p. */
+static size_t run_parser(struct dir *d, const uint8_t *p, size_t n) {
+  struct httpflow *hf = d->fs->hf;
+  size_t got = http_parser_execute(
+      &d->p, d->client ? &hf->req_set : &hf->resp_set, (const char *)p, n);
+  d->parsed += got;
+  if (HTTP_PARSER_ERRNO(&d->p) == HPE_PAUSED) {
+    http_parser_pause(&d->p, 0);
+    d->p.http_errno = HPE_PAUSED; /* for the caller to see */
+  }
+  if (d->completed) finish_message(d);
+  return got;
 }
 
 /* ---- the per-direction state machine
@@ -771,6 +799,8 @@ static void start_parser(struct dir *d) {
   d->head_on = 1;
   d->head_len = 0;
   d->head_capped = 0;
+  d->msg_start = d->parsed;
+  d->completed = 0;
 }
 
 static void enter_resync(struct dir *d) {
@@ -974,12 +1004,10 @@ static void parse_chunk(struct dir *d, const uint8_t *p, size_t n) {
       hf->oom = 1;
       return;
     }
-    size_t got =
-        http_parser_execute(&d->p, d->client ? &hf->req_set : &hf->resp_set,
-                            (const char *)p + off, n - off);
+    size_t got = run_parser(d, p + off, n - off);
     enum http_errno e = HTTP_PARSER_ERRNO(&d->p);
+    if (e == HPE_PAUSED) d->p.http_errno = HPE_OK;
     if (e == HPE_PAUSED || (e == HPE_OK && d->p.upgrade)) {
-      if (e == HPE_PAUSED) http_parser_pause(&d->p, 0);
       off += got;
       if (!d->client && (d->p.upgrade || d->tunnel)) {
         /* 101 or CONNECT accepted: what follows is another protocol. */
@@ -1244,9 +1272,8 @@ static void on_end(void *arg, struct reasm_flow *f, int dir) {
   struct dir *d = &fs->d[dir];
   if (d->mode == M_PARSE && d->in_msg) {
     /* The end of the stream ends a body read until the close. */
-    http_parser_execute(&d->p, d->client ? &hf->req_set : &hf->resp_set, NULL,
-                        0);
-    if (HTTP_PARSER_ERRNO(&d->p) == HPE_PAUSED) http_parser_pause(&d->p, 0);
+    run_parser(d, NULL, 0);
+    d->p.http_errno = HPE_OK;
     if (d->in_msg) drop_current(d);
   }
   if (d->mode != M_OFF) d->mode = M_SKIP_ALL;
@@ -1272,9 +1299,8 @@ static void on_close(void *arg, struct reasm_flow *f, enum reasm_close why) {
   for (int i = 0; i < 2; i++) {
     struct dir *d = &fs->d[i];
     if (d->mode == M_PARSE && d->in_msg) {
-      http_parser_execute(&d->p, d->client ? &hf->req_set : &hf->resp_set, NULL,
-                          0);
-      if (HTTP_PARSER_ERRNO(&d->p) == HPE_PAUSED) http_parser_pause(&d->p, 0);
+      run_parser(d, NULL, 0);
+      d->p.http_errno = HPE_OK;
     }
     if (d->in_msg) drop_current(d);
   }
@@ -1402,7 +1428,7 @@ const struct http_txn *httpflow_next(struct httpflow *h) {
   x->req_body = rq->body;
   x->req_body_len = rq->blen;
   x->req_body_cut = rq->body_cut;
-  x->req_bytes = rq->head_bytes + rq->body_wire;
+  x->req_bytes = rq->wire ? rq->wire : rq->body_wire;
   x->t_req_first = rq->t_first;
   x->t_req_last = rq->t_last ? rq->t_last : rq->t_first;
   x->lenient = rq->lenient;

@@ -533,14 +533,11 @@ void reasm_ignore(struct reasm *r, struct reasm_flow *f) {
   struct conn *c = (struct conn *)f;
   if (c->ignored) return;
   c->ignored = 1;
-  for (int d = 0; d < 2; d++) {
-    struct half *h = &c->h[d];
-    /* Held bytes are dropped; the stream position jumps past them. */
-    for (struct seg *s = h->ooo; s; s = s->next)
-      if (SEQ_LT(h->next, s->seq + s->len + s->missing))
-        h->next = s->seq + s->len + s->missing;
-    free_segs(r, h);
-  }
+  /* Held bytes are dropped. The stream position is left alone (this may
+   * run inside a data callback, whose caller still advances it); ignored
+   * segments move it forward as they come. */
+  free_segs(r, &c->h[0]);
+  free_segs(r, &c->h[1]);
 }
 
 void reasm_flush(struct reasm *r) {
