@@ -8,16 +8,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
+#include <stdio.h>
 
 #include "pcapsrc.h"
 
-#define TARGET_CAP 8192 /* request target bytes kept */
-#define HNAME_CAP 64    /* header name bytes kept */
-#define HVAL_CAP 4096   /* header value bytes kept */
-#define MAX_HDRS 64     /* headers kept per message */
-#define HEAD_CAP 16384  /* message head copied for the lenient path */
-#define MAX_ORPHANS 8   /* responses waiting for their request */
-#define CLASSIFY_MAX 24 /* bytes looked at to classify a stream */
+#define TARGET_CAP 8192  /* request target bytes kept */
+#define HNAME_CAP 64     /* header name bytes kept */
+#define HVAL_CAP 4096    /* header value bytes kept */
+#define MAX_HDRS 64      /* headers kept per message */
+#define HEAD_CAP 16384   /* message head copied for the lenient path */
+#define MAX_ORPHANS 8    /* responses waiting for their request */
+#define CLASSIFY_MAX 24  /* bytes looked at to classify a stream */
+#define RESYNC_CARRY 512 /* bytes kept across chunks while resynchronising */
 
 /* ---- messages and transactions ------------------------------------------ */
 
@@ -64,6 +66,18 @@ enum mode {
 
 struct flowst;
 
+#define WAIT_CAP (64 << 10) /* bytes kept while the roles are unknown */
+#define WAIT_CHUNKS 64
+
+struct waitbuf {
+  size_t len, nchunks;
+  struct {
+    int64_t ts;
+    size_t len;
+  } chunk[WAIT_CHUNKS];
+  uint8_t data[WAIT_CAP];
+};
+
 struct dir {
   http_parser p;
   struct flowst *fs;
@@ -95,11 +109,16 @@ struct dir {
   int head_on;
   /* skipping */
   uint64_t skip_left;
-  int nl;             /* M_SKIP_HEAD: 1 after "\n", 2 after "\n\r" */
-  uint64_t seen;      /* bytes delivered */
-  uint64_t parsed;    /* bytes consumed by the parser so far */
-  uint64_t msg_start; /* ... when the current message began */
-  int completed;      /* the parser just finished a message */
+  size_t head_skip;           /* M_SKIP_HEAD: blank lines before the head */
+  uint64_t seen;              /* bytes delivered */
+  uint64_t parsed;            /* bytes consumed by the parser so far */
+  uint64_t msg_start;         /* ... when the current message began */
+  int completed;              /* the parser just finished a message */
+  uint8_t cbuf[CLASSIFY_MAX]; /* first bytes, until they can be classified */
+  uint8_t *rcarry;            /* M_RESYNC: the last bytes seen (RESYNC_CARRY) */
+  struct waitbuf *wait;       /* M_WAIT: bytes kept until the roles are known */
+  size_t rclen;
+  size_t clen;
 };
 
 struct flowst {
@@ -297,6 +316,16 @@ static int line_ended(const char *p, size_t n, size_t tok) {
   return tok < n; /* something (space or end of line) followed it */
 }
 
+/* 1 while p[0..n) may still grow into a start line or a TLS record. */
+static int maybe_prefix(const uint8_t *p, size_t n) {
+  if (n == 1 && p[0] == 0x16) return 1;
+  for (size_t i = 0; i < n; i++)
+    if (!((p[i] >= 'A' && p[i] <= 'Z') || p[i] == '_' || p[i] == '-' ||
+          p[i] == '/'))
+      return 0;
+  return 1;
+}
+
 /* What the first bytes of a direction are. */
 static int classify(const uint8_t *p, size_t n) {
   if (n >= 2 && p[0] == 0x16 && p[1] == 0x03) return K_TLS;
@@ -348,6 +377,7 @@ static void emit(struct flowst *fs, struct txn *t) {
 
 /* Requests are kept in the order they started. */
 static void pend_insert(struct flowst *fs, struct txn *t) {
+
   struct txn *after = fs->pend_tail;
   while (after && after->rq.t_first > t->rq.t_first) after = after->prev;
   t->prev = after;
@@ -393,6 +423,19 @@ static void attach(struct flowst *fs, struct txn *t, struct msg *rs) {
 /* A request head is complete: responses that were waiting for it (the
  * capture had them first) may now be paired. */
 static void pair_orphans(struct flowst *fs) {
+  /* A response whose head came before its request's is still being read:
+   * it may claim the request now. */
+  for (int i = 0; i < 2; i++) {
+    struct dir *d = &fs->d[i];
+    if (d->client || !d->rs || !d->head_done || d->claim) continue;
+    if (d->rs->status >= 100 && d->rs->status < 200 && d->rs->status != 101)
+      continue;
+    struct txn *t = pair_candidate(fs, d->rs->t_first, 0);
+    if (t) {
+      t->claimed = 1;
+      d->claim = t;
+    }
+  }
   while (fs->norph) {
     struct msg *rs = fs->orph[0];
     struct txn *t = pair_candidate(fs, rs->t_first, 0);
@@ -712,6 +755,7 @@ static void finish_message(struct dir *d) {
     m->t_last = d->ts;
     d->rs = NULL;
     fs->hf->st.responses++;
+
     if (m->status >= 100 && m->status < 200 && m->status != 101) {
       fs->hf->st.interim++;
       msg_free(m);
@@ -806,6 +850,7 @@ static void start_parser(struct dir *d) {
 static void enter_resync(struct dir *d) {
   d->fs->hf->st.resyncs++;
   d->mode = M_RESYNC;
+  d->rclen = 0;
 }
 
 /* Copies bytes of the current message head for the lenient path. */
@@ -951,6 +996,9 @@ static size_t lenient(struct dir *d, const uint8_t *p, size_t n) {
     }
   } else {
     hf->st.junk++;
+    if (getenv("HF_DEBUG"))
+      fprintf(stderr, "junk client=%d: %.*s\n", d->client,
+              (int)(hl > 40 ? 40 : hl), h);
     /* The message being built (parser callbacks) is abandoned. */
     if (d->client && d->t) {
       txn_free(d->t);
@@ -973,7 +1021,7 @@ static size_t lenient(struct dir *d, const uint8_t *p, size_t n) {
   }
   if (!e) {
     d->mode = M_SKIP_HEAD;
-    d->nl = 0;
+    d->head_skip = s;
     return n;
   }
   e += s;
@@ -1098,27 +1146,31 @@ static void dir_data(struct dir *d, const uint8_t *p, size_t n) {
   while (n) {
     switch (d->mode) {
     case M_PARSE: parse_chunk(d, p, n); return;
-    case M_SKIP_HEAD:
-      for (size_t i = 0; i < n; i++) {
-        char c = (char)p[i];
-        if (c == '\n') {
-          if (d->nl == 1 || d->nl == 2) {
-            d->nl = 0;
-            /* Content-Length is unknown here (the head was too long to
-             * keep): assume none. */
-            start_parser(d);
-            p += i + 1;
-            n -= i + 1;
-            goto next;
-          }
-          d->nl = 1;
-        } else if (c == '\r' && d->nl == 1) {
-          d->nl = 2;
-        } else {
-          d->nl = 0;
-        }
+    case M_SKIP_HEAD: {
+      /* Keep copying the head: its Content-Length says what to skip. */
+      size_t before = d->head_len;
+      if (head_copy(d, p, n)) {
+        d->fs->hf->oom = 1;
+        return;
       }
-      return;
+      size_t e = head_end(d->head + d->head_skip, d->head_len - d->head_skip);
+      if (!e) {
+        if (d->head_capped) enter_resync(d);
+        return;
+      }
+      e += d->head_skip;
+      int64_t cl = raw_content_length(d->head, e);
+      size_t at = e > before ? e - before : 0;
+      if (cl > 0) {
+        d->mode = M_SKIP_BODY;
+        d->skip_left = (uint64_t)cl;
+      } else {
+        start_parser(d);
+      }
+      p += at;
+      n -= at;
+      break;
+    }
     case M_SKIP_BODY:
       if (d->skip_left >= n) {
         d->skip_left -= n;
@@ -1131,8 +1183,44 @@ static void dir_data(struct dir *d, const uint8_t *p, size_t n) {
       start_parser(d);
       break;
     case M_RESYNC: {
+      /* A start line may straddle chunks: look at the end of the last
+       * chunk joined to the start of this one first. */
+      if (d->rclen) {
+        uint8_t join[2 * RESYNC_CARRY];
+        size_t head = n < RESYNC_CARRY ? n : RESYNC_CARRY;
+        memcpy(join, d->rcarry, d->rclen);
+        memcpy(join + d->rclen, p, head);
+        size_t at = resync_scan(d, join, d->rclen + head);
+        if (at < d->rclen) {
+          size_t k = d->rclen - at;
+          uint8_t carried[RESYNC_CARRY];
+          memcpy(carried, d->rcarry + at, k);
+          d->rclen = 0;
+          start_parser(d);
+          dir_data(d, carried, k);
+          continue;
+        }
+      }
       size_t at = resync_scan(d, p, n);
-      if (at >= n) return;
+      if (at >= n) {
+        /* Keep the tail for the next chunk. */
+        if (!d->rcarry && !(d->rcarry = malloc(RESYNC_CARRY))) {
+          d->fs->hf->oom = 1;
+          return;
+        }
+        if (n >= RESYNC_CARRY) {
+          memcpy(d->rcarry, p + n - RESYNC_CARRY, RESYNC_CARRY);
+          d->rclen = RESYNC_CARRY;
+        } else {
+          size_t keep =
+              d->rclen + n > RESYNC_CARRY ? RESYNC_CARRY - n : d->rclen;
+          memmove(d->rcarry, d->rcarry + d->rclen - keep, keep);
+          memcpy(d->rcarry + keep, p, n);
+          d->rclen = keep + n;
+        }
+        return;
+      }
+      d->rclen = 0;
       start_parser(d);
       p += at;
       n -= at;
@@ -1142,7 +1230,6 @@ static void dir_data(struct dir *d, const uint8_t *p, size_t n) {
     case M_OFF:
     case M_WAIT: return;
     }
-  next:;
   }
 }
 
@@ -1165,6 +1252,37 @@ static struct flowst *flow_state(struct httpflow *hf, struct reasm_flow *f) {
   }
   f->user = fs;
   return fs;
+}
+
+/* A direction that spoke first without a recognisable start keeps its
+ * bytes (bounded) until the other side tells the roles; then they are
+ * searched for a message start. */
+static void wait_keep(struct dir *d, const uint8_t *p, size_t n, int64_t ts) {
+  if (!n) return;
+  struct waitbuf *w = d->wait;
+  if (!w && !(w = d->wait = calloc(1, sizeof *w))) {
+    d->fs->hf->oom = 1;
+    return;
+  }
+  if (w->nchunks == WAIT_CHUNKS || w->len + n > WAIT_CAP) return;
+  memcpy(w->data + w->len, p, n);
+  w->chunk[w->nchunks].ts = ts;
+  w->chunk[w->nchunks].len = n;
+  w->nchunks++;
+  w->len += n;
+}
+
+static void wait_replay(struct dir *d) {
+  struct waitbuf *w = d->wait;
+  if (!w) return;
+  d->wait = NULL;
+  size_t off = 0;
+  for (size_t i = 0; i < w->nchunks; i++) {
+    d->ts = w->chunk[i].ts;
+    dir_data(d, w->data + off, w->chunk[i].len);
+    off += w->chunk[i].len;
+  }
+  free(w);
 }
 
 static void set_roles(struct flowst *fs, int client_dir) {
@@ -1202,8 +1320,16 @@ static void on_data(void *arg, struct reasm_flow *f, int dir, const uint8_t *p,
   struct dir *d = &fs->d[dir];
   d->ts = ts;
   d->seen += n;
-  if (d->mode == M_WAIT) {
-    int k = classify(p, n < CLASSIFY_MAX ? n : CLASSIFY_MAX);
+  if (d->mode == M_WAIT && !fs->klass[dir]) {
+    /* The first bytes decide what the direction is; a first segment too
+     * short to tell ("HT", "GE") waits for the next ones. */
+    size_t take = CLASSIFY_MAX - d->clen < n ? CLASSIFY_MAX - d->clen : n;
+    memcpy(d->cbuf + d->clen, p, take);
+    d->clen += take;
+    p += take;
+    n -= take;
+    if (d->clen < CLASSIFY_MAX && maybe_prefix(d->cbuf, d->clen)) return;
+    int k = classify(d->cbuf, d->clen);
     fs->klass[dir] = k;
     if (k == K_TLS) {
       fs->tls = 1;
@@ -1220,7 +1346,11 @@ static void on_data(void *arg, struct reasm_flow *f, int dir, const uint8_t *p,
     if (fs->client_dir < 0) {
       /* No SYN and nothing recognisable yet: wait for the other side
        * (these bytes, mid-stream anyway, are not parsed). */
-      if (other == K_NONE) return;
+      if (other == K_NONE) {
+        wait_keep(d, d->cbuf, d->clen, ts);
+        wait_keep(d, p, n, ts);
+        return;
+      }
       /* The other side waited too: roles by ports, the lower one being
        * the server. */
       fs->client_dir = f->port[dir] > f->port[1 - dir] ? dir : 1 - dir;
@@ -1228,8 +1358,16 @@ static void on_data(void *arg, struct reasm_flow *f, int dir, const uint8_t *p,
     set_roles(fs, fs->client_dir);
     begin_dir(fs, dir);
     struct dir *o = &fs->d[1 - dir];
-    if (o->mode == M_WAIT && other != K_NONE)
-      enter_resync(o); /* it spoke first and waited: mid-stream now */
+    if (o->mode == M_WAIT && other != K_NONE) {
+      /* It spoke first and waited: mid-stream, its kept bytes too. */
+      enter_resync(o);
+      wait_replay(o);
+    }
+    dir_data(d, d->cbuf, d->clen);
+  }
+  if (d->mode == M_WAIT) {
+    wait_keep(d, p, n, ts); /* waiting for the other side */
+    return;
   }
   dir_data(d, p, n);
 }
@@ -1239,7 +1377,11 @@ static void on_gap(void *arg, struct reasm_flow *f, int dir, uint64_t n) {
   struct flowst *fs = flow_state(hf, f);
   if (!fs) return;
   struct dir *d = &fs->d[dir];
-  (void)n;
+  if (getenv("HF_DEBUG"))
+    fprintf(stderr,
+            "gap port=%u dir=%d n=%lu mode=%d in_msg=%d head=%d seen=%lu\n",
+            f->port[0], dir, (unsigned long)n, d->mode, d->in_msg, d->head_done,
+            (unsigned long)d->seen);
   switch (d->mode) {
   case M_PARSE:
     if (d->in_msg) drop_current(d);
@@ -1326,6 +1468,8 @@ static void on_close(void *arg, struct reasm_flow *f, enum reasm_close why) {
     end_inflate(d, NULL);
     free(d->hval);
     free(d->head);
+    free(d->rcarry);
+    free(d->wait);
   }
   free(fs);
   f->user = NULL;
@@ -1339,7 +1483,7 @@ int httpflow_new(const struct httpflow_opts *opts, struct httpflow **out) {
   if (!hf) return -ENOMEM;
   if (opts) hf->o = *opts;
   if (!hf->o.body_cap) hf->o.body_cap = 64 << 10;
-  if (!hf->o.max_pending) hf->o.max_pending = 64;
+  if (!hf->o.max_pending) hf->o.max_pending = 1024;
   struct reasm_ops ops = {
       .data = on_data, .gap = on_gap, .end = on_end, .close = on_close};
   int rc = reasm_new(&hf->o.reasm, &ops, hf, &hf->reasm);

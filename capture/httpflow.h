@@ -72,7 +72,7 @@ struct httpflow_opts {
   int keep_req_bodies; /* keep request bodies whatever their type
                           (default: JSON and form bodies only) */
   size_t max_pending;  /* requests waiting for their response per
-                          connection (default 64); older ones are handed
+                          connection (default 1024); older ones are handed
                           out unanswered */
 };
 

@@ -12,6 +12,10 @@
 /* A segment this far ahead of the next expected byte is not part of the
  * stream (a bogus or foreign sequence number), not a hole to wait for. */
 #define MAX_AHEAD (1u << 30)
+/* How far back the start of a stream picked up mid-way may move. */
+#define MAX_BACK (1u << 20)
+/* Segments a stream picked up mid-way waits for earlier ones. */
+#define TENTATIVE_PKTS 16
 
 struct seg {
   struct seg *next;
@@ -26,7 +30,10 @@ struct half {
   uint32_t fin_seq; /* sequence number of the FIN, when fin */
   uint32_t acked;   /* highest ACK of the peer past next (when hole) */
   uint8_t started, fin, done, hole_acked;
+  uint8_t tentative;   /* picked up mid-stream: the start may move back */
+  uint32_t tent_since; /* conn->pkts when it was picked up */
   uint32_t hole_since; /* conn->pkts when the hole was acknowledged */
+  int64_t hole_ts;     /* ... and the packet clock then */
   struct seg *ooo;     /* held segments, by seq */
   size_t held;         /* their bytes */
 };
@@ -197,6 +204,7 @@ static void check_done(struct reasm *r, struct conn *c, int dir) {
 /* Delivers held segments that the stream has reached. */
 static void drain(struct reasm *r, struct conn *c, int dir) {
   struct half *h = &c->h[dir];
+  if (h->tentative) return;
   while (h->ooo && SEQ_LEQ(h->ooo->seq, h->next)) {
     struct seg *s = h->ooo;
     h->ooo = s->next;
@@ -220,6 +228,16 @@ static void drain(struct reasm *r, struct conn *c, int dir) {
   check_done(r, c, dir);
 }
 
+/* A stream picked up mid-way starts at the lowest sequence number seen in
+ * its first segments (they may come out of order); from then on it is an
+ * ordinary stream. */
+static void end_tentative(struct reasm *r, struct conn *c, int dir) {
+  struct half *h = &c->h[dir];
+  if (!h->tentative) return;
+  h->tentative = 0;
+  drain(r, c, dir);
+}
+
 /* Declares the hole before the first held segment a gap and goes on. */
 static void skip_hole(struct reasm *r, struct conn *c, int dir) {
   struct half *h = &c->h[dir];
@@ -231,12 +249,15 @@ static void skip_hole(struct reasm *r, struct conn *c, int dir) {
 
 /* Delivers everything held, holes becoming gaps. */
 static void flush_half(struct reasm *r, struct conn *c, int dir) {
+  end_tentative(r, c, dir);
   while (c->h[dir].ooo) skip_hole(r, c, dir);
 }
 
 static void close_conn(struct reasm *r, struct conn *c, enum reasm_close why) {
   if (c->closed) return;
   int held = c->h[0].ooo || c->h[1].ooo;
+  end_tentative(r, c, 0);
+  end_tentative(r, c, 1);
   flush_half(r, c, 0);
   flush_half(r, c, 1);
   if (why == REASM_TIMEOUT) {
@@ -301,9 +322,10 @@ static void make_room(struct reasm *r, struct conn *c, int dir, size_t len) {
 static int hold(struct reasm *r, struct conn *c, int dir, uint32_t seq,
                 const uint8_t *p, uint32_t len, uint32_t missing, int64_t ts) {
   struct half *h = &c->h[dir];
-  r->st.ooo_segments++;
+  if (!h->tentative) r->st.ooo_segments++;
+  if (h->tentative && h->held + len > r->o.flow_buf) end_tentative(r, c, dir);
   make_room(r, c, dir, len);
-  if (SEQ_LEQ(seq, h->next)) {
+  if (!h->tentative && SEQ_LEQ(seq, h->next)) {
     /* make_room moved the stream up to (or past) this segment. */
     uint32_t skip = h->next - seq;
     if (skip < len) {
@@ -381,7 +403,12 @@ static int feed_half(struct reasm *r, struct conn *c, int dir,
     if (!len && !missing) return 0;
     h->started = 1; /* picked up in the middle of the connection */
     h->next = seq;
+    h->tentative = 1;
+    h->tent_since = c->pkts;
   }
+  if (h->tentative && (len || missing) && SEQ_LT(seq, h->next) &&
+      h->next - seq < MAX_BACK)
+    h->next = seq; /* an earlier segment came late: the stream starts here */
   uint32_t end = seq + len + missing;
   if (p->flags & PKT_FIN && !h->fin) {
     h->fin = 1;
@@ -417,7 +444,13 @@ static int feed_half(struct reasm *r, struct conn *c, int dir,
     }
     seq = h->next;
   }
-  if (seq != h->next) return hold(r, c, dir, seq, data, len, missing, p->ts_us);
+  /* While a mid-stream start may still move back, everything is held
+   * (until its FIN: then the stream's bytes are all there). */
+  if (seq != h->next || h->tentative) {
+    int rc = hold(r, c, dir, seq, data, len, missing, p->ts_us);
+    if (!rc && h->fin) end_tentative(r, c, dir);
+    return rc;
+  }
   deliver(r, c, dir, data, len, p->ts_us);
   h->next += len;
   if (missing) {
@@ -432,12 +465,14 @@ static int feed_half(struct reasm *r, struct conn *c, int dir,
  * before that, if it lasts, is capture loss rather than reordering. */
 static void note_ack(struct reasm *r, struct conn *c, int dir, uint32_t ack) {
   struct half *h = &c->h[dir];
-  if (!h->ooo) return;
+  if (!h->ooo || h->tentative) return;
   if (!h->hole_acked && SEQ_LT(h->next, ack)) {
     h->hole_acked = 1;
     h->hole_since = c->pkts;
+    h->hole_ts = r->clock;
   }
-  if (h->hole_acked && c->pkts - h->hole_since >= r->o.ack_wait) {
+  if (h->hole_acked && c->pkts - h->hole_since >= r->o.ack_wait &&
+      r->clock - h->hole_ts >= r->o.ack_wait_us) {
     skip_hole(r, c, dir);
     if (h->ooo) { /* the next hole waits its own turn */
       h->hole_acked = 0;
@@ -519,6 +554,9 @@ int reasm_feed(struct reasm *r, const struct pkt *p) {
   }
   c->busy = 1;
   int rc = feed_half(r, c, dir, p);
+  for (int d = 0; d < 2 && !rc; d++)
+    if (c->h[d].tentative && c->pkts - c->h[d].tent_since >= TENTATIVE_PKTS)
+      end_tentative(r, c, d);
   if (!rc && (p->flags & PKT_ACK)) note_ack(r, c, 1 - dir, p->ack);
   c->busy = 0;
   if (rc) return rc;
@@ -556,7 +594,8 @@ int reasm_new(const struct reasm_opts *opts, const struct reasm_ops *ops,
   if (!r->o.flow_buf) r->o.flow_buf = 1u << 20;
   if (!r->o.total_buf) r->o.total_buf = 256u << 20;
   if (!r->o.max_flows) r->o.max_flows = 1000000;
-  if (!r->o.ack_wait) r->o.ack_wait = 32;
+  if (!r->o.ack_wait) r->o.ack_wait = 64;
+  if (r->o.ack_wait_us <= 0) r->o.ack_wait_us = 1000000;
   r->ops = *ops;
   r->arg = arg;
   r->clock = INT64_MIN / 2;

@@ -183,7 +183,7 @@ static void test_shuffled_overlaps(void **state) {
 static void test_acked_hole_is_a_gap(void **state) {
   (void)state;
   struct sink s;
-  struct reasm_opts o = {.ack_wait = 4};
+  struct reasm_opts o = {.ack_wait = 4, .ack_wait_us = 1};
   struct reasm *r = mk(&s, &o);
   handshake(r, 0, 1000);
   seg(r, 0, 1, "aaaa", 4, PKT_ACK, 1001, 10);
@@ -313,10 +313,20 @@ static void test_midstream(void **state) {
   (void)state;
   struct sink s;
   struct reasm *r = mk(&s, NULL);
-  /* No handshake: the first segment seen starts the stream. */
-  seg(r, 1, 777, "HTTP/1.1", 8, PKT_ACK, 5, 10);
-  seg(r, 1, 785, " 200", 4, PKT_ACK, 5, 11);
+  /* No handshake: the stream is picked up mid-way. Its first segments may
+   * come out of order, so the start waits a few segments and moves back
+   * to the lowest sequence number seen. */
+  seg(r, 1, 785, " 200", 4, PKT_ACK, 5, 10);
+  EXPECT_EQ(s.len[0], 0);
+  seg(r, 1, 777, "HTTP/1.1", 8, PKT_ACK, 5, 11);
+  for (int i = 0; i < 20; i++) seg(r, 0, 5, NULL, 0, PKT_ACK, 789, 12 + i);
   EXPECT_EQ(s.len[0], 12); /* dir 0 is the first sender */
+  assert_memory_equal(s.buf[0], "HTTP/1.1 200", 12);
+  /* Later, an older copy is just a retransmission. */
+  seg(r, 1, 770, "0123456", 7, PKT_ACK, 5, 40);
+  seg(r, 1, 789, " OK", 3, PKT_ACK, 5, 41);
+  EXPECT_EQ(s.len[0], 15);
+  EXPECT_EQ(s.gap[0], 0);
   done(&s, r);
 }
 
