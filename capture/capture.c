@@ -13,6 +13,7 @@
 
 #include "err.h"
 #include "hash.h"
+#include "httplearn.h"
 #include "input.h"
 #include "learn.h"
 #include "model.h"
@@ -82,6 +83,7 @@ struct run {
   struct source *src;
   size_t nsrc;
   struct learn *learn;
+  struct httplearn *hl; /* packets: headers, bodies, correlations, trace */
   struct sessionizer *sess;
   pcre2_code *include, *exclude;
   pcre2_match_data *md;
@@ -527,8 +529,13 @@ static int process(struct run *r, struct source *s) {
                     : 1,
       .ts_is_end = (uint8_t)(rec->ts_is_end != 0),
   };
-  if (s->txn) /* think time starts when the response ended */
+  if (s->txn) { /* think time starts when the response ended */
     ev.lat_us = s->end_us >= rec->ts_us ? s->end_us - rec->ts_us : -1;
+    if (r->hl &&
+        (rc = httplearn_add(r->hl, s->txn, ep, ev.client, rec->path.p,
+                            rec->path.len, rec->query.p, rec->query.len)))
+      return rc;
+  }
   if (ev.res_us > r->res_max) r->res_max = ev.res_us;
   if (rec->ts_us < r->t_min) r->t_min = rec->ts_us;
   if (rec->ts_us > r->t_max) r->t_max = rec->ts_us;
@@ -756,6 +763,7 @@ static void cleanup_run(struct run *r) {
   }
   free(r->src);
   sess_free(r->sess);
+  httplearn_free(r->hl);
   learn_free(r->learn);
   pcre2_code_free(r->include);
   pcre2_code_free(r->exclude);
@@ -852,6 +860,16 @@ int capture_run(const struct capture_opts *o) {
     }
     say(&r, "capturing on %s%s%s (Ctrl-C to stop)", o->iface,
         o->filter ? ", filter " : "", o->filter ? o->filter : "");
+  }
+  for (size_t i = 0; i < r.nsrc && !r.hl; i++) {
+    if (!r.src[i].pc) continue;
+    struct httplearn_opts ho = {.record = o->record, .idle_us = o->idle_us};
+    memcpy(ho.salt, lo.salt, sizeof ho.salt);
+    if ((rc = httplearn_new(&ho, &r.hl))) goto nomem;
+  }
+  if (o->record && !r.hl) {
+    warn(&r, "error: --record needs packets (a capture file or --iface)");
+    goto out;
   }
 
   struct sigaction sa = {0}, old_int, old_term;
@@ -956,6 +974,7 @@ int capture_run(const struct capture_opts *o) {
   if (r.sessions_dropped && o->key_name)
     learn_note_dropped(r.learn, "session", o->key_name, r.sessions_dropped);
   if ((rc = learn_finish(r.learn, m))) goto nomem_sig;
+  if (r.hl && (rc = httplearn_finish(r.hl, r.learn, m))) goto nomem_sig;
   if ((rc = fill_meta(&r, m, lines, requests, filtered, directives)) ||
       (rc = fill_sources(&r, m)))
     goto nomem_sig;

@@ -50,6 +50,7 @@ struct txn {
   struct msg *rs; /* the response, once complete */
   int req_head, req_done, claimed, dropped;
   int passed; /* no answer will come: a later request's was seen */
+  int in_ready;
   struct http_txn pub;
   struct http_hdr *pubh; /* headers for pub, built when handed out */
 };
@@ -340,6 +341,8 @@ static int classify(const uint8_t *p, size_t n) {
  */
 
 static void ready_push(struct httpflow *hf, struct txn *t) {
+  if (t->in_ready) abort();
+  t->in_ready = 1;
   t->next = NULL;
   t->prev = NULL;
   if (hf->ready_tail)
@@ -394,8 +397,11 @@ static void pend_insert(struct flowst *fs, struct txn *t) {
   if (fs->npend > fs->hf->o.max_pending) {
     /* Too many without an answer: the oldest goes out unanswered. */
     struct txn *old = fs->pend;
-    old->claimed = old->passed = 1;
-    if (old->req_done) emit(fs, old);
+    while (old && (old->claimed || !old->req_done)) old = old->next;
+    if (old) {
+      old->claimed = old->passed = 1;
+      emit(fs, old);
+    }
   }
 }
 
@@ -618,6 +624,7 @@ static int on_headers_complete(http_parser *p) {
         /* Older requests passed over after a gap lost their answer. */
         for (struct txn *x = fs->pend, *nx; x && x != t; x = nx) {
           nx = x->next;
+          if (x->claimed) continue;
           x->claimed = x->passed = 1;
           if (x->req_done) emit(fs, x);
         }
@@ -747,12 +754,14 @@ static void finish_message(struct dir *d) {
       /* Messages count once whole, as Wireshark counts them once
        * reassembled; one cut by a gap counts as dropped instead. */
       count_request(fs->hf, t->rq.arena + t->rq.method_off, t->rq.method_len);
-      t->rq.t_last = d->ts;
+      /* Reordered segments keep their own times: the last byte may have
+       * been captured before the first. */
+      t->rq.t_last = d->ts > t->rq.t_first ? d->ts : t->rq.t_first;
       t->req_done = 1;
       if (t->rs || t->passed) emit(fs, t);
     }
   } else if (m) {
-    m->t_last = d->ts;
+    m->t_last = d->ts > m->t_first ? d->ts : m->t_first;
     d->rs = NULL;
     fs->hf->st.responses++;
 
@@ -943,7 +952,7 @@ static size_t lenient(struct dir *d, const uint8_t *p, size_t n) {
       return n;
     }
     m->lenient = 1;
-    m->t_last = d->ts;
+    m->t_last = d->ts > m->t_first ? d->ts : m->t_first;
     t->req_head = 1;
     t->req_done = 1;
     count_request(hf, h + s, tok);
@@ -975,7 +984,7 @@ static size_t lenient(struct dir *d, const uint8_t *p, size_t n) {
     }
     m->status = status >= 100 && status <= 599 ? status : 0;
     m->lenient = 1;
-    m->t_last = d->ts;
+    m->t_last = d->ts > m->t_first ? d->ts : m->t_first;
     m->body_wire = 0;
     hf->st.responses++;
     fs->http = 1;
@@ -1578,7 +1587,8 @@ const struct http_txn *httpflow_next(struct httpflow *h) {
   x->lenient = rq->lenient;
   x->http_major = rq->major;
   x->http_minor = rq->minor;
-  x->status = rs ? rs->status : 0;
+  /* libhttp-parser takes any three digits; only real codes go out. */
+  x->status = rs && rs->status >= 100 && rs->status <= 599 ? rs->status : 0;
   x->resp_hdrs = t->pubh + rq->nh;
   x->nresp_hdrs = rs ? rs->nh : 0;
   x->resp_body = rs ? rs->body : NULL;

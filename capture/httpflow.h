@@ -54,7 +54,7 @@ struct http_txn {
   int lenient;         /* the request line was recognised leniently */
   int http_major, http_minor;
 
-  /* Response (status 0: none was seen). */
+  /* Response (status 0: none was seen, or its code was not 100-599). */
   int status;
   const struct http_hdr *resp_hdrs;
   size_t nresp_hdrs;

@@ -81,6 +81,8 @@ struct learn {
   struct dropped dropped[8];
   size_t ndropped;
   uint64_t requests, sessions;
+  int32_t *final; /* after learn_finish: handle -> endpoint id */
+  size_t nfinal;
 };
 
 int learn_new(const struct learn_opts *opts, struct learn **out) {
@@ -141,6 +143,7 @@ void learn_free(struct learn *l) {
   hist_cleanup(&l->duration);
   hmap_cleanup(&l->arrivals);
   topk_free(l->uas);
+  free(l->final);
   free(l);
 }
 
@@ -849,6 +852,12 @@ int learn_finish(struct learn *l, struct model *m) {
   if (!rc) rc = finish_transitions(l, m, final);
   if (!rc) rc = finish_sessions(l, m);
   if (!rc) rc = finish_misc(l, m);
-  free(final);
+  free(l->final);
+  l->final = final; /* kept for learn_endpoint_id */
+  l->nfinal = nh;
   return rc;
+}
+
+int32_t learn_endpoint_id(const struct learn *l, uint32_t handle) {
+  return l->final && handle < l->nfinal ? l->final[handle] : -1;
 }

@@ -56,4 +56,8 @@ uint64_t learn_capped(const struct learn *l);
  * -ENOMEM. */
 int learn_finish(struct learn *l, struct model *m);
 
+/* After learn_finish: the model endpoint id (index into m->endpoints) an
+ * endpoint handle ended up in, or -1 (unknown handle). */
+int32_t learn_endpoint_id(const struct learn *l, uint32_t handle);
+
 #endif
