@@ -297,6 +297,14 @@ static int give_leaf(void *arg, const char *path, json_t *v) {
   return 0;
 }
 
+/* Path segments are words of the API ("orders") unless they look like a
+ * value: a digit in them, or a token, JWT or e-mail. */
+static int segment_is_value(const char *v, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (v[i] >= '0' && v[i] <= '9') return 1;
+  return redact_is_token(v, n) || redact_is_jwt(v, n) || redact_is_email(v, n);
+}
+
 /* The response gives its values to the session. */
 static void give_response(struct httplearn *h, const struct http_txn *t) {
   for (size_t i = 0; i < t->nresp_hdrs; i++) {
@@ -320,7 +328,7 @@ static void give_response(struct httplearn *h, const struct http_txn *t) {
         if (!e) e = end;
         char name[24];
         snprintf(name, sizeof name, "segment:%d", ++seg);
-        if (e > p)
+        if (e > p && segment_is_value(p, (size_t)(e - p)))
           correl_give(h->cor, h->ep, CL_LOCATION, name, p, (size_t)(e - p));
         p = e;
       }
@@ -388,7 +396,9 @@ static const struct ref *value_ref(struct httplearn *h, enum correl_loc loc,
 static void put_value(struct httplearn *h, struct outbuf *o,
                       enum correl_loc loc, const char *name, const char *raw,
                       size_t rawn, const char *dec, size_t decn, int secret) {
-  const struct ref *r = value_ref(h, loc, name, dec, decn, 0);
+  const struct ref *r = loc == CL_PATH && !segment_is_value(dec, decn)
+                            ? NULL
+                            : value_ref(h, loc, name, dec, decn, 0);
   if (r) {
     out_add(o, "{{", 2);
     out_add(o, r->key, strlen(r->key));
