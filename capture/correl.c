@@ -217,6 +217,10 @@ int correl_give(struct correl *c, uint32_t ep, enum correl_loc loc,
   return 0;
 }
 
+int correl_has_values(const struct correl *c) {
+  return c->cur && c->cur->nvals > 0;
+}
+
 size_t correl_nrules(const struct correl *c) {
   return c->nrules;
 }

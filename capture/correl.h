@@ -70,6 +70,10 @@ int correl_find(struct correl *c, uint32_t ep, enum correl_loc loc,
 int correl_give(struct correl *c, uint32_t ep, enum correl_loc loc,
                 const char *name, const char *v, size_t n);
 
+/* 1 when the current exchange's session has values earlier responses
+ * gave (else no request value can match: callers skip the search). */
+int correl_has_values(const struct correl *c);
+
 /* 1 when a value is worth following: 4+ characters, or a number of 3+
  * digits; not "true", "false", "null". */
 int correl_worth(const char *v, size_t n);

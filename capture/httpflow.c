@@ -132,6 +132,7 @@ struct flowst {
   struct txn *pend, *pend_tail; /* requests by t_req_first */
   size_t npend;
   struct msg *orph[MAX_ORPHANS]; /* responses waiting for a request */
+  char client_ip[48];
   size_t norph;
 };
 
@@ -179,9 +180,13 @@ static struct txn *txn_new(struct dir *d) {
   memcpy(x->server, f->addr[1 - c], 16);
   x->client_port = f->port[c];
   x->server_port = f->port[1 - c];
-  if (!inet_ntop(x->af == 4 ? AF_INET : AF_INET6, x->client, x->client_ip,
-                 sizeof x->client_ip))
-    x->client_ip[0] = '\0';
+  /* The text of the client's address, made once per connection. */
+  struct flowst *fs = d->fs;
+  if (!fs->client_ip[0] &&
+      !inet_ntop(x->af == 4 ? AF_INET : AF_INET6, x->client, fs->client_ip,
+                 sizeof fs->client_ip))
+    fs->client_ip[0] = '\0';
+  memcpy(x->client_ip, fs->client_ip, sizeof x->client_ip);
   t->rq.t_first = d->ts;
   return t;
 }
@@ -479,11 +484,26 @@ static struct msg *cur_msg(struct dir *d) {
   return d->client ? (d->t ? &d->t->rq : NULL) : d->rs;
 }
 
+/* Response headers nothing downstream reads: not kept (the hot path
+ * copies every kept header). */
+static int response_noise(const char *n, size_t l) {
+#define IS(lit) (l == sizeof(lit) - 1 && memcmp(n, lit, sizeof(lit) - 1) == 0)
+  return IS("date") || IS("server") || IS("content-length") ||
+         IS("connection") || IS("keep-alive") || IS("etag") ||
+         IS("last-modified") || IS("accept-ranges") || IS("vary") ||
+         IS("expires") || IS("age") || IS("transfer-encoding");
+#undef IS
+}
+
 static int commit_header(struct dir *d) {
   if (!d->have_field) return 0;
   d->have_field = 0;
   struct msg *m = cur_msg(d);
   if (!m) return 0;
+  if (!d->client && response_noise(d->hname, d->hnlen)) {
+    d->hnlen = d->hvlen = 0;
+    return 0;
+  }
   int rc =
       msg_add_header(m, d->hname, d->hnlen, d->hval ? d->hval : "", d->hvlen);
   d->hnlen = d->hvlen = 0;
@@ -1052,14 +1072,11 @@ static void parse_chunk(struct dir *d, const uint8_t *p, size_t n) {
   size_t off = 0;
   while (off < n && d->mode == M_PARSE) {
     if (!d->in_msg) {
-      /* A message may start here: copy its head for the lenient path. */
+      /* A message may start here: its head is kept for the lenient path,
+       * but copied only when it does not end in this chunk (or fails). */
       d->head_len = 0;
       d->head_capped = 0;
       d->head_on = 1;
-    }
-    if (d->head_on && head_copy(d, p + off, n - off)) {
-      hf->oom = 1;
-      return;
     }
     size_t got = run_parser(d, p + off, n - off);
     enum http_errno e = HTTP_PARSER_ERRNO(&d->p);
@@ -1083,7 +1100,12 @@ static void parse_chunk(struct dir *d, const uint8_t *p, size_t n) {
       if (e == HPE_OK) return;
       continue;
     }
-    if (e == HPE_OK) return;
+    if (e == HPE_OK) {
+      if (d->head_on && d->in_msg && !d->head_done &&
+          head_copy(d, p + off, n - off))
+        hf->oom = 1;
+      return;
+    }
     if (e >= HPE_CB_message_begin && e <= HPE_CB_chunk_complete) {
       hf->oom = 1; /* our callbacks fail only when memory does */
       return;
@@ -1096,6 +1118,10 @@ static void parse_chunk(struct dir *d, const uint8_t *p, size_t n) {
     }
     if (!d->head_done) {
       /* Refused in the start line or the headers. */
+      if (d->head_on && head_copy(d, p + off, n - off)) {
+        hf->oom = 1;
+        return;
+      }
       off += lenient(d, p + off, n - off);
       if (d->mode == M_PARSE) continue;
       break;

@@ -109,9 +109,23 @@ static struct hep *hep_get(struct httplearn *h, uint32_t ep) {
 
 /* ---- headers that matter ---------------------------------------------- */
 
-static int hdr_is(const struct http_hdr *x, const char *name) {
-  size_t n = strlen(name);
-  return x->nlen == n && memcmp(x->name, name, n) == 0;
+/* Name tests are the hot path of header learning: the length of a
+ * literal is known at compile time, and memcmp runs only when it fits. */
+#define hdr_is(x, lit)                                                         \
+  ((x)->nlen == sizeof(lit) - 1 && memcmp((x)->name, lit, sizeof(lit) - 1) == 0)
+
+/* Headers every client sends that say nothing about the API. */
+static int hdr_common(const struct http_hdr *x) {
+  return hdr_is(x, "host") || hdr_is(x, "user-agent") ||
+         hdr_is(x, "connection") || hdr_is(x, "accept-language") ||
+         hdr_is(x, "accept-encoding") || hdr_is(x, "content-length") ||
+         hdr_is(x, "referer") || hdr_is(x, "date") || hdr_is(x, "server") ||
+         hdr_is(x, "keep-alive") || hdr_is(x, "transfer-encoding") ||
+         hdr_is(x, "etag") || hdr_is(x, "last-modified") ||
+         hdr_is(x, "expires") || hdr_is(x, "pragma") || hdr_is(x, "vary") ||
+         hdr_is(x, "if-modified-since") || hdr_is(x, "if-none-match") ||
+         hdr_is(x, "upgrade-insecure-requests") || hdr_is(x, "dnt") ||
+         hdr_is(x, "accept-ranges") || hdr_is(x, "age");
 }
 
 static int add_pair(struct topk *t, const char *name, size_t nlen,
@@ -167,6 +181,7 @@ static int learn_headers(struct httplearn *h, struct topk *t,
   for (size_t i = 0; i < n; i++) {
     const struct http_hdr *x = &hs[i];
     int rc = 0;
+    if (hdr_common(x)) continue;
     if (hdr_is(x, "content-type")) {
       size_t l = media_type(x->value, x->vlen, buf, sizeof buf);
       rc = add_pair(t, x->name, x->nlen, buf, l);
@@ -396,6 +411,12 @@ static const struct ref *value_ref(struct httplearn *h, enum correl_loc loc,
 static void put_value(struct httplearn *h, struct outbuf *o,
                       enum correl_loc loc, const char *name, const char *raw,
                       size_t rawn, const char *dec, size_t decn, int secret) {
+  if (!h->o.record) {
+    /* Only the correlation rules are learned. */
+    if (loc != CL_PATH || segment_is_value(dec, decn))
+      value_ref(h, loc, name, dec, decn, 0);
+    return;
+  }
   const struct ref *r = loc == CL_PATH && !segment_is_value(dec, decn)
                             ? NULL
                             : value_ref(h, loc, name, dec, decn, 0);
@@ -462,15 +483,13 @@ static void record_target(struct httplearn *h, struct outbuf *o,
 /* Header value for the record, or NULL when the header is not kept. */
 static int record_header(struct httplearn *h, const struct http_hdr *x,
                          struct outbuf *o) {
-  static const char *const plain[] = {
-      "user-agent",       "accept",       "accept-language",
-      "accept-encoding",  "content-type", "content-encoding",
-      "x-requested-with", "origin",       NULL};
-  for (size_t i = 0; plain[i]; i++)
-    if (hdr_is(x, plain[i])) {
-      out_add(o, x->value, x->vlen);
-      return 1;
-    }
+  if (hdr_is(x, "user-agent") || hdr_is(x, "accept") ||
+      hdr_is(x, "accept-language") || hdr_is(x, "accept-encoding") ||
+      hdr_is(x, "content-type") || hdr_is(x, "content-encoding") ||
+      hdr_is(x, "x-requested-with") || hdr_is(x, "origin")) {
+    out_add(o, x->value, x->vlen);
+    return 1;
+  }
   if (hdr_is(x, "authorization")) {
     size_t w = first_word(x->value, x->vlen);
     out_add(o, x->value, w);
@@ -781,7 +800,8 @@ int httplearn_add(struct httplearn *h, const struct http_txn *t, uint32_t ep,
   uint32_t index;
   if ((rc = correl_begin(h->cor, client_key, t->t_req_first, &session, &index)))
     return rc;
-  if ((rc = request_values(h, t, session, index, path, plen, query, qlen)))
+  if ((h->o.record || correl_has_values(h->cor)) &&
+      (rc = request_values(h, t, session, index, path, plen, query, qlen)))
     return rc;
   give_response(h, t);
   return 0;

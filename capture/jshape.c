@@ -16,6 +16,8 @@
 #define POOL 16        /* values kept per field */
 #define VALUE_MAX 64   /* longer values are cut */
 #define PATH_MAX_ 256
+#define SAMPLE_AFTER 256 /* bodies learned before sampling starts */
+#define SAMPLE 16        /* ... then one in SAMPLE */
 
 struct field {
   char *path;
@@ -26,7 +28,7 @@ struct field {
 
 struct jshape {
   uint64_t salt[2];
-  uint64_t bodies, invalid;
+  uint64_t bodies, invalid, seen;
   struct field *f;
   size_t n, cap;
 };
@@ -198,6 +200,9 @@ static int add_form(struct jshape *j, const char *p, size_t len) {
 }
 
 int jshape_add(struct jshape *j, const uint8_t *body, size_t len, int form) {
+  /* Shapes settle quickly: past the first bodies, one in SAMPLE is
+   * enough (presence and pools are over the bodies learned). */
+  if (j->seen++ >= SAMPLE_AFTER && j->seen % SAMPLE) return 0;
   j->bodies++;
   if (form) return add_form(j, (const char *)body, len);
   json_error_t e;
@@ -224,6 +229,10 @@ int jshape_add(struct jshape *j, const uint8_t *body, size_t len, int form) {
 
 uint64_t jshape_bodies(const struct jshape *j) {
   return j->bodies;
+}
+
+uint64_t jshape_seen(const struct jshape *j) {
+  return j->seen;
 }
 
 uint64_t jshape_invalid(const struct jshape *j) {

@@ -36,11 +36,15 @@ int jshape_new(const uint64_t salt[2], struct jshape **out);
 void jshape_free(struct jshape *j);
 
 /* Learns one body: JSON, or (form = 1) application/x-www-form-urlencoded.
+ * After 256 bodies, one in 16 is learned (shapes settle early; presence
+ * and pools are over the bodies learned).
  * Returns 0, ERR_PARSE when it is not valid JSON (counted, nothing
  * learned), or -ENOMEM. */
 int jshape_add(struct jshape *j, const uint8_t *body, size_t len, int form);
 
+/* Bodies learned from, and offered in all. */
 uint64_t jshape_bodies(const struct jshape *j);
+uint64_t jshape_seen(const struct jshape *j);
 uint64_t jshape_invalid(const struct jshape *j);
 size_t jshape_nfields(const struct jshape *j);
 const struct jshape_field *jshape_field(const struct jshape *j, size_t i);

@@ -60,6 +60,7 @@ struct reasm {
   struct conn **buckets;
   size_t nbuckets, nconns;
   struct list open, closed;
+  struct conn *last; /* the connection of the last segment */
   int64_t clock;
   struct reasm_stats st;
 };
@@ -172,6 +173,7 @@ static void free_segs(struct reasm *r, struct half *h) {
 
 /* Forgets a closed connection entirely. */
 static void conn_destroy(struct reasm *r, struct conn *c) {
+  if (r->last == c) r->last = NULL;
   list_remove(&r->closed, c);
   table_remove(r, c);
   free_segs(r, &c->h[0]);
@@ -526,9 +528,16 @@ int reasm_feed(struct reasm *r, const struct pkt *p) {
     r->clock = p->ts_us;
     expire(r);
   }
-  uint64_t hash = key_hash(p);
-  int dir = 0;
-  struct conn *c = table_find(r, p, hash, &dir);
+  /* Consecutive segments often belong to the same connection: try the
+   * last one before hashing. */
+  int dir = -1;
+  struct conn *c = r->last;
+  if (c) dir = conn_dir(c, p);
+  uint64_t hash = dir >= 0 ? c->hash : key_hash(p);
+  if (dir < 0) {
+    dir = 0;
+    c = table_find(r, p, hash, &dir);
+  }
   int has_data = p->len || p->missing;
   if (c && c->closed) {
     /* A new SYN on a closed 4-tuple starts a new connection (port
@@ -547,6 +556,7 @@ int reasm_feed(struct reasm *r, const struct pkt *p) {
     dir = conn_dir(c, p);
   }
   c->pkts++;
+  r->last = c;
   if (p->ts_us > c->pub.last_ts) c->pub.last_ts = p->ts_us;
   if (r->open.tail != c) {
     list_remove(&r->open, c);
