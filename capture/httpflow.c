@@ -237,10 +237,15 @@ static const char *msg_header(const struct msg *m, const char *name,
   return NULL;
 }
 
+/* Case-insensitive search of a lower-case token (media types, codings). */
 static int has_token(const char *v, size_t len, const char *tok) {
   size_t tl = strlen(tok);
-  for (size_t i = 0; i + tl <= len; i++)
+  char first = tok[0];
+  for (size_t i = 0; i + tl <= len; i++) {
+    char c = v[i];
+    if ((c | 0x20) != first) continue;
     if (strncasecmp(v + i, tok, tl) == 0) return 1;
+  }
   return 0;
 }
 

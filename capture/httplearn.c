@@ -22,8 +22,11 @@
 #define MAX_REFS 32   /* references in one recorded request */
 #define VAL_MAX 512   /* values compared or rewritten up to this length */
 #define OUT_MAX 65536 /* a recorded target or header at most */
+#define HDR_SAMPLE_AFTER 1024
+#define HDR_SAMPLE 8
 
 struct hep {
+  uint64_t exchanges;
   struct topk *hdr[2]; /* "name\x1fvalue" */
   struct topk *host;
   struct jshape *js[2];
@@ -129,14 +132,14 @@ static int hdr_common(const struct http_hdr *x) {
 }
 
 static int add_pair(struct topk *t, const char *name, size_t nlen,
-                    const char *v, size_t vlen) {
+                    const char *v, size_t vlen, uint64_t w) {
   char buf[64 + 1 + HVAL_MAX];
   if (nlen > 64) nlen = 64;
   if (vlen > HVAL_MAX) vlen = HVAL_MAX;
   memcpy(buf, name, nlen);
   buf[nlen] = '\x1f';
   memcpy(buf + nlen + 1, v, vlen);
-  return topk_add(t, buf, nlen + 1 + vlen, 1);
+  return topk_add(t, buf, nlen + 1 + vlen, w);
 }
 
 /* Length of a media type without parameters, lower-cased into out. */
@@ -158,7 +161,7 @@ static size_t first_word(const char *v, size_t n) {
 }
 
 static int cookie_names(struct topk *t, const char *name, const char *v,
-                        size_t n, int set_cookie) {
+                        size_t n, int set_cookie, uint64_t w) {
   const char *p = v, *end = v + n;
   while (p < end) {
     while (p < end && (*p == ' ' || *p == ';')) p++;
@@ -166,7 +169,7 @@ static int cookie_names(struct topk *t, const char *name, const char *v,
     if (!semi) semi = end;
     const char *eq = memchr(p, '=', (size_t)(semi - p));
     if (eq && eq > p) {
-      int rc = add_pair(t, name, strlen(name), p, (size_t)(eq - p));
+      int rc = add_pair(t, name, strlen(name), p, (size_t)(eq - p), w);
       if (rc) return rc;
     }
     if (set_cookie) break; /* the attributes after are not cookies */
@@ -176,7 +179,8 @@ static int cookie_names(struct topk *t, const char *name, const char *v,
 }
 
 static int learn_headers(struct httplearn *h, struct topk *t,
-                         const struct http_hdr *hs, size_t n, int response) {
+                         const struct http_hdr *hs, size_t n, int response,
+                         uint64_t w) {
   char buf[HVAL_MAX];
   for (size_t i = 0; i < n; i++) {
     const struct http_hdr *x = &hs[i];
@@ -184,32 +188,32 @@ static int learn_headers(struct httplearn *h, struct topk *t,
     if (hdr_common(x)) continue;
     if (hdr_is(x, "content-type")) {
       size_t l = media_type(x->value, x->vlen, buf, sizeof buf);
-      rc = add_pair(t, x->name, x->nlen, buf, l);
+      rc = add_pair(t, x->name, x->nlen, buf, l, w);
     } else if (hdr_is(x, "content-encoding") || hdr_is(x, "accept") ||
                hdr_is(x, "x-requested-with") ||
                (response && hdr_is(x, "cache-control"))) {
-      rc = add_pair(t, x->name, x->nlen, x->value, x->vlen);
+      rc = add_pair(t, x->name, x->nlen, x->value, x->vlen, w);
     } else if (hdr_is(x, "authorization") || hdr_is(x, "www-authenticate") ||
                hdr_is(x, "proxy-authorization")) {
       /* The scheme only: the credential is never stored. */
       rc = add_pair(t, x->name, x->nlen, x->value,
-                    first_word(x->value, x->vlen));
-      if (!response) h->hdr_dropped[0]++;
+                    first_word(x->value, x->vlen), w);
+      if (!response) h->hdr_dropped[0] += w;
     } else if (hdr_is(x, "cookie") || hdr_is(x, "set-cookie")) {
-      rc = cookie_names(t, x->name, x->value, x->vlen, response);
-      if (!response) h->hdr_dropped[1]++;
+      rc = cookie_names(t, x->name, x->value, x->vlen, response, w);
+      if (!response) h->hdr_dropped[1] += w;
     } else if (hdr_is(x, "location")) {
-      rc = add_pair(t, x->name, x->nlen, "", 0);
+      rc = add_pair(t, x->name, x->nlen, "", 0, w);
     } else if (redact_is_secret_name(x->name, x->nlen)) {
-      rc = add_pair(t, x->name, x->nlen, "", 0);
-      h->hdr_dropped[2]++;
+      rc = add_pair(t, x->name, x->nlen, "", 0, w);
+      h->hdr_dropped[2] += w;
     } else if (x->nlen > 2 && memcmp(x->name, "x-", 2) == 0 &&
                !hdr_is(x, "x-forwarded-for") && !hdr_is(x, "x-real-ip") &&
                strncmp(x->name, "x-forwarded-", 12) != 0) {
       int secret = redact_is_secret_value(x->value, x->vlen);
       rc = add_pair(t, x->name, x->nlen, secret ? "" : x->value,
-                    secret ? 0 : x->vlen);
-      if (secret) h->hdr_dropped[2]++;
+                    secret ? 0 : x->vlen, w);
+      if (secret) h->hdr_dropped[2] += w;
     }
     if (rc) return rc;
   }
@@ -221,7 +225,7 @@ static int is_json(const struct http_hdr *hs, size_t n) {
   const char *ct = httpflow_header(hs, n, "content-type", &l);
   if (!ct) return 0;
   for (size_t i = 0; i + 4 <= l; i++)
-    if (strncasecmp(ct + i, "json", 4) == 0) return 1;
+    if ((ct[i] | 0x20) == 'j' && strncasecmp(ct + i, "json", 4) == 0) return 1;
   return 0;
 }
 
@@ -781,9 +785,19 @@ int httplearn_add(struct httplearn *h, const struct http_txn *t, uint32_t ep,
   int rc;
   if (host && n && (rc = topk_add(e->host, host, n > 255 ? 255 : n, 1)))
     return rc;
-  if ((rc = learn_headers(h, e->hdr[0], t->req_hdrs, t->nreq_hdrs, 0)) ||
-      (rc = learn_headers(h, e->hdr[1], t->resp_hdrs, t->nresp_hdrs, 1)))
+  /* Headers settle fast too: past HDR_SAMPLE_AFTER exchanges of an
+   * endpoint, one in HDR_SAMPLE is learned, counted HDR_SAMPLE times. */
+  uint64_t weight = 1;
+  if (e->exchanges++ >= HDR_SAMPLE_AFTER) {
+    if (e->exchanges % HDR_SAMPLE) goto bodies;
+    weight = HDR_SAMPLE;
+  }
+  if ((rc =
+           learn_headers(h, e->hdr[0], t->req_hdrs, t->nreq_hdrs, 0, weight)) ||
+      (rc =
+           learn_headers(h, e->hdr[1], t->resp_hdrs, t->nresp_hdrs, 1, weight)))
     return rc;
+bodies:
   if (t->req_body && !t->req_body_cut) {
     int form = is_form(t->req_hdrs, t->nreq_hdrs);
     if (form || is_json(t->req_hdrs, t->nreq_hdrs)) {
