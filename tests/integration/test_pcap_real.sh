@@ -108,6 +108,18 @@ if [ -f "$f" ]; then
     test "$(meta "$WORK/cut.db" pcap_requests)" -gt 0
 fi
 
+# A BPF filter applies to files too.
+f="$dir/zeek__pipelined-requests.pcap"
+if [ -f "$f" ]; then
+  "$MIMIC" capture -q --filter 'tcp port 80' -o "$WORK/f80.db" "$f"
+  check "--filter 'tcp port 80': the 5 requests" 5 "$(meta "$WORK/f80.db" pcap_requests)"
+  rc=$(run_status "$MIMIC" capture -q --filter 'tcp port 1' -o "$WORK/f1.db" "$f")
+  check "--filter that matches nothing: no model (exit 1)" 1 "$rc"
+  rc=$(run_status "$MIMIC" capture -q --filter 'tcp port (' -o "$WORK/fx.db" "$f")
+  check "a bad --filter is refused" 1 "$rc"
+  check_true "... with libpcap's reason" grep -q -- "--filter" "$WORK/last.err"
+fi
+
 # Completeness is visible: the lossy capture says so, in the model and in
 # inspect.
 f="$dir/zeek__1000-requests-one-dropped-response.pcap.gz"
