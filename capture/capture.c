@@ -14,6 +14,7 @@
 #include "err.h"
 #include "hash.h"
 #include "half.h"
+#include "httplearn.h"
 #include "input.h"
 #include "learn.h"
 #include "model.h"
@@ -84,6 +85,7 @@ struct run {
   struct source *src;
   size_t nsrc;
   struct learn *learn;
+  struct httplearn *hl; /* packets: headers, bodies, correlations, trace */
   struct sessionizer *sess;
   struct half *half; /* split-half baseline for compare */
   pcre2_code *include, *exclude;
@@ -533,8 +535,13 @@ static int process(struct run *r, struct source *s) {
       .status =
           rec->status > 0 && rec->status < 1000 ? (uint16_t)rec->status : 0,
   };
-  if (s->txn) /* think time starts when the response ended */
+  if (s->txn) { /* think time starts when the response ended */
     ev.lat_us = s->end_us >= rec->ts_us ? s->end_us - rec->ts_us : -1;
+    if (r->hl &&
+        (rc = httplearn_add(r->hl, s->txn, ep, ev.client, rec->path.p,
+                            rec->path.len, rec->query.p, rec->query.len)))
+      return rc;
+  }
   if (ev.res_us > r->res_max) r->res_max = ev.res_us;
   if (rec->ts_us < r->t_min) r->t_min = rec->ts_us;
   if (rec->ts_us > r->t_max) r->t_max = rec->ts_us;
@@ -817,6 +824,7 @@ static void cleanup_run(struct run *r) {
   free(r->src);
   sess_free(r->sess);
   half_free(r->half);
+  httplearn_free(r->hl);
   learn_free(r->learn);
   free(r->spill_dir);
   pcre2_code_free(r->include);
@@ -932,6 +940,16 @@ int capture_run(const struct capture_opts *o) {
     say(&r, "capturing on %s%s%s (Ctrl-C to stop)", o->iface,
         o->filter ? ", filter " : "", o->filter ? o->filter : "");
   }
+  for (size_t i = 0; i < r.nsrc && !r.hl; i++) {
+    if (!r.src[i].pc) continue;
+    struct httplearn_opts ho = {.record = o->record, .idle_us = o->idle_us};
+    memcpy(ho.salt, lo.salt, sizeof ho.salt);
+    if ((rc = httplearn_new(&ho, &r.hl))) goto nomem;
+  }
+  if (o->record && !r.hl) {
+    warn(&r, "error: --record needs packets (a capture file or --iface)");
+    goto out;
+  }
 
   struct sigaction sa = {0}, old_int, old_term;
   sa.sa_handler = on_signal;
@@ -1039,6 +1057,7 @@ int capture_run(const struct capture_opts *o) {
   size_t nfinal;
   const int32_t *final = learn_final_ids(r.learn, &nfinal);
   if ((rc = half_finish(r.half, final, nfinal, m))) goto nomem_sig;
+  if (r.hl && (rc = httplearn_finish(r.hl, r.learn, m))) goto nomem_sig;
   if ((rc = fill_meta(&r, m, lines, requests, filtered, directives)) ||
       (rc = fill_sources(&r, m)))
     goto nomem_sig;

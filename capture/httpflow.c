@@ -8,16 +8,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
+#include <stdio.h>
 
 #include "pcapsrc.h"
 
-#define TARGET_CAP 8192 /* request target bytes kept */
-#define HNAME_CAP 64    /* header name bytes kept */
-#define HVAL_CAP 4096   /* header value bytes kept */
-#define MAX_HDRS 64     /* headers kept per message */
-#define HEAD_CAP 16384  /* message head copied for the lenient path */
-#define MAX_ORPHANS 8   /* responses waiting for their request */
-#define CLASSIFY_MAX 24 /* bytes looked at to classify a stream */
+#define TARGET_CAP 8192  /* request target bytes kept */
+#define HNAME_CAP 64     /* header name bytes kept */
+#define HVAL_CAP 4096    /* header value bytes kept */
+#define MAX_HDRS 64      /* headers kept per message */
+#define HEAD_CAP 16384   /* message head copied for the lenient path */
+#define MAX_ORPHANS 8    /* responses waiting for their request */
+#define CLASSIFY_MAX 24  /* bytes looked at to classify a stream */
+#define RESYNC_CARRY 512 /* bytes kept across chunks while resynchronising */
 
 /* ---- messages and transactions ------------------------------------------ */
 
@@ -37,7 +39,8 @@ struct msg {
   size_t blen;
   int body_cut, keep_body;
   int64_t t_first, t_last;
-  uint64_t head_bytes, body_wire;
+  uint64_t wire;      /* bytes of the whole message on the wire */
+  uint64_t body_wire; /* body bytes (after de-chunking) */
   int status, major, minor, lenient;
 };
 
@@ -47,6 +50,7 @@ struct txn {
   struct msg *rs; /* the response, once complete */
   int req_head, req_done, claimed, dropped;
   int passed; /* no answer will come: a later request's was seen */
+  int in_ready;
   struct http_txn pub;
   struct http_hdr *pubh; /* headers for pub, built when handed out */
 };
@@ -62,6 +66,18 @@ enum mode {
 };
 
 struct flowst;
+
+#define WAIT_CAP (64 << 10) /* bytes kept while the roles are unknown */
+#define WAIT_CHUNKS 64
+
+struct waitbuf {
+  size_t len, nchunks;
+  struct {
+    int64_t ts;
+    size_t len;
+  } chunk[WAIT_CHUNKS];
+  uint8_t data[WAIT_CAP];
+};
 
 struct dir {
   http_parser p;
@@ -94,8 +110,16 @@ struct dir {
   int head_on;
   /* skipping */
   uint64_t skip_left;
-  int nl;        /* M_SKIP_HEAD: 1 after "\n", 2 after "\n\r" */
-  uint64_t seen; /* bytes delivered */
+  size_t head_skip;           /* M_SKIP_HEAD: blank lines before the head */
+  uint64_t seen;              /* bytes delivered */
+  uint64_t parsed;            /* bytes consumed by the parser so far */
+  uint64_t msg_start;         /* ... when the current message began */
+  int completed;              /* the parser just finished a message */
+  uint8_t cbuf[CLASSIFY_MAX]; /* first bytes, until they can be classified */
+  uint8_t *rcarry;            /* M_RESYNC: the last bytes seen (RESYNC_CARRY) */
+  struct waitbuf *wait;       /* M_WAIT: bytes kept until the roles are known */
+  size_t rclen;
+  size_t clen;
 };
 
 struct flowst {
@@ -108,6 +132,7 @@ struct flowst {
   struct txn *pend, *pend_tail; /* requests by t_req_first */
   size_t npend;
   struct msg *orph[MAX_ORPHANS]; /* responses waiting for a request */
+  char client_ip[48];
   size_t norph;
 };
 
@@ -155,9 +180,13 @@ static struct txn *txn_new(struct dir *d) {
   memcpy(x->server, f->addr[1 - c], 16);
   x->client_port = f->port[c];
   x->server_port = f->port[1 - c];
-  if (!inet_ntop(x->af == 4 ? AF_INET : AF_INET6, x->client, x->client_ip,
-                 sizeof x->client_ip))
-    x->client_ip[0] = '\0';
+  /* The text of the client's address, made once per connection. */
+  struct flowst *fs = d->fs;
+  if (!fs->client_ip[0] &&
+      !inet_ntop(x->af == 4 ? AF_INET : AF_INET6, x->client, fs->client_ip,
+                 sizeof fs->client_ip))
+    fs->client_ip[0] = '\0';
+  memcpy(x->client_ip, fs->client_ip, sizeof x->client_ip);
   t->rq.t_first = d->ts;
   return t;
 }
@@ -208,10 +237,15 @@ static const char *msg_header(const struct msg *m, const char *name,
   return NULL;
 }
 
+/* Case-insensitive search of a lower-case token (media types, codings). */
 static int has_token(const char *v, size_t len, const char *tok) {
   size_t tl = strlen(tok);
-  for (size_t i = 0; i + tl <= len; i++)
+  char first = tok[0];
+  for (size_t i = 0; i + tl <= len; i++) {
+    char c = v[i];
+    if ((c | 0x20) != first) continue;
     if (strncasecmp(v + i, tok, tl) == 0) return 1;
+  }
   return 0;
 }
 
@@ -293,6 +327,16 @@ static int line_ended(const char *p, size_t n, size_t tok) {
   return tok < n; /* something (space or end of line) followed it */
 }
 
+/* 1 while p[0..n) may still grow into a start line or a TLS record. */
+static int maybe_prefix(const uint8_t *p, size_t n) {
+  if (n == 1 && p[0] == 0x16) return 1;
+  for (size_t i = 0; i < n; i++)
+    if (!((p[i] >= 'A' && p[i] <= 'Z') || p[i] == '_' || p[i] == '-' ||
+          p[i] == '/'))
+      return 0;
+  return 1;
+}
+
 /* What the first bytes of a direction are. */
 static int classify(const uint8_t *p, size_t n) {
   if (n >= 2 && p[0] == 0x16 && p[1] == 0x03) return K_TLS;
@@ -307,6 +351,8 @@ static int classify(const uint8_t *p, size_t n) {
  */
 
 static void ready_push(struct httpflow *hf, struct txn *t) {
+  if (t->in_ready) abort();
+  t->in_ready = 1;
   t->next = NULL;
   t->prev = NULL;
   if (hf->ready_tail)
@@ -344,6 +390,7 @@ static void emit(struct flowst *fs, struct txn *t) {
 
 /* Requests are kept in the order they started. */
 static void pend_insert(struct flowst *fs, struct txn *t) {
+
   struct txn *after = fs->pend_tail;
   while (after && after->rq.t_first > t->rq.t_first) after = after->prev;
   t->prev = after;
@@ -360,8 +407,11 @@ static void pend_insert(struct flowst *fs, struct txn *t) {
   if (fs->npend > fs->hf->o.max_pending) {
     /* Too many without an answer: the oldest goes out unanswered. */
     struct txn *old = fs->pend;
-    old->claimed = old->passed = 1;
-    if (old->req_done) emit(fs, old);
+    while (old && (old->claimed || !old->req_done)) old = old->next;
+    if (old) {
+      old->claimed = old->passed = 1;
+      emit(fs, old);
+    }
   }
 }
 
@@ -389,6 +439,19 @@ static void attach(struct flowst *fs, struct txn *t, struct msg *rs) {
 /* A request head is complete: responses that were waiting for it (the
  * capture had them first) may now be paired. */
 static void pair_orphans(struct flowst *fs) {
+  /* A response whose head came before its request's is still being read:
+   * it may claim the request now. */
+  for (int i = 0; i < 2; i++) {
+    struct dir *d = &fs->d[i];
+    if (d->client || !d->rs || !d->head_done || d->claim) continue;
+    if (d->rs->status >= 100 && d->rs->status < 200 && d->rs->status != 101)
+      continue;
+    struct txn *t = pair_candidate(fs, d->rs->t_first, 0);
+    if (t) {
+      t->claimed = 1;
+      d->claim = t;
+    }
+  }
   while (fs->norph) {
     struct msg *rs = fs->orph[0];
     struct txn *t = pair_candidate(fs, rs->t_first, 0);
@@ -426,11 +489,26 @@ static struct msg *cur_msg(struct dir *d) {
   return d->client ? (d->t ? &d->t->rq : NULL) : d->rs;
 }
 
+/* Response headers nothing downstream reads: not kept (the hot path
+ * copies every kept header). */
+static int response_noise(const char *n, size_t l) {
+#define IS(lit) (l == sizeof(lit) - 1 && memcmp(n, lit, sizeof(lit) - 1) == 0)
+  return IS("date") || IS("server") || IS("content-length") ||
+         IS("connection") || IS("keep-alive") || IS("etag") ||
+         IS("last-modified") || IS("accept-ranges") || IS("vary") ||
+         IS("expires") || IS("age") || IS("transfer-encoding");
+#undef IS
+}
+
 static int commit_header(struct dir *d) {
   if (!d->have_field) return 0;
   d->have_field = 0;
   struct msg *m = cur_msg(d);
   if (!m) return 0;
+  if (!d->client && response_noise(d->hname, d->hnlen)) {
+    d->hnlen = d->hvlen = 0;
+    return 0;
+  }
   int rc =
       msg_add_header(m, d->hname, d->hnlen, d->hval ? d->hval : "", d->hvlen);
   d->hnlen = d->hvlen = 0;
@@ -547,7 +625,6 @@ static int on_headers_complete(http_parser *p) {
   fs->http = 1;
   struct msg *m = cur_msg(d);
   if (!m) return 0;
-  m->head_bytes = p->nread;
   m->major = p->http_major;
   m->minor = p->http_minor;
   int skip_body = 0;
@@ -572,6 +649,7 @@ static int on_headers_complete(http_parser *p) {
         /* Older requests passed over after a gap lost their answer. */
         for (struct txn *x = fs->pend, *nx; x && x != t; x = nx) {
           nx = x->next;
+          if (x->claimed) continue;
           x->claimed = x->passed = 1;
           if (x->req_done) emit(fs, x);
         }
@@ -676,12 +754,24 @@ static void end_inflate(struct dir *d, struct msg *m) {
   d->z = NULL;
 }
 
+/* The parser finished a message: it stops here (paused), so the caller
+ * knows where the next one starts and how long this one was; the message
+ * is put in its place by finish_message. */
 static int on_message_complete(http_parser *p) {
   struct dir *d = p->data;
-  struct flowst *fs = d->fs;
   d->in_msg = 0;
+  d->completed = 1;
+  http_parser_pause(p, 1);
+  return 0;
+}
+
+static void finish_message(struct dir *d) {
+  struct flowst *fs = d->fs;
+  d->completed = 0;
   struct msg *m = cur_msg(d);
   end_inflate(d, m);
+  if (m) m->wire = d->parsed - d->msg_start;
+  d->msg_start = d->parsed;
   if (d->client) {
     struct txn *t = d->t;
     d->t = NULL;
@@ -689,14 +779,17 @@ static int on_message_complete(http_parser *p) {
       /* Messages count once whole, as Wireshark counts them once
        * reassembled; one cut by a gap counts as dropped instead. */
       count_request(fs->hf, t->rq.arena + t->rq.method_off, t->rq.method_len);
-      t->rq.t_last = d->ts;
+      /* Reordered segments keep their own times: the last byte may have
+       * been captured before the first. */
+      t->rq.t_last = d->ts > t->rq.t_first ? d->ts : t->rq.t_first;
       t->req_done = 1;
       if (t->rs || t->passed) emit(fs, t);
     }
   } else if (m) {
-    m->t_last = d->ts;
+    m->t_last = d->ts > m->t_first ? d->ts : m->t_first;
     d->rs = NULL;
     fs->hf->st.responses++;
+
     if (m->status >= 100 && m->status < 200 && m->status != 101) {
       fs->hf->st.interim++;
       msg_free(m);
@@ -712,9 +805,22 @@ static int on_message_complete(http_parser *p) {
       free(m);
     }
   }
-  /* Stop here so the caller knows where the next message starts. */
-  http_parser_pause(p, 1);
-  return 0;
+}
+
+/* Runs the parser over p[0..n) (n = 0: the end of the stream) up to the
+ * end of a message at most. Returns the bytes consumed; the parser's
+ * error, if any, is left in d->p. */
+static size_t run_parser(struct dir *d, const uint8_t *p, size_t n) {
+  struct httpflow *hf = d->fs->hf;
+  size_t got = http_parser_execute(
+      &d->p, d->client ? &hf->req_set : &hf->resp_set, (const char *)p, n);
+  d->parsed += got;
+  if (HTTP_PARSER_ERRNO(&d->p) == HPE_PAUSED) {
+    http_parser_pause(&d->p, 0);
+    d->p.http_errno = HPE_PAUSED; /* for the caller to see */
+  }
+  if (d->completed) finish_message(d);
+  return got;
 }
 
 /* ---- the per-direction state machine
@@ -771,11 +877,14 @@ static void start_parser(struct dir *d) {
   d->head_on = 1;
   d->head_len = 0;
   d->head_capped = 0;
+  d->msg_start = d->parsed;
+  d->completed = 0;
 }
 
 static void enter_resync(struct dir *d) {
   d->fs->hf->st.resyncs++;
   d->mode = M_RESYNC;
+  d->rclen = 0;
 }
 
 /* Copies bytes of the current message head for the lenient path. */
@@ -868,7 +977,7 @@ static size_t lenient(struct dir *d, const uint8_t *p, size_t n) {
       return n;
     }
     m->lenient = 1;
-    m->t_last = d->ts;
+    m->t_last = d->ts > m->t_first ? d->ts : m->t_first;
     t->req_head = 1;
     t->req_done = 1;
     count_request(hf, h + s, tok);
@@ -900,7 +1009,7 @@ static size_t lenient(struct dir *d, const uint8_t *p, size_t n) {
     }
     m->status = status >= 100 && status <= 599 ? status : 0;
     m->lenient = 1;
-    m->t_last = d->ts;
+    m->t_last = d->ts > m->t_first ? d->ts : m->t_first;
     m->body_wire = 0;
     hf->st.responses++;
     fs->http = 1;
@@ -921,6 +1030,9 @@ static size_t lenient(struct dir *d, const uint8_t *p, size_t n) {
     }
   } else {
     hf->st.junk++;
+    if (getenv("HF_DEBUG"))
+      fprintf(stderr, "junk client=%d: %.*s\n", d->client,
+              (int)(hl > 40 ? 40 : hl), h);
     /* The message being built (parser callbacks) is abandoned. */
     if (d->client && d->t) {
       txn_free(d->t);
@@ -943,7 +1055,7 @@ static size_t lenient(struct dir *d, const uint8_t *p, size_t n) {
   }
   if (!e) {
     d->mode = M_SKIP_HEAD;
-    d->nl = 0;
+    d->head_skip = s;
     return n;
   }
   e += s;
@@ -965,21 +1077,16 @@ static void parse_chunk(struct dir *d, const uint8_t *p, size_t n) {
   size_t off = 0;
   while (off < n && d->mode == M_PARSE) {
     if (!d->in_msg) {
-      /* A message may start here: copy its head for the lenient path. */
+      /* A message may start here: its head is kept for the lenient path,
+       * but copied only when it does not end in this chunk (or fails). */
       d->head_len = 0;
       d->head_capped = 0;
       d->head_on = 1;
     }
-    if (d->head_on && head_copy(d, p + off, n - off)) {
-      hf->oom = 1;
-      return;
-    }
-    size_t got =
-        http_parser_execute(&d->p, d->client ? &hf->req_set : &hf->resp_set,
-                            (const char *)p + off, n - off);
+    size_t got = run_parser(d, p + off, n - off);
     enum http_errno e = HTTP_PARSER_ERRNO(&d->p);
+    if (e == HPE_PAUSED) d->p.http_errno = HPE_OK;
     if (e == HPE_PAUSED || (e == HPE_OK && d->p.upgrade)) {
-      if (e == HPE_PAUSED) http_parser_pause(&d->p, 0);
       off += got;
       if (!d->client && (d->p.upgrade || d->tunnel)) {
         /* 101 or CONNECT accepted: what follows is another protocol. */
@@ -998,7 +1105,12 @@ static void parse_chunk(struct dir *d, const uint8_t *p, size_t n) {
       if (e == HPE_OK) return;
       continue;
     }
-    if (e == HPE_OK) return;
+    if (e == HPE_OK) {
+      if (d->head_on && d->in_msg && !d->head_done &&
+          head_copy(d, p + off, n - off))
+        hf->oom = 1;
+      return;
+    }
     if (e >= HPE_CB_message_begin && e <= HPE_CB_chunk_complete) {
       hf->oom = 1; /* our callbacks fail only when memory does */
       return;
@@ -1011,6 +1123,10 @@ static void parse_chunk(struct dir *d, const uint8_t *p, size_t n) {
     }
     if (!d->head_done) {
       /* Refused in the start line or the headers. */
+      if (d->head_on && head_copy(d, p + off, n - off)) {
+        hf->oom = 1;
+        return;
+      }
       off += lenient(d, p + off, n - off);
       if (d->mode == M_PARSE) continue;
       break;
@@ -1070,27 +1186,31 @@ static void dir_data(struct dir *d, const uint8_t *p, size_t n) {
   while (n) {
     switch (d->mode) {
     case M_PARSE: parse_chunk(d, p, n); return;
-    case M_SKIP_HEAD:
-      for (size_t i = 0; i < n; i++) {
-        char c = (char)p[i];
-        if (c == '\n') {
-          if (d->nl == 1 || d->nl == 2) {
-            d->nl = 0;
-            /* Content-Length is unknown here (the head was too long to
-             * keep): assume none. */
-            start_parser(d);
-            p += i + 1;
-            n -= i + 1;
-            goto next;
-          }
-          d->nl = 1;
-        } else if (c == '\r' && d->nl == 1) {
-          d->nl = 2;
-        } else {
-          d->nl = 0;
-        }
+    case M_SKIP_HEAD: {
+      /* Keep copying the head: its Content-Length says what to skip. */
+      size_t before = d->head_len;
+      if (head_copy(d, p, n)) {
+        d->fs->hf->oom = 1;
+        return;
       }
-      return;
+      size_t e = head_end(d->head + d->head_skip, d->head_len - d->head_skip);
+      if (!e) {
+        if (d->head_capped) enter_resync(d);
+        return;
+      }
+      e += d->head_skip;
+      int64_t cl = raw_content_length(d->head, e);
+      size_t at = e > before ? e - before : 0;
+      if (cl > 0) {
+        d->mode = M_SKIP_BODY;
+        d->skip_left = (uint64_t)cl;
+      } else {
+        start_parser(d);
+      }
+      p += at;
+      n -= at;
+      break;
+    }
     case M_SKIP_BODY:
       if (d->skip_left >= n) {
         d->skip_left -= n;
@@ -1103,8 +1223,44 @@ static void dir_data(struct dir *d, const uint8_t *p, size_t n) {
       start_parser(d);
       break;
     case M_RESYNC: {
+      /* A start line may straddle chunks: look at the end of the last
+       * chunk joined to the start of this one first. */
+      if (d->rclen) {
+        uint8_t join[2 * RESYNC_CARRY];
+        size_t head = n < RESYNC_CARRY ? n : RESYNC_CARRY;
+        memcpy(join, d->rcarry, d->rclen);
+        memcpy(join + d->rclen, p, head);
+        size_t at = resync_scan(d, join, d->rclen + head);
+        if (at < d->rclen) {
+          size_t k = d->rclen - at;
+          uint8_t carried[RESYNC_CARRY];
+          memcpy(carried, d->rcarry + at, k);
+          d->rclen = 0;
+          start_parser(d);
+          dir_data(d, carried, k);
+          continue;
+        }
+      }
       size_t at = resync_scan(d, p, n);
-      if (at >= n) return;
+      if (at >= n) {
+        /* Keep the tail for the next chunk. */
+        if (!d->rcarry && !(d->rcarry = malloc(RESYNC_CARRY))) {
+          d->fs->hf->oom = 1;
+          return;
+        }
+        if (n >= RESYNC_CARRY) {
+          memcpy(d->rcarry, p + n - RESYNC_CARRY, RESYNC_CARRY);
+          d->rclen = RESYNC_CARRY;
+        } else {
+          size_t keep =
+              d->rclen + n > RESYNC_CARRY ? RESYNC_CARRY - n : d->rclen;
+          memmove(d->rcarry, d->rcarry + d->rclen - keep, keep);
+          memcpy(d->rcarry + keep, p, n);
+          d->rclen = keep + n;
+        }
+        return;
+      }
+      d->rclen = 0;
       start_parser(d);
       p += at;
       n -= at;
@@ -1114,7 +1270,6 @@ static void dir_data(struct dir *d, const uint8_t *p, size_t n) {
     case M_OFF:
     case M_WAIT: return;
     }
-  next:;
   }
 }
 
@@ -1137,6 +1292,37 @@ static struct flowst *flow_state(struct httpflow *hf, struct reasm_flow *f) {
   }
   f->user = fs;
   return fs;
+}
+
+/* A direction that spoke first without a recognisable start keeps its
+ * bytes (bounded) until the other side tells the roles; then they are
+ * searched for a message start. */
+static void wait_keep(struct dir *d, const uint8_t *p, size_t n, int64_t ts) {
+  if (!n) return;
+  struct waitbuf *w = d->wait;
+  if (!w && !(w = d->wait = calloc(1, sizeof *w))) {
+    d->fs->hf->oom = 1;
+    return;
+  }
+  if (w->nchunks == WAIT_CHUNKS || w->len + n > WAIT_CAP) return;
+  memcpy(w->data + w->len, p, n);
+  w->chunk[w->nchunks].ts = ts;
+  w->chunk[w->nchunks].len = n;
+  w->nchunks++;
+  w->len += n;
+}
+
+static void wait_replay(struct dir *d) {
+  struct waitbuf *w = d->wait;
+  if (!w) return;
+  d->wait = NULL;
+  size_t off = 0;
+  for (size_t i = 0; i < w->nchunks; i++) {
+    d->ts = w->chunk[i].ts;
+    dir_data(d, w->data + off, w->chunk[i].len);
+    off += w->chunk[i].len;
+  }
+  free(w);
 }
 
 static void set_roles(struct flowst *fs, int client_dir) {
@@ -1174,8 +1360,16 @@ static void on_data(void *arg, struct reasm_flow *f, int dir, const uint8_t *p,
   struct dir *d = &fs->d[dir];
   d->ts = ts;
   d->seen += n;
-  if (d->mode == M_WAIT) {
-    int k = classify(p, n < CLASSIFY_MAX ? n : CLASSIFY_MAX);
+  if (d->mode == M_WAIT && !fs->klass[dir]) {
+    /* The first bytes decide what the direction is; a first segment too
+     * short to tell ("HT", "GE") waits for the next ones. */
+    size_t take = CLASSIFY_MAX - d->clen < n ? CLASSIFY_MAX - d->clen : n;
+    memcpy(d->cbuf + d->clen, p, take);
+    d->clen += take;
+    p += take;
+    n -= take;
+    if (d->clen < CLASSIFY_MAX && maybe_prefix(d->cbuf, d->clen)) return;
+    int k = classify(d->cbuf, d->clen);
     fs->klass[dir] = k;
     if (k == K_TLS) {
       fs->tls = 1;
@@ -1192,7 +1386,11 @@ static void on_data(void *arg, struct reasm_flow *f, int dir, const uint8_t *p,
     if (fs->client_dir < 0) {
       /* No SYN and nothing recognisable yet: wait for the other side
        * (these bytes, mid-stream anyway, are not parsed). */
-      if (other == K_NONE) return;
+      if (other == K_NONE) {
+        wait_keep(d, d->cbuf, d->clen, ts);
+        wait_keep(d, p, n, ts);
+        return;
+      }
       /* The other side waited too: roles by ports, the lower one being
        * the server. */
       fs->client_dir = f->port[dir] > f->port[1 - dir] ? dir : 1 - dir;
@@ -1200,8 +1398,16 @@ static void on_data(void *arg, struct reasm_flow *f, int dir, const uint8_t *p,
     set_roles(fs, fs->client_dir);
     begin_dir(fs, dir);
     struct dir *o = &fs->d[1 - dir];
-    if (o->mode == M_WAIT && other != K_NONE)
-      enter_resync(o); /* it spoke first and waited: mid-stream now */
+    if (o->mode == M_WAIT && other != K_NONE) {
+      /* It spoke first and waited: mid-stream, its kept bytes too. */
+      enter_resync(o);
+      wait_replay(o);
+    }
+    dir_data(d, d->cbuf, d->clen);
+  }
+  if (d->mode == M_WAIT) {
+    wait_keep(d, p, n, ts); /* waiting for the other side */
+    return;
   }
   dir_data(d, p, n);
 }
@@ -1211,7 +1417,11 @@ static void on_gap(void *arg, struct reasm_flow *f, int dir, uint64_t n) {
   struct flowst *fs = flow_state(hf, f);
   if (!fs) return;
   struct dir *d = &fs->d[dir];
-  (void)n;
+  if (getenv("HF_DEBUG"))
+    fprintf(stderr,
+            "gap port=%u dir=%d n=%lu mode=%d in_msg=%d head=%d seen=%lu\n",
+            f->port[0], dir, (unsigned long)n, d->mode, d->in_msg, d->head_done,
+            (unsigned long)d->seen);
   switch (d->mode) {
   case M_PARSE:
     if (d->in_msg) drop_current(d);
@@ -1244,9 +1454,8 @@ static void on_end(void *arg, struct reasm_flow *f, int dir) {
   struct dir *d = &fs->d[dir];
   if (d->mode == M_PARSE && d->in_msg) {
     /* The end of the stream ends a body read until the close. */
-    http_parser_execute(&d->p, d->client ? &hf->req_set : &hf->resp_set, NULL,
-                        0);
-    if (HTTP_PARSER_ERRNO(&d->p) == HPE_PAUSED) http_parser_pause(&d->p, 0);
+    run_parser(d, NULL, 0);
+    d->p.http_errno = HPE_OK;
     if (d->in_msg) drop_current(d);
   }
   if (d->mode != M_OFF) d->mode = M_SKIP_ALL;
@@ -1272,9 +1481,8 @@ static void on_close(void *arg, struct reasm_flow *f, enum reasm_close why) {
   for (int i = 0; i < 2; i++) {
     struct dir *d = &fs->d[i];
     if (d->mode == M_PARSE && d->in_msg) {
-      http_parser_execute(&d->p, d->client ? &hf->req_set : &hf->resp_set, NULL,
-                          0);
-      if (HTTP_PARSER_ERRNO(&d->p) == HPE_PAUSED) http_parser_pause(&d->p, 0);
+      run_parser(d, NULL, 0);
+      d->p.http_errno = HPE_OK;
     }
     if (d->in_msg) drop_current(d);
   }
@@ -1300,6 +1508,8 @@ static void on_close(void *arg, struct reasm_flow *f, enum reasm_close why) {
     end_inflate(d, NULL);
     free(d->hval);
     free(d->head);
+    free(d->rcarry);
+    free(d->wait);
   }
   free(fs);
   f->user = NULL;
@@ -1313,7 +1523,7 @@ int httpflow_new(const struct httpflow_opts *opts, struct httpflow **out) {
   if (!hf) return -ENOMEM;
   if (opts) hf->o = *opts;
   if (!hf->o.body_cap) hf->o.body_cap = 64 << 10;
-  if (!hf->o.max_pending) hf->o.max_pending = 64;
+  if (!hf->o.max_pending) hf->o.max_pending = 1024;
   struct reasm_ops ops = {
       .data = on_data, .gap = on_gap, .end = on_end, .close = on_close};
   int rc = reasm_new(&hf->o.reasm, &ops, hf, &hf->reasm);
@@ -1402,13 +1612,14 @@ const struct http_txn *httpflow_next(struct httpflow *h) {
   x->req_body = rq->body;
   x->req_body_len = rq->blen;
   x->req_body_cut = rq->body_cut;
-  x->req_bytes = rq->head_bytes + rq->body_wire;
+  x->req_bytes = rq->wire ? rq->wire : rq->body_wire;
   x->t_req_first = rq->t_first;
   x->t_req_last = rq->t_last ? rq->t_last : rq->t_first;
   x->lenient = rq->lenient;
   x->http_major = rq->major;
   x->http_minor = rq->minor;
-  x->status = rs ? rs->status : 0;
+  /* libhttp-parser takes any three digits; only real codes go out. */
+  x->status = rs && rs->status >= 100 && rs->status <= 599 ? rs->status : 0;
   x->resp_hdrs = t->pubh + rq->nh;
   x->nresp_hdrs = rs ? rs->nh : 0;
   x->resp_body = rs ? rs->body : NULL;

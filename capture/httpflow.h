@@ -54,7 +54,7 @@ struct http_txn {
   int lenient;         /* the request line was recognised leniently */
   int http_major, http_minor;
 
-  /* Response (status 0: none was seen). */
+  /* Response (status 0: none was seen, or its code was not 100-599). */
   int status;
   const struct http_hdr *resp_hdrs;
   size_t nresp_hdrs;
@@ -72,7 +72,7 @@ struct httpflow_opts {
   int keep_req_bodies; /* keep request bodies whatever their type
                           (default: JSON and form bodies only) */
   size_t max_pending;  /* requests waiting for their response per
-                          connection (default 64); older ones are handed
+                          connection (default 1024); older ones are handed
                           out unanswered */
 };
 

@@ -1253,7 +1253,7 @@ int learn_finish(struct learn *l, struct model *m) {
   if (!rc && !personas) rc = finish_sessions(l, m);
   if (!rc) rc = finish_misc(l, m);
   free(l->final);
-  l->final = final; /* kept for learn_final_ids */
+  l->final = final; /* kept for learn_final_ids and learn_endpoint_id */
   l->nfinal = nh;
   return rc;
 }
@@ -1261,4 +1261,8 @@ int learn_finish(struct learn *l, struct model *m) {
 const int32_t *learn_final_ids(const struct learn *l, size_t *n) {
   *n = l->nfinal;
   return l->final;
+}
+
+int32_t learn_endpoint_id(const struct learn *l, uint32_t handle) {
+  return l->final && handle < l->nfinal ? l->final[handle] : -1;
 }

@@ -86,5 +86,8 @@ int learn_finish(struct learn *l, struct model *m);
 /* After learn_finish: the model endpoint id of every handle the sessions
  * were reported with (< 0: none), *n handles. Owned by l. */
 const int32_t *learn_final_ids(const struct learn *l, size_t *n);
+/* After learn_finish: the model endpoint id (index into m->endpoints) an
+ * endpoint handle ended up in, or -1 (unknown handle). */
+int32_t learn_endpoint_id(const struct learn *l, uint32_t handle);
 
 #endif

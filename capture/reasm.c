@@ -12,6 +12,10 @@
 /* A segment this far ahead of the next expected byte is not part of the
  * stream (a bogus or foreign sequence number), not a hole to wait for. */
 #define MAX_AHEAD (1u << 30)
+/* How far back the start of a stream picked up mid-way may move. */
+#define MAX_BACK (1u << 20)
+/* Segments a stream picked up mid-way waits for earlier ones. */
+#define TENTATIVE_PKTS 16
 
 struct seg {
   struct seg *next;
@@ -26,7 +30,10 @@ struct half {
   uint32_t fin_seq; /* sequence number of the FIN, when fin */
   uint32_t acked;   /* highest ACK of the peer past next (when hole) */
   uint8_t started, fin, done, hole_acked;
+  uint8_t tentative;   /* picked up mid-stream: the start may move back */
+  uint32_t tent_since; /* conn->pkts when it was picked up */
   uint32_t hole_since; /* conn->pkts when the hole was acknowledged */
+  int64_t hole_ts;     /* ... and the packet clock then */
   struct seg *ooo;     /* held segments, by seq */
   size_t held;         /* their bytes */
 };
@@ -53,6 +60,7 @@ struct reasm {
   struct conn **buckets;
   size_t nbuckets, nconns;
   struct list open, closed;
+  struct conn *last; /* the connection of the last segment */
   int64_t clock;
   struct reasm_stats st;
 };
@@ -84,7 +92,9 @@ static void list_append(struct list *l, struct conn *c) {
 /* The key is direction-free: the endpoint with the smaller (address, port)
  * comes first. */
 static uint64_t key_hash(const struct pkt *p) {
-  uint8_t k[1 + 2 * 18];
+  /* Direction-free: the endpoint with the smaller (address, port) comes
+   * first. Addresses fold into words mixed with the ports (cheaper than
+   * hashing the 37 bytes, and as well spread). */
   size_t alen = p->af == 4 ? 4 : 16;
   int swap = memcmp(p->src, p->dst, alen);
   if (swap == 0) swap = p->sport > p->dport ? 1 : -1;
@@ -92,12 +102,15 @@ static uint64_t key_hash(const struct pkt *p) {
                 *b = swap < 0 ? p->dst : p->src;
   uint16_t pa = swap < 0 ? p->sport : p->dport,
            pb = swap < 0 ? p->dport : p->sport;
-  k[0] = p->af;
-  memcpy(k + 1, a, 16);
-  memcpy(k + 17, &pa, 2);
-  memcpy(k + 19, b, 16);
-  memcpy(k + 35, &pb, 2);
-  return hash64(k, sizeof k, 0x7463700aULL);
+  uint64_t a0, a1, b0, b1;
+  memcpy(&a0, a, 8);
+  memcpy(&a1, a + 8, 8);
+  memcpy(&b0, b, 8);
+  memcpy(&b1, b + 8, 8);
+  uint64_t ports = (uint64_t)pa << 32 | (uint64_t)pb << 16 | p->af;
+  return hash_mix(hash_mix(a0 ^ (a1 * 0x9e3779b97f4a7c15ULL),
+                           b0 ^ (b1 * 0xc2b2ae3d27d4eb4fULL)),
+                  ports);
 }
 
 /* Direction of p within c: 0, 1, or -1 when p is not c's. */
@@ -165,6 +178,7 @@ static void free_segs(struct reasm *r, struct half *h) {
 
 /* Forgets a closed connection entirely. */
 static void conn_destroy(struct reasm *r, struct conn *c) {
+  if (r->last == c) r->last = NULL;
   list_remove(&r->closed, c);
   table_remove(r, c);
   free_segs(r, &c->h[0]);
@@ -197,6 +211,7 @@ static void check_done(struct reasm *r, struct conn *c, int dir) {
 /* Delivers held segments that the stream has reached. */
 static void drain(struct reasm *r, struct conn *c, int dir) {
   struct half *h = &c->h[dir];
+  if (h->tentative) return;
   while (h->ooo && SEQ_LEQ(h->ooo->seq, h->next)) {
     struct seg *s = h->ooo;
     h->ooo = s->next;
@@ -220,6 +235,16 @@ static void drain(struct reasm *r, struct conn *c, int dir) {
   check_done(r, c, dir);
 }
 
+/* A stream picked up mid-way starts at the lowest sequence number seen in
+ * its first segments (they may come out of order); from then on it is an
+ * ordinary stream. */
+static void end_tentative(struct reasm *r, struct conn *c, int dir) {
+  struct half *h = &c->h[dir];
+  if (!h->tentative) return;
+  h->tentative = 0;
+  drain(r, c, dir);
+}
+
 /* Declares the hole before the first held segment a gap and goes on. */
 static void skip_hole(struct reasm *r, struct conn *c, int dir) {
   struct half *h = &c->h[dir];
@@ -231,12 +256,15 @@ static void skip_hole(struct reasm *r, struct conn *c, int dir) {
 
 /* Delivers everything held, holes becoming gaps. */
 static void flush_half(struct reasm *r, struct conn *c, int dir) {
+  end_tentative(r, c, dir);
   while (c->h[dir].ooo) skip_hole(r, c, dir);
 }
 
 static void close_conn(struct reasm *r, struct conn *c, enum reasm_close why) {
   if (c->closed) return;
   int held = c->h[0].ooo || c->h[1].ooo;
+  end_tentative(r, c, 0);
+  end_tentative(r, c, 1);
   flush_half(r, c, 0);
   flush_half(r, c, 1);
   if (why == REASM_TIMEOUT) {
@@ -301,9 +329,10 @@ static void make_room(struct reasm *r, struct conn *c, int dir, size_t len) {
 static int hold(struct reasm *r, struct conn *c, int dir, uint32_t seq,
                 const uint8_t *p, uint32_t len, uint32_t missing, int64_t ts) {
   struct half *h = &c->h[dir];
-  r->st.ooo_segments++;
+  if (!h->tentative) r->st.ooo_segments++;
+  if (h->tentative && h->held + len > r->o.flow_buf) end_tentative(r, c, dir);
   make_room(r, c, dir, len);
-  if (SEQ_LEQ(seq, h->next)) {
+  if (!h->tentative && SEQ_LEQ(seq, h->next)) {
     /* make_room moved the stream up to (or past) this segment. */
     uint32_t skip = h->next - seq;
     if (skip < len) {
@@ -381,7 +410,12 @@ static int feed_half(struct reasm *r, struct conn *c, int dir,
     if (!len && !missing) return 0;
     h->started = 1; /* picked up in the middle of the connection */
     h->next = seq;
+    h->tentative = 1;
+    h->tent_since = c->pkts;
   }
+  if (h->tentative && (len || missing) && SEQ_LT(seq, h->next) &&
+      h->next - seq < MAX_BACK)
+    h->next = seq; /* an earlier segment came late: the stream starts here */
   uint32_t end = seq + len + missing;
   if (p->flags & PKT_FIN && !h->fin) {
     h->fin = 1;
@@ -417,7 +451,13 @@ static int feed_half(struct reasm *r, struct conn *c, int dir,
     }
     seq = h->next;
   }
-  if (seq != h->next) return hold(r, c, dir, seq, data, len, missing, p->ts_us);
+  /* While a mid-stream start may still move back, everything is held
+   * (until its FIN: then the stream's bytes are all there). */
+  if (seq != h->next || h->tentative) {
+    int rc = hold(r, c, dir, seq, data, len, missing, p->ts_us);
+    if (!rc && h->fin) end_tentative(r, c, dir);
+    return rc;
+  }
   deliver(r, c, dir, data, len, p->ts_us);
   h->next += len;
   if (missing) {
@@ -432,12 +472,14 @@ static int feed_half(struct reasm *r, struct conn *c, int dir,
  * before that, if it lasts, is capture loss rather than reordering. */
 static void note_ack(struct reasm *r, struct conn *c, int dir, uint32_t ack) {
   struct half *h = &c->h[dir];
-  if (!h->ooo) return;
+  if (!h->ooo || h->tentative) return;
   if (!h->hole_acked && SEQ_LT(h->next, ack)) {
     h->hole_acked = 1;
     h->hole_since = c->pkts;
+    h->hole_ts = r->clock;
   }
-  if (h->hole_acked && c->pkts - h->hole_since >= r->o.ack_wait) {
+  if (h->hole_acked && c->pkts - h->hole_since >= r->o.ack_wait &&
+      r->clock - h->hole_ts >= r->o.ack_wait_us) {
     skip_hole(r, c, dir);
     if (h->ooo) { /* the next hole waits its own turn */
       h->hole_acked = 0;
@@ -491,9 +533,16 @@ int reasm_feed(struct reasm *r, const struct pkt *p) {
     r->clock = p->ts_us;
     expire(r);
   }
-  uint64_t hash = key_hash(p);
-  int dir = 0;
-  struct conn *c = table_find(r, p, hash, &dir);
+  /* Consecutive segments often belong to the same connection: try the
+   * last one before hashing. */
+  int dir = -1;
+  struct conn *c = r->last;
+  if (c) dir = conn_dir(c, p);
+  uint64_t hash = dir >= 0 ? c->hash : key_hash(p);
+  if (dir < 0) {
+    dir = 0;
+    c = table_find(r, p, hash, &dir);
+  }
   int has_data = p->len || p->missing;
   if (c && c->closed) {
     /* A new SYN on a closed 4-tuple starts a new connection (port
@@ -512,6 +561,7 @@ int reasm_feed(struct reasm *r, const struct pkt *p) {
     dir = conn_dir(c, p);
   }
   c->pkts++;
+  r->last = c;
   if (p->ts_us > c->pub.last_ts) c->pub.last_ts = p->ts_us;
   if (r->open.tail != c) {
     list_remove(&r->open, c);
@@ -519,6 +569,9 @@ int reasm_feed(struct reasm *r, const struct pkt *p) {
   }
   c->busy = 1;
   int rc = feed_half(r, c, dir, p);
+  for (int d = 0; d < 2 && !rc; d++)
+    if (c->h[d].tentative && c->pkts - c->h[d].tent_since >= TENTATIVE_PKTS)
+      end_tentative(r, c, d);
   if (!rc && (p->flags & PKT_ACK)) note_ack(r, c, 1 - dir, p->ack);
   c->busy = 0;
   if (rc) return rc;
@@ -533,14 +586,11 @@ void reasm_ignore(struct reasm *r, struct reasm_flow *f) {
   struct conn *c = (struct conn *)f;
   if (c->ignored) return;
   c->ignored = 1;
-  for (int d = 0; d < 2; d++) {
-    struct half *h = &c->h[d];
-    /* Held bytes are dropped; the stream position jumps past them. */
-    for (struct seg *s = h->ooo; s; s = s->next)
-      if (SEQ_LT(h->next, s->seq + s->len + s->missing))
-        h->next = s->seq + s->len + s->missing;
-    free_segs(r, h);
-  }
+  /* Held bytes are dropped. The stream position is left alone (this may
+   * run inside a data callback, whose caller still advances it); ignored
+   * segments move it forward as they come. */
+  free_segs(r, &c->h[0]);
+  free_segs(r, &c->h[1]);
 }
 
 void reasm_flush(struct reasm *r) {
@@ -559,7 +609,8 @@ int reasm_new(const struct reasm_opts *opts, const struct reasm_ops *ops,
   if (!r->o.flow_buf) r->o.flow_buf = 1u << 20;
   if (!r->o.total_buf) r->o.total_buf = 256u << 20;
   if (!r->o.max_flows) r->o.max_flows = 1000000;
-  if (!r->o.ack_wait) r->o.ack_wait = 32;
+  if (!r->o.ack_wait) r->o.ack_wait = 64;
+  if (r->o.ack_wait_us <= 0) r->o.ack_wait_us = 1000000;
   r->ops = *ops;
   r->arg = arg;
   r->clock = INT64_MIN / 2;

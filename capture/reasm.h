@@ -57,16 +57,18 @@ struct reasm_ops {
 };
 
 struct reasm_opts {
-  int64_t idle_us;   /* a connection without segments for this long is
-                        closed (default 5 min) */
-  int64_t linger_us; /* a closed connection is remembered this long
-                        (default 30 s) */
-  size_t flow_buf;   /* out-of-order bytes held per direction (1 MiB) */
-  size_t total_buf;  /* out-of-order bytes held in all (256 MiB) */
-  size_t max_flows;  /* live connections at most (1,000,000) */
-  uint32_t ack_wait; /* segments of a flow to wait, once the peer has
-                        acknowledged bytes that were not seen, before the
-                        hole is declared a gap (32) */
+  int64_t idle_us;     /* a connection without segments for this long is
+                          closed (default 5 min) */
+  int64_t linger_us;   /* a closed connection is remembered this long
+                          (default 30 s) */
+  size_t flow_buf;     /* out-of-order bytes held per direction (1 MiB) */
+  size_t total_buf;    /* out-of-order bytes held in all (256 MiB) */
+  size_t max_flows;    /* live connections at most (1,000,000) */
+  uint32_t ack_wait;   /* once the peer has acknowledged bytes that were
+                          not seen, the hole becomes a gap after this many
+                          more segments of the flow (64)... */
+  int64_t ack_wait_us; /* ... and this much time (1 s): long enough for a
+                          retransmission after a capture loss (RTO) */
 };
 
 struct reasm_stats {

@@ -26,7 +26,7 @@ PRAGMA user_version = 1;
 
 -- Key/value metadata. Keys written by capture:
 --   schema_version, tool_version, created_utc (ISO 8601), source_kind
---   ("access-log"), time_start_us, time_end_us, span_seconds, requests,
+--   ("access-log", "pcap" or "mixed"), time_start_us, time_end_us, span_seconds, requests,
 --   sessions, clients, endpoints, malformed, filtered, directives, lines,
 --   late_events (arrived out of time order beyond the reorder window),
 --   capped_requests (mapped to a catch-all endpoint), idle_timeout_s,
@@ -35,7 +35,9 @@ PRAGMA user_version = 1;
 --   first_session_us and last_session_us (start times of the first and
 --   last session: a replay's session rate is measured between them),
 --   personas ("auto" or the K of --personas), persona_note (set when
---   sessions could not be grouped: why the model has one persona).
+--   sessions could not be grouped: why the model has one persona); from
+--   packets also the pcap_* completeness counters (see the packet capture
+--   block) and trace_sessions / trace_requests when the trace was recorded.
 CREATE TABLE meta (
   key   TEXT PRIMARY KEY,
   value TEXT NOT NULL
@@ -235,3 +237,93 @@ CREATE TABLE half_transition (
   think_dist INTEGER REFERENCES dist(id),
   PRIMARY KEY (half, from_ep, to_ep)
 ) WITHOUT ROWID;
+
+-- ---- Packet capture (capture from pcap/pcapng or a live interface) ------
+-- Written only when the model was learned from packets (meta source_kind
+-- 'pcap' or 'mixed'); models without these tables are read as having none.
+-- Completeness of the capture is in meta, keys pcap_*: packets, bytes,
+-- tcp_segments, not_tcp, ip_fragments, malformed_packets, snapped_segments,
+-- kernel_drops (live), flows, http_flows, non_http_flows, tls_flows,
+-- tunnels (Upgrade/CONNECT), requests (request heads Wireshark would count
+-- as http.request), notifications (UPnP NOTIFY/SUBSCRIBE), lenient_requests
+-- (start lines libhttp-parser refused but that name a known method),
+-- responses, interim_responses (1xx), unanswered (requests without a
+-- response), orphan_responses (responses without a request),
+-- dropped_requests / dropped_responses (cut by a gap or damaged),
+-- unlearnable_requests (no path), junk_messages, resyncs, gaps, gap_bytes
+-- (bytes the capture lost), retransmitted_bytes, out_of_order_segments,
+-- reassembly_timeouts (flows that timed out holding data), idle_closed_flows,
+-- evicted_flows, forced_gaps (buffer caps), late_segments,
+-- held_bytes_peak, bodies_decoded (gzip/deflate), body_decode_errors.
+
+-- Headers that matter, per endpoint and direction ('request'/'response'):
+-- content type, accept, auth scheme ("Bearer": never the credential),
+-- cookie names (never values), custom x- headers. value '' = the header
+-- was present but its value is secret and was not stored.
+CREATE TABLE endpoint_header (
+  endpoint_id INTEGER NOT NULL REFERENCES endpoint(id),
+  dir    TEXT NOT NULL CHECK (dir IN ('request', 'response')),
+  name   TEXT NOT NULL,           -- lower case
+  value  TEXT NOT NULL,
+  count  INTEGER NOT NULL,
+  PRIMARY KEY (endpoint_id, dir, name, value)
+) WITHOUT ROWID;
+
+-- JSON (and form) bodies per endpoint and direction: how many were seen.
+CREATE TABLE body_shape (
+  endpoint_id INTEGER NOT NULL REFERENCES endpoint(id),
+  dir    TEXT NOT NULL CHECK (dir IN ('request', 'response')),
+  bodies INTEGER NOT NULL,        -- bodies learned from
+  invalid INTEGER NOT NULL,       -- bodies that were not valid JSON
+  PRIMARY KEY (endpoint_id, dir)
+) WITHOUT ROWID;
+
+-- Fields of those bodies: "$.user.name", "$.items[].id". type: JSON types
+-- seen, '|'-joined (string integer number boolean null object array).
+-- presence: share of the bodies that had it. redacted = 1: the values in
+-- body_value are format-preserving fakes (secret names or values).
+CREATE TABLE body_field (
+  id          INTEGER PRIMARY KEY,
+  endpoint_id INTEGER NOT NULL REFERENCES endpoint(id),
+  dir         TEXT NOT NULL CHECK (dir IN ('request', 'response')),
+  path        TEXT NOT NULL,
+  type        TEXT NOT NULL,
+  presence    REAL NOT NULL,
+  redacted    INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (endpoint_id, dir, path)
+);
+
+-- Bounded value pools of body fields (most frequent first).
+CREATE TABLE body_value (
+  field_id INTEGER NOT NULL REFERENCES body_field(id),
+  value    TEXT NOT NULL,
+  count    INTEGER NOT NULL,
+  PRIMARY KEY (field_id, value)
+) WITHOUT ROWID;
+
+-- Correlation rules: a value a response of src_endpoint gave (src_loc
+-- 'json' / 'header' / 'cookie' / 'location', src_name "$.token",
+-- "set-cookie" name, ...) was sent back by a later request of the same
+-- session to dst_endpoint (dst_loc 'path' "segment:N", 'query' name,
+-- 'json' path, 'header' name, 'cookie' name). count: times seen.
+CREATE TABLE correlation (
+  src_endpoint INTEGER NOT NULL REFERENCES endpoint(id),
+  src_loc      TEXT NOT NULL,
+  src_name     TEXT NOT NULL,
+  dst_endpoint INTEGER NOT NULL REFERENCES endpoint(id),
+  dst_loc      TEXT NOT NULL,
+  dst_name     TEXT NOT NULL,
+  count        INTEGER NOT NULL,
+  PRIMARY KEY (src_endpoint, src_loc, src_name, dst_endpoint, dst_loc,
+               dst_name)
+) WITHOUT ROWID;
+
+-- The recorded request trace (`capture --record`) for exact replay: JSON
+-- lines, one request each, in zstd frames (format in src/trace.h). Secrets
+-- are fakes or references to values earlier responses gave.
+CREATE TABLE trace_chunk (
+  seq       INTEGER PRIMARY KEY,
+  requests  INTEGER NOT NULL,
+  raw_bytes INTEGER NOT NULL,
+  data      BLOB NOT NULL
+);

@@ -263,6 +263,36 @@ static void print_packets(const struct model *m, FILE *out) {
 #undef PM
 }
 
+/* What packets added: body shapes, correlation rules, the trace. */
+static void print_packet_learning(const struct model *m, FILE *out) {
+  char a[32];
+  if (m->nfields) {
+    size_t eps = 0;
+    for (size_t i = 0; i < m->nbodies; i++)
+      if (m->bodies[i].bodies) eps++;
+    fprintf(out, "%-17s %zu fields in the JSON bodies of %zu endpoint sides\n",
+            "body shapes", m->nfields, eps);
+  }
+  for (size_t i = 0; i < m->ncorrels && i < 5; i++) {
+    const struct model_correl *c = &m->correls[i];
+    const struct model_endpoint *s = &m->endpoints[c->src_endpoint];
+    const struct model_endpoint *d = &m->endpoints[c->dst_endpoint];
+    fprintf(out, "%-17s %s %.30s %s %s -> %s %.30s %s %s (%s)\n",
+            i ? "" : "correlations", s->method, s->templ, c->src_loc,
+            c->src_name, d->method, d->templ, c->dst_loc, c->dst_name,
+            units_count(c->count, a, sizeof a));
+  }
+  if (m->ncorrels > 5)
+    fprintf(out, "%-17s ... and %zu more\n", "", m->ncorrels - 5);
+  if (m->ntraces) {
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < m->ntraces; i++) bytes += m->traces[i].len;
+    fprintf(out, "%-17s %s requests of %s sessions recorded (%s zstd)\n",
+            "trace", meta_or(m, "trace_requests"), meta_or(m, "trace_sessions"),
+            units_bytes((double)bytes, a, sizeof a));
+  }
+}
+
 static int print_text(const struct model *m, const char *path, FILE *out,
                       size_t top) {
   char a[48], b[48], c[48], d[48];
@@ -380,6 +410,7 @@ static int print_text(const struct model *m, const char *path, FILE *out,
               units_count(m->uas[i].count, a, sizeof a));
     fputc('\n', out);
   }
+  print_packet_learning(m, out);
   if (m->nredactions == 0) {
     fprintf(out, "%-17s none needed\n", "redactions");
   } else {
@@ -538,6 +569,39 @@ static int print_json(const struct model *m, FILE *out) {
                                          "count", (json_int_t)r->count));
   }
   json_object_set_new(root, "redactions", red);
+  if (m->nheaders || m->nfields || m->ncorrels || m->ntraces) {
+    /* What packets added. */
+    json_t *hs = json_array(), *fs = json_array(), *cs = json_array();
+    for (size_t i = 0; i < m->nheaders; i++) {
+      const struct model_header *h = &m->headers[i];
+      json_array_append_new(
+          hs, json_pack("{s:I, s:s, s:s, s:s, s:I}", "endpoint",
+                        (json_int_t)h->endpoint, "dir", h->dir, "name", h->name,
+                        "value", h->value, "count", (json_int_t)h->count));
+    }
+    for (size_t i = 0; i < m->nfields; i++) {
+      const struct model_field *f = &m->fields[i];
+      json_array_append_new(
+          fs, json_pack("{s:I, s:s, s:s, s:s, s:f, s:b}", "endpoint",
+                        (json_int_t)f->endpoint, "dir", f->dir, "path", f->path,
+                        "type", f->type, "presence", f->presence, "redacted",
+                        f->redacted));
+    }
+    for (size_t i = 0; i < m->ncorrels; i++) {
+      const struct model_correl *c = &m->correls[i];
+      json_array_append_new(
+          cs,
+          json_pack("{s:I, s:s, s:s, s:I, s:s, s:s, s:I}", "src_endpoint",
+                    (json_int_t)c->src_endpoint, "src_loc", c->src_loc,
+                    "src_name", c->src_name, "dst_endpoint",
+                    (json_int_t)c->dst_endpoint, "dst_loc", c->dst_loc,
+                    "dst_name", c->dst_name, "count", (json_int_t)c->count));
+    }
+    json_object_set_new(root, "headers", hs);
+    json_object_set_new(root, "body_fields", fs);
+    json_object_set_new(root, "correlations", cs);
+    json_object_set_new(root, "trace_requests", meta_int(m, "trace_requests"));
+  }
   json_t *uas = json_array();
   for (size_t i = 0; i < m->nuas; i++)
     json_array_append_new(

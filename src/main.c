@@ -8,6 +8,7 @@
 #include "capture.h"
 #include "compare.h"
 #include "err.h"
+#include "exact.h"
 #include "inspect.h"
 #include "model.h"
 #include "persona.h"
@@ -210,7 +211,14 @@ static const char REPLAY_USAGE[] =
     "report is written either way.\n"
     "\n"
     "Exit status: 0 done; 1 could not run; 2 usage error (also an unknown\n"
-    "persona); 4 the target never answered.\n";
+    "persona); 4 the target never answered.\n"
+    "\n"
+    "Exact replay of a recorded trace (capture --record):\n"
+    "  mimic replay MODEL.db --exact --target URL [--speed X] [--scale K]\n"
+    "      [--loop] [--duration DUR] [--stagger DUR] [--report FILE] [-H ..]\n"
+    "  sends the recorded sessions in order with their timing / X; K copies\n"
+    "  of every session (staggered by --stagger, default 100ms, each its own\n"
+    "  session id); values earlier responses gave are taken from this run's.\n";
 
 static int usage_error(const char *cmd, const char *fmt, const char *arg) {
   fprintf(stderr, "mimic %s: ", cmd);
@@ -753,6 +761,8 @@ int main(int argc, char **argv) {
     return EXIT_USAGE;
   }
   const char *cmd = argv[1];
+  if (strcmp(cmd, "replay") == 0 && exact_wanted(argc - 1, argv + 1))
+    return exact_main(argc - 1, argv + 1);
   const struct command *c = find_command(cmd);
   if (c) return c->run(argc - 1, argv + 1);
   if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

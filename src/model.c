@@ -71,6 +71,29 @@ void model_free(struct model *m) {
     free(m->redactions[i].name);
     free(m->redactions[i].action);
   }
+  for (size_t i = 0; i < m->nheaders; i++) {
+    free(m->headers[i].name);
+    free(m->headers[i].value);
+  }
+  for (size_t i = 0; i < m->nfields; i++) {
+    struct model_field *f = &m->fields[i];
+    free(f->path);
+    free(f->type);
+    for (size_t j = 0; j < f->nvalues; j++) free(f->values[j].value);
+    free(f->values);
+  }
+  for (size_t i = 0; i < m->ncorrels; i++) {
+    free(m->correls[i].src_loc);
+    free(m->correls[i].src_name);
+    free(m->correls[i].dst_loc);
+    free(m->correls[i].dst_name);
+  }
+  for (size_t i = 0; i < m->ntraces; i++) free(m->traces[i].data);
+  free(m->headers);
+  free(m->bodies);
+  free(m->fields);
+  free(m->correls);
+  free(m->traces);
   free(m->meta);
   free(m->sources);
   free(m->malformed);
@@ -458,6 +481,80 @@ static int save_tables(struct saver *s, const struct model *m) {
       STEP("half_transition");
     }
   }
+  /* Packet capture tables. */
+  PREP("INSERT INTO endpoint_header(endpoint_id, dir, name, value, count)"
+       " VALUES (?,?,?,?,?)");
+  for (size_t i = 0; i < m->nheaders; i++) {
+    const struct model_header *h = &m->headers[i];
+    sqlite3_bind_int64(st, 1, h->endpoint);
+    sqlite3_bind_text(st, 2, h->dir, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, h->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, h->value, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, (int64_t)h->count);
+    STEP("endpoint_header");
+  }
+  PREP("INSERT INTO body_shape(endpoint_id, dir, bodies, invalid)"
+       " VALUES (?,?,?,?)");
+  for (size_t i = 0; i < m->nbodies; i++) {
+    const struct model_body *b = &m->bodies[i];
+    sqlite3_bind_int64(st, 1, b->endpoint);
+    sqlite3_bind_text(st, 2, b->dir, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, (int64_t)b->bodies);
+    sqlite3_bind_int64(st, 4, (int64_t)b->invalid);
+    STEP("body_shape");
+  }
+  sqlite3_stmt *bv = NULL;
+  PREP("INSERT INTO body_field(id, endpoint_id, dir, path, type, presence,"
+       " redacted) VALUES (?,?,?,?,?,?,?)");
+  if ((rc = prep(s,
+                 "INSERT INTO body_value(field_id, value, count)"
+                 " VALUES (?,?,?)",
+                 &bv)))
+    goto out;
+  for (size_t i = 0; i < m->nfields; i++) {
+    const struct model_field *f = &m->fields[i];
+    sqlite3_bind_int64(st, 1, (int64_t)i);
+    sqlite3_bind_int64(st, 2, f->endpoint);
+    sqlite3_bind_text(st, 3, f->dir, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, f->path, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, f->type, -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 6, f->presence);
+    sqlite3_bind_int(st, 7, f->redacted);
+    STEP("body_field");
+    for (size_t j = 0; j < f->nvalues; j++) {
+      sqlite3_bind_int64(bv, 1, (int64_t)i);
+      sqlite3_bind_text(bv, 2, f->values[j].value, -1, SQLITE_STATIC);
+      sqlite3_bind_int64(bv, 3, (int64_t)f->values[j].count);
+      if ((rc = step_reset(s, bv, "body_value"))) {
+        sqlite3_finalize(bv);
+        goto out;
+      }
+    }
+  }
+  sqlite3_finalize(bv);
+  PREP("INSERT INTO correlation(src_endpoint, src_loc, src_name,"
+       " dst_endpoint, dst_loc, dst_name, count) VALUES (?,?,?,?,?,?,?)");
+  for (size_t i = 0; i < m->ncorrels; i++) {
+    const struct model_correl *c = &m->correls[i];
+    sqlite3_bind_int64(st, 1, c->src_endpoint);
+    sqlite3_bind_text(st, 2, c->src_loc, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, c->src_name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, c->dst_endpoint);
+    sqlite3_bind_text(st, 5, c->dst_loc, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, c->dst_name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 7, (int64_t)c->count);
+    STEP("correlation");
+  }
+  PREP("INSERT INTO trace_chunk(seq, requests, raw_bytes, data)"
+       " VALUES (?,?,?,?)");
+  for (size_t i = 0; i < m->ntraces; i++) {
+    const struct model_trace *t = &m->traces[i];
+    sqlite3_bind_int64(st, 1, (int64_t)i);
+    sqlite3_bind_int64(st, 2, (int64_t)t->requests);
+    sqlite3_bind_int64(st, 3, (int64_t)t->raw_bytes);
+    sqlite3_bind_blob(st, 4, t->data, (int)t->len, SQLITE_STATIC);
+    STEP("trace_chunk");
+  }
   rc = 0;
 out:
   sqlite3_finalize(st);
@@ -674,6 +771,143 @@ static int get_opt_dist(struct loader *l, sqlite3_stmt *st, int col,
   } while (0)
 
 static int load_halves(struct loader *l, struct model *m);
+/* Prepares sql when its table exists: older models (and models learned
+ * from logs by older versions) lack the packet tables. 1 = prepared, 0 =
+ * no such table, negative on error. */
+static int prep_opt(struct loader *l, const char *table, const char *sql,
+                    sqlite3_stmt **st) {
+  sqlite3_stmt *q;
+  if (sqlite3_prepare_v2(l->db,
+                         "SELECT 1 FROM sqlite_master WHERE type='table'"
+                         " AND name=?",
+                         -1, &q, NULL) != SQLITE_OK)
+    return load_fail(l, "sqlite_master");
+  sqlite3_bind_text(q, 1, table, -1, SQLITE_STATIC);
+  int have = sqlite3_step(q) == SQLITE_ROW;
+  sqlite3_finalize(q);
+  if (!have) return 0;
+  if (sqlite3_prepare_v2(l->db, sql, -1, st, NULL) != SQLITE_OK)
+    return load_fail(l, sql);
+  return 1;
+}
+
+static void dir_copy(char out[12], sqlite3_stmt *st, int col) {
+  const unsigned char *t = sqlite3_column_text(st, col);
+  snprintf(out, 12, "%s", t ? (const char *)t : "");
+}
+
+static int load_packets(struct loader *l, struct model *m) {
+  sqlite3_stmt *st = NULL;
+  int rc, step;
+#define OPT_BEGIN(table, sql)                                                  \
+  do {                                                                         \
+    if ((rc = prep_opt(l, table, sql, &st)) < 0) return rc;                    \
+  } while (0)
+  OPT_BEGIN("endpoint_header",
+            "SELECT endpoint_id, dir, name, value, count FROM endpoint_header"
+            " ORDER BY endpoint_id, dir, count DESC, name, value");
+  while (rc == 1 && (step = sqlite3_step(st)) == SQLITE_ROW) {
+    struct model_header *h = model_push(m, headers);
+    if (!h) goto nomem;
+    h->endpoint = (uint32_t)sqlite3_column_int64(st, 0);
+    dir_copy(h->dir, st, 1);
+    h->name = col_dup(st, 2);
+    h->value = col_dup(st, 3);
+    h->count = (uint64_t)sqlite3_column_int64(st, 4);
+    if (!h->name || !h->value) goto nomem;
+    if (h->endpoint >= m->nendpoints) goto damaged;
+  }
+  sqlite3_finalize(st);
+  st = NULL;
+  OPT_BEGIN("body_shape", "SELECT endpoint_id, dir, bodies, invalid"
+                          " FROM body_shape ORDER BY endpoint_id, dir");
+  while (rc == 1 && (step = sqlite3_step(st)) == SQLITE_ROW) {
+    struct model_body *b = model_push(m, bodies);
+    if (!b) goto nomem;
+    b->endpoint = (uint32_t)sqlite3_column_int64(st, 0);
+    dir_copy(b->dir, st, 1);
+    b->bodies = (uint64_t)sqlite3_column_int64(st, 2);
+    b->invalid = (uint64_t)sqlite3_column_int64(st, 3);
+    if (b->endpoint >= m->nendpoints) goto damaged;
+  }
+  sqlite3_finalize(st);
+  st = NULL;
+  OPT_BEGIN("body_field", "SELECT id, endpoint_id, dir, path, type, presence,"
+                          " redacted FROM body_field ORDER BY id");
+  while (rc == 1 && (step = sqlite3_step(st)) == SQLITE_ROW) {
+    if (sqlite3_column_int64(st, 0) != (int64_t)m->nfields) goto damaged;
+    struct model_field *f = model_push(m, fields);
+    if (!f) goto nomem;
+    f->endpoint = (uint32_t)sqlite3_column_int64(st, 1);
+    dir_copy(f->dir, st, 2);
+    f->path = col_dup(st, 3);
+    f->type = col_dup(st, 4);
+    f->presence = sqlite3_column_double(st, 5);
+    f->redacted = sqlite3_column_int(st, 6);
+    if (!f->path || !f->type) goto nomem;
+    if (f->endpoint >= m->nendpoints) goto damaged;
+  }
+  sqlite3_finalize(st);
+  st = NULL;
+  OPT_BEGIN("body_value", "SELECT field_id, value, count FROM body_value"
+                          " ORDER BY field_id, count DESC, value");
+  while (rc == 1 && (step = sqlite3_step(st)) == SQLITE_ROW) {
+    int64_t id = sqlite3_column_int64(st, 0);
+    if (id < 0 || (uint64_t)id >= m->nfields) goto damaged;
+    struct model_field *f = &m->fields[id];
+    struct model_value *nv = realloc(f->values, (f->nvalues + 1) * sizeof *nv);
+    if (!nv) goto nomem;
+    f->values = nv;
+    nv[f->nvalues].value = col_dup(st, 1);
+    nv[f->nvalues].count = (uint64_t)sqlite3_column_int64(st, 2);
+    if (!nv[f->nvalues].value) goto nomem;
+    f->nvalues++;
+  }
+  sqlite3_finalize(st);
+  st = NULL;
+  OPT_BEGIN("correlation",
+            "SELECT src_endpoint, src_loc, src_name, dst_endpoint, dst_loc,"
+            " dst_name, count FROM correlation ORDER BY count DESC,"
+            " src_endpoint, dst_endpoint");
+  while (rc == 1 && (step = sqlite3_step(st)) == SQLITE_ROW) {
+    struct model_correl *c = model_push(m, correls);
+    if (!c) goto nomem;
+    c->src_endpoint = (uint32_t)sqlite3_column_int64(st, 0);
+    c->src_loc = col_dup(st, 1);
+    c->src_name = col_dup(st, 2);
+    c->dst_endpoint = (uint32_t)sqlite3_column_int64(st, 3);
+    c->dst_loc = col_dup(st, 4);
+    c->dst_name = col_dup(st, 5);
+    c->count = (uint64_t)sqlite3_column_int64(st, 6);
+    if (!c->src_loc || !c->src_name || !c->dst_loc || !c->dst_name) goto nomem;
+    if (c->src_endpoint >= m->nendpoints || c->dst_endpoint >= m->nendpoints)
+      goto damaged;
+  }
+  sqlite3_finalize(st);
+  st = NULL;
+  OPT_BEGIN("trace_chunk", "SELECT requests, raw_bytes, data FROM trace_chunk"
+                           " ORDER BY seq");
+  while (rc == 1 && (step = sqlite3_step(st)) == SQLITE_ROW) {
+    struct model_trace *t = model_push(m, traces);
+    if (!t) goto nomem;
+    t->requests = (uint64_t)sqlite3_column_int64(st, 0);
+    t->raw_bytes = (uint64_t)sqlite3_column_int64(st, 1);
+    t->len = (size_t)sqlite3_column_bytes(st, 2);
+    t->data = malloc(t->len ? t->len : 1);
+    if (!t->data) goto nomem;
+    if (t->len) memcpy(t->data, sqlite3_column_blob(st, 2), t->len);
+  }
+  sqlite3_finalize(st);
+  return 0;
+#undef OPT_BEGIN
+nomem:
+  sqlite3_finalize(st);
+  snprintf(l->err, l->errlen, "cannot read model %s: out of memory", l->path);
+  return -ENOMEM;
+damaged:
+  sqlite3_finalize(st);
+  return corrupt(l, "a packet capture table names a missing row");
+}
 
 static int load_rows(struct loader *l, struct model *m) {
   sqlite3_stmt *st = NULL;
@@ -920,7 +1154,9 @@ static int load_rows(struct loader *l, struct model *m) {
   }
   if (step != SQLITE_DONE) goto sqlfail;
   sqlite3_finalize(st);
-  return load_halves(l, m);
+  st = NULL;
+  if ((rc = load_halves(l, m))) return rc;
+  return load_packets(l, m);
 
 nomem:
   rc = -ENOMEM;

@@ -113,6 +113,42 @@ struct model_redaction {
   uint64_t count;
 };
 
+/* Learned from packets (see the packet capture block of schema.sql). */
+struct model_header {
+  uint32_t endpoint;
+  char dir[12]; /* "request" or "response" */
+  char *name, *value;
+  uint64_t count;
+};
+
+struct model_body {
+  uint32_t endpoint;
+  char dir[12];
+  uint64_t bodies, invalid;
+};
+
+struct model_field {
+  uint32_t endpoint;
+  char dir[12];
+  char *path, *type;
+  double presence;
+  int redacted;
+  struct model_value *values; /* sorted by count desc */
+  size_t nvalues;
+};
+
+struct model_correl {
+  uint32_t src_endpoint, dst_endpoint;
+  char *src_loc, *src_name, *dst_loc, *dst_name;
+  uint64_t count;
+};
+
+struct model_trace {
+  uint8_t *data; /* zstd frame of JSON lines (src/trace.h) */
+  size_t len;
+  uint64_t requests, raw_bytes;
+};
+
 /* Growable array fields: ptr + n (+ cap private to the builders). */
 #define MODEL_ARRAY(type, name)                                                \
   type *name;                                                                  \
@@ -137,6 +173,12 @@ struct model {
    * think times (persona 0) and one persona "all" with sessions, length
    * and duration. Both NULL when the file has none (tables half_*). */
   struct model *half[2];
+  /* Packets only (empty for models learned from logs). */
+  MODEL_ARRAY(struct model_header, headers);
+  MODEL_ARRAY(struct model_body, bodies);
+  MODEL_ARRAY(struct model_field, fields);
+  MODEL_ARRAY(struct model_correl, correls);
+  MODEL_ARRAY(struct model_trace, traces);
 };
 
 /* An empty model. Returns 0 or -ENOMEM. */
