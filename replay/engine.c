@@ -92,6 +92,7 @@ struct slot {
   int64_t timeout_ms;      /* what CURLOPT_TIMEOUT_MS holds */
   enum engine_fault fault; /* of this request */
   size_t up_len, up_sent;  /* announced / sent body bytes of a fault */
+  size_t body_cap;         /* engine_opts.body_cap */
   char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -544,7 +545,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud) {
   struct slot *s = ud;
   s->bytes += (uint64_t)size * n;
   if ((s->capture & ENGINE_CAP_BODY) && s->cap)
-    s->cap->truncated |= buf_add(&s->cap->body, p, size * n, ENGINE_BODY_CAP);
+    s->cap->truncated |= buf_add(&s->cap->body, p, size * n, s->body_cap);
   return size * n;
 }
 
@@ -625,6 +626,7 @@ static int slot_setup(struct engine *e, struct slot *s,
     ver = tls ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
   long timeout = (long)e->timeout_ms;
   s->timeout_ms = e->timeout_ms;
+  s->body_cap = o->body_cap ? o->body_cap : ENGINE_BODY_CAP;
   int c = CURLE_OK;
   c |= curl_easy_setopt(h, CURLOPT_PRIVATE, (char *)s);
   c |= curl_easy_setopt(h, CURLOPT_ERRORBUFFER, s->errbuf);

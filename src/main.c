@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "capture.h"
+#include "cleanup.h"
 #include "err.h"
 #include "inspect.h"
 #include "model.h"
@@ -22,6 +23,7 @@ static const char MAIN_USAGE[] =
     "  capture   learn a traffic model (SQLite) from access logs\n"
     "  inspect   summarise a model\n"
     "  replay    send traffic drawn from a model to a target\n"
+    "  cleanup   delete what a replay created (from its journal)\n"
     "  version   print the version\n"
     "  help      show this help, or a command's help (mimic help capture)\n"
     "\n"
@@ -138,6 +140,37 @@ static const char REPLAY_USAGE[] =
     "      --dry-run              send nothing: print the plan (time, "
     "user.session,\n"
     "                             method, target, user agent)\n"
+    "Stateful sessions, faults and cleanup:\n"
+    "      --credentials FILE     CSV username,password[,extra...]: an "
+    "identity\n"
+    "                             per virtual user (rows used in turn)\n"
+    "      --login 'POST /path'   the login endpoint (default: found in the "
+    "model)\n"
+    "      --bodies FILE.json     body templates: {\"POST /path\": {...}} "
+    "with\n"
+    "                             {{user.email}}, {{random.int}}, "
+    "{{created.id}}...\n"
+    "      --error-rate P         percent of requests sent as client-side "
+    "faults\n"
+    "      --faults K[:W],...     their kinds and weights: bad-login, "
+    "no-auth,\n"
+    "                             expired-token, invalid-body, unknown-id, "
+    "timeout,\n"
+    "                             abort (default: every kind the run can "
+    "play)\n"
+    "      --fault-timeout DUR    how long a timeout fault waits (default "
+    "200ms)\n"
+    "      --journal FILE         SQLite journal of what the run creates\n"
+    "      --cleanup              at the end (also after Ctrl-C) delete what "
+    "the\n"
+    "                             run created, newest first, within "
+    "--max-rps\n"
+    "      --cleanup-interval DUR also every DUR, what ended sessions "
+    "created\n"
+    "      --cleanup-map FILE     JSON: {\"POST /t\": \"DELETE "
+    "/t/{created.id}\"}\n"
+    "      --run-id ID            marker of the values the run makes up "
+    "(sim_ID_...)\n"
     "HTTP:\n"
     "  -t, --target URL           base URL of the target (required)\n"
     "      --http2                use HTTP/2\n"
@@ -164,8 +197,8 @@ static const char REPLAY_USAGE[] =
     "those in flight finish (4 s at most); a second Ctrl-C aborts. The\n"
     "report is written either way.\n"
     "\n"
-    "Exit status: 0 done; 1 could not run; 2 usage error; 4 the target never\n"
-    "answered.\n";
+    "Exit status: 0 done; 1 could not run; 2 usage error; 3 --cleanup left\n"
+    "resources on the target (listed); 4 the target never answered.\n";
 
 static int usage_error(const char *cmd, const char *fmt, const char *arg) {
   fprintf(stderr, "mimic %s: ", cmd);
@@ -221,6 +254,17 @@ enum {
   OPT_REPORT,
   OPT_LOG,
   OPT_USERTYPES,
+  OPT_CREDENTIALS,
+  OPT_LOGIN,
+  OPT_BODIES,
+  OPT_ERRRATE,
+  OPT_FAULTS,
+  OPT_FAULTTIMEOUT,
+  OPT_JOURNAL,
+  OPT_CLEANUP,
+  OPT_CLEANUPINT,
+  OPT_CLEANUPMAP,
+  OPT_RUNID,
 };
 
 static int cmd_capture(int argc, char **argv) {
@@ -375,6 +419,17 @@ static int cmd_replay(int argc, char **argv) {
       {"no-session-header", no_argument, NULL, OPT_NOSESSHDR},
       {"report", required_argument, NULL, OPT_REPORT},
       {"log", required_argument, NULL, OPT_LOG},
+      {"credentials", required_argument, NULL, OPT_CREDENTIALS},
+      {"login", required_argument, NULL, OPT_LOGIN},
+      {"bodies", required_argument, NULL, OPT_BODIES},
+      {"error-rate", required_argument, NULL, OPT_ERRRATE},
+      {"faults", required_argument, NULL, OPT_FAULTS},
+      {"fault-timeout", required_argument, NULL, OPT_FAULTTIMEOUT},
+      {"journal", required_argument, NULL, OPT_JOURNAL},
+      {"cleanup", no_argument, NULL, OPT_CLEANUP},
+      {"cleanup-interval", required_argument, NULL, OPT_CLEANUPINT},
+      {"cleanup-map", required_argument, NULL, OPT_CLEANUPMAP},
+      {"run-id", required_argument, NULL, OPT_RUNID},
       {"quiet", no_argument, NULL, 'q'},
       {"help", no_argument, NULL, 'h'},
       {0, 0, 0, 0},
@@ -514,6 +569,33 @@ static int cmd_replay(int argc, char **argv) {
     case OPT_NOSESSHDR: o.session_header = NULL; break;
     case OPT_REPORT: o.report_path = optarg; break;
     case OPT_LOG: o.log_path = optarg; break;
+    case OPT_CREDENTIALS: o.credentials = optarg; break;
+    case OPT_LOGIN: o.login = optarg; break;
+    case OPT_BODIES: o.bodies = optarg; break;
+    case OPT_ERRRATE:
+      if (parse_double(optarg, 0, &o.error_rate) || o.error_rate > 100) {
+        usage_error("replay", "--error-rate '%s': expected a percentage",
+                    optarg);
+        goto out;
+      }
+      break;
+    case OPT_FAULTS: o.faults = optarg; break;
+    case OPT_FAULTTIMEOUT:
+    case OPT_CLEANUPINT:
+      if (units_parse_duration(optarg, &us) || us <= 0) {
+        usage_error("replay", "'%s': expected a duration such as 200ms, 5m",
+                    optarg);
+        goto out;
+      }
+      if (c == OPT_FAULTTIMEOUT)
+        o.fault_timeout_ms = us / 1000 > 0 ? us / 1000 : 1;
+      else
+        o.cleanup_interval_us = us;
+      break;
+    case OPT_JOURNAL: o.journal = optarg; break;
+    case OPT_CLEANUP: o.cleanup = 1; break;
+    case OPT_CLEANUPMAP: o.cleanup_map = optarg; break;
+    case OPT_RUNID: o.run_id = optarg; break;
     case 'q': o.quiet = 1; break;
     case 'h':
       fputs(REPLAY_USAGE, stdout);
@@ -553,6 +635,15 @@ static int cmd_replay(int argc, char **argv) {
   }
   if (o.have_delay && o.delay_min_us > o.delay_max_us) {
     usage_error("replay", "%s", "--delay-min is above --delay-max");
+    goto out;
+  }
+  if (o.faults && !(o.error_rate > 0)) {
+    usage_error("replay", "%s", "--faults needs --error-rate");
+    goto out;
+  }
+  if (o.cleanup_interval_us && !o.journal && !o.cleanup) {
+    usage_error("replay", "%s",
+                "--cleanup-interval needs --journal or --cleanup");
     goto out;
   }
   rc = run_replay(&o);
@@ -613,6 +704,7 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "capture") == 0) return cmd_capture(argc - 1, argv + 1);
   if (strcmp(cmd, "inspect") == 0) return cmd_inspect(argc - 1, argv + 1);
   if (strcmp(cmd, "replay") == 0) return cmd_replay(argc - 1, argv + 1);
+  if (strcmp(cmd, "cleanup") == 0) return cleanup_main(argc - 1, argv + 1);
   if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
     printf("mimic %s (model schema %d)\n", MIMIC_VERSION, MODEL_SCHEMA_VERSION);
     return 0;
@@ -624,6 +716,8 @@ int main(int argc, char **argv) {
       fputs(CAPTURE_USAGE, stdout);
     else if (strcmp(what, "inspect") == 0)
       fputs(INSPECT_USAGE, stdout);
+    else if (strcmp(what, "cleanup") == 0)
+      return cleanup_main(2, (char *[]){"cleanup", "--help", NULL});
     else
       fputs(MAIN_USAGE, stdout);
     return 0;
