@@ -523,6 +523,26 @@ int flow_prepare(struct flow_worker *fw, const struct synth *s,
     send = AUTH_EXTRA;
     planned = 0;
   }
+  /* Faults that break an authenticated request (a missing or garbage
+   * token, an unknown id, a bad body) cannot be played while the user is
+   * logging in: the target would refuse them for want of a login, not for
+   * the fault. Such a fault waits for the user's next request (if that one
+   * draws a fault too, the two trade places, so none is lost). */
+  enum fault_kind waiting =
+      v ? (enum fault_kind)vstate_pending_fault(v) : FAULT_NONE;
+  if (waiting && !is_login(f, send)) {
+    vstate_set_pending_fault(v, kind);
+    kind = waiting;
+  }
+  if ((kind == FAULT_NO_AUTH || kind == FAULT_EXPIRED_TOKEN ||
+       kind == FAULT_UNKNOWN_ID || kind == FAULT_INVALID_BODY) &&
+      is_login(f, send)) {
+    if (!v && !(v = get_vs(fw, u, 1))) return -ENOMEM;
+    if (!vstate_pending_fault(v)) {
+      vstate_set_pending_fault(v, kind);
+      kind = FAULT_NONE;
+    }
+  }
   int wrong_pw = 0, noauth = 0, garbage = 0, bad_body = 0, unknown = 0;
   int append_nx = 0;
   enum engine_fault efault = ENGINE_FAULT_NONE;

@@ -19,6 +19,7 @@ struct vstate {
   int32_t last_slot; /* where the newest id went, or -1 */
   uint32_t creates;
   uint8_t need_login;
+  uint8_t pending_fault;
 };
 
 int vstate_new(uint32_t nslots, struct vstate **out) {
@@ -89,6 +90,14 @@ void vstate_set_need_login(struct vstate *v, int need) {
 
 int vstate_need_login(const struct vstate *v) {
   return v->need_login;
+}
+
+void vstate_set_pending_fault(struct vstate *v, uint8_t kind) {
+  v->pending_fault = kind;
+}
+
+uint8_t vstate_pending_fault(const struct vstate *v) {
+  return v->pending_fault;
 }
 
 /* ---- cookies ---- */

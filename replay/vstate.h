@@ -47,6 +47,11 @@ const char *vstate_refresh(const struct vstate *v);
 void vstate_set_need_login(struct vstate *v, int need);
 int vstate_need_login(const struct vstate *v);
 
+/* A fault drawn while the user was logging in, kept for its next request
+ * (FAULT_NONE: none). */
+void vstate_set_pending_fault(struct vstate *v, uint8_t kind);
+uint8_t vstate_pending_fault(const struct vstate *v);
+
 /* ---- cookies ---- */
 /* Takes the Set-Cookie values of an answer (one per line): sets or
  * replaces each name=value, removes those with Max-Age=0 or an empty

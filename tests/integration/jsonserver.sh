@@ -85,8 +85,9 @@ js_start() {
     JS_URL="http://127.0.0.1:$JS_PORT"
     args=(--port "$JS_PORT" --host 127.0.0.1 --quiet)
     [ -n "$mw" ] && args+=(--middlewares "$mw")
-    node "$JS_HOME/node_modules/json-server/lib/cli/bin.js" "${args[@]}" \
-      "$db" >"$WORK/json-server.out" 2>&1 </dev/null &
+    # The source first: --middlewares takes every word after it.
+    node "$JS_HOME/node_modules/json-server/lib/cli/bin.js" "$db" \
+      "${args[@]}" >"$WORK/json-server.out" 2>&1 </dev/null &
     JS_PID=$!
     _js_start_watchdog
     deadline=$((SECONDS + 20))
