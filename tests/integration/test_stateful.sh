@@ -6,7 +6,8 @@
 # wrong id; --cleanup leaves the database as it was; after kill -9 in the
 # middle of a run, `mimic cleanup JOURNAL` restores it too (also what was
 # sent but never confirmed), and a second cleanup deletes nothing; SIGINT
-# still cleans up.
+# still cleans up; --cleanup-interval deletes what ended sessions made
+# while the run goes on.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nginx.sh"
 . "$(dirname "$0")/jsonserver.sh"
@@ -123,6 +124,9 @@ rc=$(run_status "$MIMIC" cleanup "$WORK/j2.db" --report "$WORK/c2.json")
 check "mimic cleanup after kill -9: exit 0" 0 "$rc"
 [ "$rc" = 0 ] || cat "$WORK/last.err"
 check "nothing failed" 0 "$(jq .failed "$WORK/c2.json")"
+echo "unconfirmed creates: $(jq '.found' "$WORK/c2.json") found by their marker, $(jq '.unfound' "$WORK/c2.json") never made"
+check "journal after cleanup: nothing live or pending" 0 \
+  "$(q "$WORK/j2.db" "SELECT count(*) FROM resource WHERE state IN ('live', 'pending')")"
 check_true "it deleted what the run left" test "$(jq .deleted "$WORK/c2.json")" -ge 30
 check_true "the database is back to its seed after kill -9" js_wait_db "$WORK/seed.json" 10
 deletes=$(awk '$6 == "\"DELETE"' "$NGINX_LOG" | wc -l)
@@ -152,5 +156,21 @@ check_true "its cleanup deleted what it had created" \
 check "cleanup after SIGINT: nothing left" 0 "$(jq '.cleanup.failed + .cleanup.left' "$WORK/r4.json")"
 check "the temporary journal is gone" 0 "$(ls "${TMPDIR:-/tmp}"/mimic-journal-"$(jq -r .run_id "$WORK/r4.json")".db* 2>/dev/null | wc -l)"
 check_true "the database is back to its seed after SIGINT" js_wait_db "$WORK/seed.json" 10
+
+# --- --cleanup-interval: ended sessions' resources go while the run goes on
+: >"$NGINX_LOG"
+rc=$(run_status "$MIMIC" replay "$WORK/m.db" --target "$NGINX_URL" \
+  --users 10 --min-request-count 120 --max-request-count 120 \
+  --delay-min 5 --delay-max 25 --seed 9 --bodies "$WORK/bodies.json" \
+  --journal "$WORK/j5.db" --cleanup-interval 1s --cleanup \
+  --report "$WORK/r5.json")
+check "replay with --cleanup-interval: exit 0" 0 "$rc"
+check_true "interval cleanups deleted during the run" \
+  test "$(jq '.cleanup_interval.deleted // 0' "$WORK/r5.json")" -ge 1
+# Had they deleted what a running session still used, it would get 404s.
+check "they took nothing from running sessions (no 404, no real error)" 0 \
+  "$(jq '.real.status_classes["4xx"] + .real.errors' "$WORK/r5.json")"
+check "the final cleanup left nothing" 0 "$(jq '.cleanup.failed + .cleanup.left' "$WORK/r5.json")"
+check_true "the database is back to its seed after interval cleanups" js_wait_db "$WORK/seed.json" 10
 
 finish
