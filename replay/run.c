@@ -488,6 +488,12 @@ static int submit(struct worker *w, uint32_t i) {
                                 .status = 200,
                                 .start_us = w->sh->t0_hr_us + (uint64_t)w->vnow,
                                 .end_us = w->sh->t0_hr_us + (uint64_t)w->vnow};
+    if (inj) {
+      /* A fault is planned as failing (then its step is sent again). */
+      res.status = 0;
+      res.err = ENGINE_E_OTHER;
+      res.err_text = "dry run";
+    }
     on_done(w, &res);
     return 0;
   }

@@ -90,6 +90,16 @@ cat >"$WORK/bodies.json" <<'JSON'
 }
 JSON
 
+# The plan of a dry run with faults: labelled, and the same for a seed.
+for i in 1 2; do
+  "$MIMIC" replay "$WORK/m.db" --users 5 --min-request-count 40 \
+    --max-request-count 40 --seed 4 --error-rate 25 --dry-run \
+    --credentials "$WORK/creds.csv" >"$WORK/plan$i.txt" 2>/dev/null
+done
+check "dry run with faults: same seed, same plan" "$(md5sum <"$WORK/plan1.txt")" \
+  "$(md5sum <"$WORK/plan2.txt")"
+check_true "dry run labels the faults" test "$(grep -c ' injected=' "$WORK/plan1.txt")" -ge 20
+
 # --- logins: good ones give tokens that later requests carry ---------------
 : >"$MW_LOG"
 rc=$(run_status "$MIMIC" replay "$WORK/m.db" --target "$NGINX_URL" \
