@@ -77,6 +77,19 @@ check "TLS + HTTP/2 (ALPN): exit" 0 \
 nginx_wait_requests 200 || true
 check "TLS + HTTP/2: nginx saw HTTP/2.0" 200 "$(count_proto HTTP/2.0)"
 
+# Client faults over HTTP/2 (stream-level: the connection stays): a timeout
+# ends at its deadline even with its upload paused, an abort at once.
+check "TLS + HTTP/2 with timeout and abort faults: exit" 0 \
+  "$(replay "$WORK/root.db" "$tls" --insecure --http2 --error-rate 40 \
+    --faults timeout,abort --fault-timeout 100ms --users 8)"
+check "HTTP/2 timeout faults all timed out" \
+  "$(jq '.injected.kinds.timeout.requests' "$WORK/r.json")" \
+  "$(jq '.injected.kinds.timeout.error_reasons.timeout' "$WORK/r.json")"
+check "HTTP/2 abort faults all aborted" \
+  "$(jq '.injected.kinds.abort.requests' "$WORK/r.json")" \
+  "$(jq '.injected.kinds.abort.error_reasons.abort' "$WORK/r.json")"
+check "HTTP/2: the real requests all answered" 0 "$(jq .real.errors "$WORK/r.json")"
+
 # --- headers -------------------------------------------------------------
 sqlite3 "$WORK/root.db" ".backup '$WORK/hdr.db'"
 sqlite3 "$WORK/hdr.db" "UPDATE endpoint SET template = '/need-header'"
