@@ -302,6 +302,14 @@ static void start(struct cl *c) {
     next(c);
     return;
   }
+  if (it->kind == JOURNAL_LIVE && journal_superseded(c->j, it->seq, it->url)) {
+    /* The target gave this URL to a newer resource (while the run went
+     * on): this one is gone, and the URL is not ours to delete. */
+    c->res->gone++;
+    mark(c, it, "gone", 0, "superseded: its URL names a newer resource");
+    next(c);
+    return;
+  }
   char origin[1024];
   if (split_url(it->url, origin, sizeof origin, c->path, sizeof c->path)) {
     add_failure(c, it, "not an absolute URL");

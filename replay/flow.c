@@ -727,6 +727,8 @@ int flow_prepare(struct flow_worker *fw, const struct synth *s,
                                                                      : NULL};
     int rc = journal_intent(f->journal, &in, &note->seq);
     if (rc) return rc;
+    if (!v && !(v = get_vs(fw, u, 1))) return -ENOMEM;
+    vstate_count_journalled(v);
   }
   if ((role & R_CREATE) && !kind) fw->counts.creates++;
   if (role & R_LOGIN) fw->counts.logins++;
@@ -749,6 +751,17 @@ int flow_prepare(struct flow_worker *fw, const struct synth *s,
 }
 
 /* ---- taking answers --------------------------------------------------- */
+
+/* A user with resources in the journal got a new token: they are deleted
+ * with it (what it created before it logged in, a sign-up, had none). */
+static int update_auth(struct flow_worker *fw, struct flow_user *u,
+                       const struct vstate *v) {
+  const char *tok = vstate_token(v), *jar = vstate_cookies(v);
+  int n = snprintf(fw->jhdr, sizeof fw->jhdr, "Authorization: Bearer %s%s%s",
+                   tok ? tok : "", jar ? "\nCookie: " : "", jar ? jar : "");
+  if (n < 0 || (size_t)n >= sizeof fw->jhdr) return 0;
+  return journal_headers(fw->f->journal, u->id, fw->jhdr);
+}
 
 int flow_done(struct flow_worker *fw, struct flow_user *u,
               const struct flow_note *note, const char *target,
@@ -780,7 +793,7 @@ int flow_done(struct flow_worker *fw, struct flow_user *u,
     if (ok && !n) fw->counts.created_noid++;
     if (ok && n && note->planned && note->slot >= 0) {
       if (!v && !(v = get_vs(fw, u, 1))) return -ENOMEM;
-      int rc = vstate_push_id(v, (uint32_t)note->slot, id);
+      int rc = vstate_push_id(v, (uint32_t)note->slot, id, note->seq);
       if (rc == -ENOMEM) return rc;
     }
     if (ok && n && v && note->seq) vstate_count_create(v);
@@ -790,17 +803,15 @@ int flow_done(struct flow_worker *fw, struct flow_user *u,
     size_t s = plen;
     while (s && target[s - 1] != '/') s--;
     char id[VSTATE_ID_MAX];
+    int64_t seq = 0;
     if (plen - s < sizeof id) {
       memcpy(id, target + s, plen - s);
       id[plen - s] = '\0';
-      if (v) vstate_drop_id(v, (uint32_t)note->slot, id);
+      if (v) seq = vstate_drop_id(v, (uint32_t)note->slot, id);
     }
-    if (f->journal) {
-      snprintf(fw->url, sizeof fw->url, "%s%.*s", f->base, (int)plen, target);
-      if (journal_deleted(f->journal, fw->url, st)) {
-        fw->counts.journal_errors++;
-        return ERR_SQLITE;
-      }
+    if (f->journal && seq && journal_deleted(f->journal, seq, st)) {
+      fw->counts.journal_errors++;
+      return ERR_SQLITE;
     }
     fw->counts.deleted++;
   }
@@ -811,7 +822,13 @@ int flow_done(struct flow_worker *fw, struct flow_user *u,
       if (auth_tokens(res->body, res->body_len, tok, sizeof tok, rt,
                       sizeof rt)) {
         if (!v && !(v = get_vs(fw, u, 1))) return -ENOMEM;
-        if (vstate_set_token(v, tok, strlen(tok)) == 0) fw->counts.tokens++;
+        if (vstate_set_token(v, tok, strlen(tok)) == 0) {
+          fw->counts.tokens++;
+          if (f->journal && vstate_journalled(v) && update_auth(fw, u, v)) {
+            fw->counts.journal_errors++;
+            return ERR_SQLITE;
+          }
+        }
         if (rt[0]) vstate_set_refresh(v, rt, strlen(rt));
       }
     }

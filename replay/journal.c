@@ -55,6 +55,8 @@ enum {
   ST_MARK_DONE,
   ST_MARK_FAIL,
   ST_FOUND,
+  ST_HEADERS,
+  ST_SUPERSEDED,
   ST_COUNT
 };
 
@@ -70,7 +72,7 @@ static const char *const sql[ST_COUNT] = {
                         " WHERE seq = ?1",
     [ST_CONFIRM_STATUS] = "UPDATE resource SET status = ?2 WHERE seq = ?1",
     [ST_DELETED] = "UPDATE resource SET state = 'deleted', last_status = ?2,"
-                   " done_us = ?3 WHERE del_url = ?1 AND state = 'live'",
+                   " done_us = ?3 WHERE seq = ?1 AND state = 'live'",
     [ST_SESSION] = "UPDATE resource SET session_done = 1 WHERE run_id = ?1"
                    " AND user = ?2 AND session = ?3",
     [ST_MARK_DONE] = "UPDATE resource SET state = ?2, last_status = ?3,"
@@ -80,6 +82,10 @@ static const char *const sql[ST_COUNT] = {
                      " attempts = attempts + 1 WHERE seq = ?1",
     [ST_FOUND] = "UPDATE resource SET state = 'live', resource_id = ?2,"
                  " del_url = ?3 WHERE seq = ?1",
+    [ST_SUPERSEDED] = "SELECT 1 FROM resource WHERE del_url = ?2 AND seq > ?1"
+                      " LIMIT 1",
+    [ST_HEADERS] = "UPDATE resource SET headers = ?3 WHERE run_id = ?1"
+                   " AND user = ?2 AND state IN ('pending', 'live')",
 };
 
 struct journal {
@@ -325,12 +331,23 @@ int journal_confirm(struct journal *j, int64_t seq, const char *id, int status,
   return rc;
 }
 
-int journal_deleted(struct journal *j, const char *url, int status) {
+int journal_deleted(struct journal *j, int64_t seq, int status) {
   pthread_mutex_lock(&j->lock);
   sqlite3_stmt *st = j->st[ST_DELETED];
-  bind_text(st, 1, url);
+  sqlite3_bind_int64(st, 1, seq);
   sqlite3_bind_int(st, 2, status);
   sqlite3_bind_int64(st, 3, wall_us());
+  int rc = step(j, st);
+  pthread_mutex_unlock(&j->lock);
+  return rc;
+}
+
+int journal_headers(struct journal *j, uint64_t user, const char *headers) {
+  pthread_mutex_lock(&j->lock);
+  sqlite3_stmt *st = j->st[ST_HEADERS];
+  bind_text(st, 1, j->run_id ? j->run_id : "");
+  sqlite3_bind_int64(st, 2, (sqlite3_int64)user);
+  bind_text(st, 3, headers);
   int rc = step(j, st);
   pthread_mutex_unlock(&j->lock);
   return rc;
@@ -373,6 +390,11 @@ int journal_todo(struct journal *j, const char *run_id, int ended_only,
       " WHERE (state = 'live' OR (state = 'pending' AND ?3 = 0))"
       " AND (?1 IS NULL OR run_id = ?1) AND (?2 = 0 OR session_done = 1)"
       " ORDER BY seq DESC";
+  static const char stale[] =
+      "UPDATE resource SET state = 'gone', last_error = 'superseded: its URL"
+      " names a newer resource' WHERE state = 'live' AND EXISTS (SELECT 1"
+      " FROM resource n WHERE n.del_url = resource.del_url AND n.seq >"
+      " resource.seq)";
   sqlite3_stmt *st = NULL;
   struct journal_item *v = NULL;
   size_t len = 0, cap = 0;
@@ -380,6 +402,7 @@ int journal_todo(struct journal *j, const char *run_id, int ended_only,
   *items = NULL;
   *n = 0;
   pthread_mutex_lock(&j->lock);
+  if (sqlite3_exec(j->db, stale, NULL, NULL, NULL) != SQLITE_OK) goto out;
   if (sqlite3_prepare_v2(j->db, q, -1, &st, NULL) != SQLITE_OK) goto out;
   bind_text(st, 1, run_id);
   sqlite3_bind_int(st, 2, ended_only != 0);
@@ -447,6 +470,18 @@ int journal_mark(struct journal *j, int64_t seq, const char *state, int status,
   int rc = step(j, st);
   pthread_mutex_unlock(&j->lock);
   return rc;
+}
+
+int journal_superseded(struct journal *j, int64_t seq, const char *url) {
+  pthread_mutex_lock(&j->lock);
+  sqlite3_stmt *st = j->st[ST_SUPERSEDED];
+  sqlite3_bind_int64(st, 1, seq);
+  bind_text(st, 2, url);
+  int found = sqlite3_step(st) == SQLITE_ROW;
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  pthread_mutex_unlock(&j->lock);
+  return found;
 }
 
 int journal_found(struct journal *j, int64_t seq, const char *id,

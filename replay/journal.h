@@ -63,9 +63,16 @@ int journal_intent(struct journal *j, const struct journal_intent *in,
 int journal_confirm(struct journal *j, int64_t seq, const char *id, int status,
                     int created);
 
-/* The run deleted url itself (a DELETE answered 2xx, 404 or 410): the live
- * rows with that delete URL become "deleted". */
-int journal_deleted(struct journal *j, const char *url, int status);
+/* The run deleted the resource of row seq itself (its session's DELETE
+ * answered 2xx, 404 or 410): a live row becomes "deleted". By row, not by
+ * URL: a target that reuses ids (the highest one once it is deleted) may
+ * already have given the same URL to another user's new resource. */
+int journal_deleted(struct journal *j, int64_t seq, int status);
+
+/* The user logged in (again): its resources not yet deleted are deleted
+ * with these header lines from now on (a sign-up sent before any login
+ * carried none). */
+int journal_headers(struct journal *j, uint64_t user, const char *headers);
 
 /* The session of (user, session) ended: its resources may be cleaned up
  * while the run goes on (--cleanup-interval). */
@@ -87,12 +94,19 @@ struct journal_item {
 };
 
 /* Rows to clean up, newest first (reverse order of creation): live ones,
+ * except those superseded (marked "gone" first: a newer row has the same
+ * delete URL, so the target reused the id, and the old resource was gone
+ * by then, deleted with its parent, say),
  * and pending ones (unless live_only). run_id: only that run's (NULL: all);
  * ended_only: only resources whose session has ended. *items is
  * malloc'ed; free with journal_items_free. */
 int journal_todo(struct journal *j, const char *run_id, int ended_only,
                  int live_only, struct journal_item **items, size_t *n);
 void journal_items_free(struct journal_item *items, size_t n);
+
+/* Whether a row newer than seq has url as its delete URL (see
+ * journal_todo): deleting url would delete that newer resource. */
+int journal_superseded(struct journal *j, int64_t seq, const char *url);
 
 /* Records a cleanup outcome of row seq: state "deleted", "gone" (404/410:
  * already deleted), "unfound" (a pending create not found in its

@@ -9,6 +9,7 @@
 struct ids {
   uint8_t n;
   char *id[VSTATE_IDS]; /* oldest first */
+  int64_t seq[VSTATE_IDS];
 };
 
 struct vstate {
@@ -17,7 +18,7 @@ struct vstate {
   struct ids *slots; /* made on the first bound id */
   uint32_t nslots;
   int32_t last_slot; /* where the newest id went, or -1 */
-  uint32_t creates;
+  uint32_t creates, journalled;
   uint8_t need_login;
   uint8_t pending_fault;
 };
@@ -213,7 +214,8 @@ const char *vstate_cookies(const struct vstate *v) {
 
 /* ---- ids ---- */
 
-int vstate_push_id(struct vstate *v, uint32_t slot, const char *id) {
+int vstate_push_id(struct vstate *v, uint32_t slot, const char *id,
+                   int64_t seq) {
   if (slot >= v->nslots) return ERR_LIMIT;
   size_t n = strlen(id);
   if (n == 0 || n >= VSTATE_ID_MAX) return ERR_LIMIT;
@@ -225,8 +227,10 @@ int vstate_push_id(struct vstate *v, uint32_t slot, const char *id) {
   if (s->n == VSTATE_IDS) {
     free(s->id[0]);
     memmove(s->id, s->id + 1, (VSTATE_IDS - 1) * sizeof *s->id);
+    memmove(s->seq, s->seq + 1, (VSTATE_IDS - 1) * sizeof *s->seq);
     s->n--;
   }
+  s->seq[s->n] = seq;
   s->id[s->n++] = c;
   v->last_slot = (int32_t)slot;
   return 0;
@@ -241,16 +245,28 @@ const char *vstate_last_id(const struct vstate *v) {
   return v->last_slot >= 0 ? vstate_id(v, (uint32_t)v->last_slot) : NULL;
 }
 
-void vstate_drop_id(struct vstate *v, uint32_t slot, const char *id) {
-  if (!v->slots || slot >= v->nslots) return;
+int64_t vstate_drop_id(struct vstate *v, uint32_t slot, const char *id) {
+  if (!v->slots || slot >= v->nslots) return 0;
   struct ids *s = &v->slots[slot];
   for (uint8_t i = s->n; i-- > 0;) {
     if (strcmp(s->id[i], id) != 0) continue;
+    int64_t seq = s->seq[i];
     free(s->id[i]);
     memmove(s->id + i, s->id + i + 1, (size_t)(s->n - i - 1) * sizeof *s->id);
+    memmove(s->seq + i, s->seq + i + 1,
+            (size_t)(s->n - i - 1) * sizeof *s->seq);
     s->n--;
-    return;
+    return seq;
   }
+  return 0;
+}
+
+void vstate_count_journalled(struct vstate *v) {
+  v->journalled++;
+}
+
+uint32_t vstate_journalled(const struct vstate *v) {
+  return v->journalled;
 }
 
 void vstate_count_create(struct vstate *v) {

@@ -62,15 +62,22 @@ int vstate_take_cookies(struct vstate *v, const char *lines);
 const char *vstate_cookies(const struct vstate *v);
 
 /* ---- created ids ---- */
-/* Binds id as the newest of slot (the oldest goes beyond VSTATE_IDS).
- * 0, ERR_LIMIT (too long: ignored) or -ENOMEM. */
-int vstate_push_id(struct vstate *v, uint32_t slot, const char *id);
+/* Binds id as the newest of slot (the oldest goes beyond VSTATE_IDS),
+ * with seq, its row in the journal (0: none). 0, ERR_LIMIT (too long:
+ * ignored) or -ENOMEM. */
+int vstate_push_id(struct vstate *v, uint32_t slot, const char *id,
+                   int64_t seq);
 /* The newest live id of slot, or NULL. */
 const char *vstate_id(const struct vstate *v, uint32_t slot);
 /* The newest id bound in any slot this session, or NULL. */
 const char *vstate_last_id(const struct vstate *v);
-/* Forgets id in slot (it was deleted). */
-void vstate_drop_id(struct vstate *v, uint32_t slot, const char *id);
+/* Forgets id in slot (it was deleted); returns its journal row (0: none,
+ * or not one of the session's ids). */
+int64_t vstate_drop_id(struct vstate *v, uint32_t slot, const char *id);
+/* Creates journalled for this user, over its sessions (so that a new
+ * token is worth telling the journal). */
+void vstate_count_journalled(struct vstate *v);
+uint32_t vstate_journalled(const struct vstate *v);
 /* Creates journalled in the current session (so that its end is worth
  * telling the journal). */
 void vstate_count_create(struct vstate *v);

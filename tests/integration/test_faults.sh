@@ -7,7 +7,8 @@
 # kind's share is within 1.5 points of what was asked and the target's
 # answers match the kind; a mix of 85% success, 12% client errors and 3%
 # server errors is reached with --error-rate and --faults alone; real
-# requests see no error; the database ends as it began.
+# requests see no error; without credentials, sessions that sign up log in
+# with the identity they made; the database ends as it began.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nginx.sh"
 . "$(dirname "$0")/jsonserver.sh"
@@ -21,7 +22,8 @@ cat >"$WORK/seed.json" <<'JSON'
     {"id": 1, "title": "seeded one", "views": 10},
     {"id": 2, "title": "seeded two", "views": 20}
   ],
-  "comments": [{"id": 1, "postId": 1, "body": "first"}]
+  "comments": [{"id": 1, "postId": 1, "body": "first"}],
+  "users": [{"id": 1, "username": "seeded", "password": "x"}]
 }
 JSON
 cp "$WORK/seed.json" "$WORK/db.json"
@@ -56,6 +58,12 @@ module.exports = (req, res, next) => {
     return;
   }
   if (req.method === 'GET' && req.path === '/db') return next(); /* js_db */
+  if (req.method === 'POST' && req.path === '/users') { /* sign-up */
+    const b = req.body || {};
+    if (b.username && b.password) users[b.username] = b.password;
+    log('signup ' + b.username);
+    return next();
+  }
   const h = req.headers.authorization || '';
   const t = h.startsWith('Bearer ') ? h.slice(7) : '';
   const m = /(?:^|; )sid=([^;]*)/.exec(req.headers.cookie || '');
@@ -128,6 +136,35 @@ check "... as the kind expects" "$(jq '.injected.kinds["bad-login"].requests' "$
   "$(jq '.injected.kinds["bad-login"].expected' "$r")"
 check "real requests: no 4xx" 0 "$(jq '.real.status_classes["4xx"]' "$r")"
 check_true "the database is back to its seed" js_wait_db "$WORK/seed.json" 10
+
+# --- without credentials: sessions sign up, then log in as who they made --
+awk 'BEGIN { t = 1700000000
+  for (s = 1; s <= 40; s++) {
+    ip = "10.2.0." s; u = 100 + s; p = 2000 + s
+    line("POST", "/api/users", 201); line("POST", "/api/auth/login", 200)
+    line("GET", "/api/users/" u, 200); line("POST", "/api/posts", 201)
+    line("GET", "/api/posts/" p, 200); line("DELETE", "/api/posts/" p, 200)
+  } }
+  function line(m, path, st) {
+    t += 2
+    printf "%s - - [%s] \"%s %s HTTP/1.1\" %d 50 \"-\" \"t/1\" 0.002\n", ip,
+      strftime("%d/%b/%Y:%H:%M:%S +0000", t, 1), m, path, st
+  }' >"$WORK/signup.log"
+"$MIMIC" capture -q -o "$WORK/signup.db" "$WORK/signup.log"
+: >"$MW_LOG"
+rc=$(run_status "$MIMIC" replay "$WORK/signup.db" --target "$NGINX_URL" \
+  --users 6 --min-request-count 12 --max-request-count 12 --delay-min 0 \
+  --delay-max 2 --seed 5 --cleanup --report "$WORK/signup.json")
+check "sign-up run exits 0" 0 "$rc"
+check_true "users signed up with made-up identities" \
+  test "$(grep -c '^signup sim_' "$MW_LOG")" -ge 6
+check "... and logged in as who they made" "$(grep '^signup' "$MW_LOG" | awk '{ print $2 }' | sort -u | xargs)" \
+  "$(grep '^login-ok' "$MW_LOG" | awk '{ print $2 }' | sort -u | xargs)"
+check "no login was refused" 0 "$(grep -c '^login-bad' "$MW_LOG" || true)"
+check "no request was refused" 0 "$(grep -c '^denied' "$MW_LOG" || true)"
+check "their profiles were read by the ids the sign-ups returned" 0 \
+  "$(jq '.real.status_classes["4xx"]' "$WORK/signup.json")"
+check_true "the database is back to its seed after sign-ups" js_wait_db "$WORK/seed.json" 10
 
 # --- every fault kind over 10,000 requests ---------------------------------
 : >"$MW_LOG"

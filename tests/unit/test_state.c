@@ -244,35 +244,35 @@ static void test_vstate_ids(void **state) {
   assert_int_equal(vstate_new(2, &v), 0);
   EXPECT_EQ(vstate_id(v, 0) == NULL, 1);
   EXPECT_EQ(vstate_last_id(v) == NULL, 1);
-  EXPECT_EQ(vstate_push_id(v, 0, "1"), 0);
-  EXPECT_EQ(vstate_push_id(v, 1, "c1"), 0);
-  EXPECT_EQ(vstate_push_id(v, 0, "2"), 0);
+  EXPECT_EQ(vstate_push_id(v, 0, "1", 11), 0);
+  EXPECT_EQ(vstate_push_id(v, 1, "c1", 0), 0);
+  EXPECT_EQ(vstate_push_id(v, 0, "2", 12), 0);
   EXPECT_STR(vstate_id(v, 0), "2");
   EXPECT_STR(vstate_id(v, 1), "c1");
   EXPECT_STR(vstate_last_id(v), "2");
   /* Deleting the newest makes the previous one current again. */
-  vstate_drop_id(v, 0, "2");
+  EXPECT_EQ(vstate_drop_id(v, 0, "2"), 12); /* its journal row */
   EXPECT_STR(vstate_id(v, 0), "1");
-  vstate_drop_id(v, 0, "nope");
+  EXPECT_EQ(vstate_drop_id(v, 0, "nope"), 0);
   EXPECT_STR(vstate_id(v, 0), "1");
   /* At most VSTATE_IDS per collection: the oldest go. */
   for (int i = 0; i < VSTATE_IDS + 3; i++) {
     char id[16];
     snprintf(id, sizeof id, "n%d", i);
-    EXPECT_EQ(vstate_push_id(v, 0, id), 0);
+    EXPECT_EQ(vstate_push_id(v, 0, id, i + 100), 0);
   }
   for (int i = 0; i < VSTATE_IDS; i++) {
     char id[16];
     snprintf(id, sizeof id, "n%d", VSTATE_IDS + 2 - i);
     EXPECT_STR(vstate_id(v, 0), id);
-    vstate_drop_id(v, 0, id);
+    EXPECT_EQ(vstate_drop_id(v, 0, id), VSTATE_IDS + 2 - i + 100);
   }
   EXPECT_EQ(vstate_id(v, 0) == NULL, 1);
-  EXPECT_EQ(vstate_push_id(v, 5, "x"), ERR_LIMIT);
-  EXPECT_EQ(vstate_push_id(v, 0, ""), ERR_LIMIT);
+  EXPECT_EQ(vstate_push_id(v, 5, "x", 0), ERR_LIMIT);
+  EXPECT_EQ(vstate_push_id(v, 0, "", 0), ERR_LIMIT);
   /* A new session forgets its ids, keeps the token. */
   vstate_set_token(v, "tok", 3);
-  vstate_push_id(v, 1, "c2");
+  vstate_push_id(v, 1, "c2", 0);
   vstate_session_reset(v);
   EXPECT_EQ(vstate_id(v, 1) == NULL, 1);
   EXPECT_EQ(vstate_last_id(v) == NULL, 1);
@@ -320,7 +320,7 @@ static void test_bodies_render(void **state) {
   rng_seed(&r, 1);
   struct vstate *v;
   assert_int_equal(vstate_new(correl_slots(c), &v), 0);
-  vstate_push_id(v, (uint32_t)correl_creates(c, E_CREATE), "41");
+  vstate_push_id(v, (uint32_t)correl_creates(c, E_CREATE), "41", 0);
   char *extra[] = {"red"};
   struct auth_cred cred = {"al\"ice", "pw", extra, 1};
   struct bodies_ctx ctx = {.rng = &r, .user = 3, .cred = &cred, .vs = v};
@@ -488,7 +488,7 @@ static void test_journal(void **state) {
   EXPECT_EQ(c.none, 1);
   EXPECT_EQ(c.pending, 1);
   /* The run deleted 7 itself. */
-  assert_int_equal(journal_deleted(j, "http://h/api/posts/7", 204), 0);
+  assert_int_equal(journal_deleted(j, seq[0], 204), 0);
   struct journal_item *items;
   size_t n;
   assert_int_equal(journal_todo(j, NULL, 0, 0, &items, &n), 0);
@@ -524,13 +524,27 @@ static void test_journal(void **state) {
   assert_int_equal(journal_todo(j, NULL, 0, 0, &items, &n), 0);
   EXPECT_EQ(n, 0);
   journal_items_free(items, n);
+  /* Ids reused by the target: an older live row whose URL a newer row got
+   * is superseded (gone), never deleted (that would delete the new one). */
+  int64_t old, newer;
+  assert_int_equal(journal_intent(j, &in, &old), 0);
+  assert_int_equal(journal_confirm(j, old, "5", 201, 1), 0);
+  assert_int_equal(journal_intent(j, &in, &newer), 0);
+  assert_int_equal(journal_confirm(j, newer, "5", 201, 1), 0);
+  EXPECT_EQ(journal_superseded(j, old, "http://h/api/posts/5"), 1);
+  EXPECT_EQ(journal_superseded(j, newer, "http://h/api/posts/5"), 0);
+  assert_int_equal(journal_todo(j, NULL, 0, 0, &items, &n), 0);
+  EXPECT_EQ(n, 1);
+  EXPECT_EQ(items[0].seq, newer);
+  journal_items_free(items, n);
+  assert_int_equal(journal_mark(j, newer, "deleted", 200, NULL), 0);
   EXPECT_EQ(journal_running(j, NULL, 0), 0); /* ourselves do not count */
   journal_close(j);
   /* Reopened for cleanup: the same rows. */
   assert_int_equal(journal_open(path, NULL, &j, err, sizeof err), 0);
   assert_int_equal(journal_counts(j, "run1", &c), 0);
-  EXPECT_EQ(c.deleted, 2);
-  EXPECT_EQ(c.gone, 1);
+  EXPECT_EQ(c.deleted, 3);
+  EXPECT_EQ(c.gone, 2);
   EXPECT_EQ(c.none, 1);
   journal_close(j);
   /* Not a journal; missing. */
