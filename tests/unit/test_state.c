@@ -426,6 +426,16 @@ static void test_auth(void **state) {
   EXPECT_EQ(auth_cred(a, 1) == NULL, 1);
   auth_free(a);
   EXPECT_EQ(auth_new(m, NULL, "nonsense", &a, err, sizeof err), ERR_USAGE);
+  /* Refresh and logout by their last segment (a logout with any method). */
+  uint32_t refresh = add_ep(m, "POST", "/api/v1/auth/refresh");
+  uint32_t logout = add_ep(m, "DELETE", "/api/v1/sessions/logout");
+  uint32_t token = add_ep(m, "POST", "/oauth/token");
+  assert_int_equal(auth_new(m, NULL, NULL, &a, err, sizeof err), 0);
+  EXPECT_EQ(auth_role(a, refresh), AUTH_REFRESH);
+  EXPECT_EQ(auth_role(a, logout), AUTH_LOGOUT);
+  EXPECT_EQ(auth_role(a, token), AUTH_LOGIN);
+  EXPECT_EQ(auth_login(a), E_LOGIN); /* the most requested login */
+  auth_free(a);
   csv = write_tmp("bad.csv", "alice\n");
   EXPECT_EQ(auth_new(m, csv, NULL, &a, err, sizeof err), ERR_PARSE);
   if (!strstr(err, ":1:")) fail_msg("message: %s", err);
