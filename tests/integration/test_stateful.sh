@@ -7,7 +7,7 @@
 # middle of a run, `mimic cleanup JOURNAL` restores it too (also what was
 # sent but never confirmed), and a second cleanup deletes nothing; SIGINT
 # still cleans up; --cleanup-interval deletes what ended sessions made
-# while the run goes on.
+# while the run goes on; what cannot be deleted is listed (exit 3).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nginx.sh"
 . "$(dirname "$0")/jsonserver.sh"
@@ -32,7 +32,8 @@ JSON
 cp "$WORK/seed.json" "$WORK/db.json"
 js_start "$WORK/db.json" || { echo "json-server did not start"; exit 1; }
 nginx_start "
-        location /api/ { proxy_pass http://127.0.0.1:$JS_PORT/; }" ||
+        location /api/ { proxy_pass http://127.0.0.1:$JS_PORT/; }
+        location /locked/ { return 403; }" ||
   { echo "nginx did not start"; exit 1; }
 
 restlog 200 >"$WORK/rest.log"
@@ -172,5 +173,26 @@ check "they took nothing from running sessions (no 404, no real error)" 0 \
   "$(jq '.real.status_classes["4xx"] + .real.errors' "$WORK/r5.json")"
 check "the final cleanup left nothing" 0 "$(jq '.cleanup.failed + .cleanup.left' "$WORK/r5.json")"
 check_true "the database is back to its seed after interval cleanups" js_wait_db "$WORK/seed.json" 10
+
+# --- what cannot be deleted is listed (last: it leaves the database dirty)
+cat >"$WORK/map.json" <<'JSON'
+{"POST /api/posts": "DELETE /locked/posts/{created.id}"}
+JSON
+rc=$(run_status "$MIMIC" replay "$WORK/m.db" --target "$NGINX_URL" \
+  --users 3 --min-request-count 10 --max-request-count 10 --delay-min 0 \
+  --delay-max 0 --seed 6 --bodies "$WORK/bodies.json" --journal "$WORK/j6.db" \
+  --cleanup-map "$WORK/map.json" --cleanup --report "$WORK/r6.json")
+check "--cleanup that cannot delete: exit 3" 3 "$rc"
+check_true "the failures are counted" test "$(jq .cleanup.failed "$WORK/r6.json")" -ge 1
+check "... and listed with why" "HTTP 403" "$(jq -r '.cleanup.not_deleted[0].why' "$WORK/r6.json")"
+check "... with the --cleanup-map URL" 1 \
+  "$(jq -r '.cleanup.not_deleted[0].url' "$WORK/r6.json" | grep -c '/locked/posts/[0-9]')"
+check_true "... and named on stderr" grep -q 'not deleted: DELETE .*/locked/posts/' "$WORK/last.err"
+rc=$(run_status "$MIMIC" cleanup "$WORK/j6.db" --dry-run)
+check "mimic cleanup --dry-run: exit 0" 0 "$rc"
+check "... lists what it would delete" "$(jq .cleanup.failed "$WORK/r6.json")" \
+  "$(grep -c '^DELETE .*/locked/posts/' "$WORK/last.out")"
+rc=$(run_status "$MIMIC" cleanup "$WORK/j6.db" --retries 0)
+check "mimic cleanup of what it cannot delete: exit 3" 3 "$rc"
 
 finish
