@@ -1273,6 +1273,8 @@ static int write_report(struct shared *sh, const struct stats *st,
             (json_int_t)e->errors, "status", status, "error_reasons",
             errors_json(e->by_error, e->by_class), "latency_ms",
             ms_json(&e->latency), "service_time_ms", ms_json(&e->service)));
+    json_object_set_new(json_array_get(eps, json_array_size(eps) - 1),
+                        "injected", json_integer((json_int_t)e->injected));
   }
   json_object_set_new(root, "endpoints", eps);
   state_json(sh, st, &t, root);
