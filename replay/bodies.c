@@ -273,8 +273,10 @@ int bodies_new(const char *path, const struct model *m,
     json_error_t je;
     doc = json_load_file(path, 0, &je);
     if (!doc) {
-      if (err && errlen)
+      if (err && errlen && je.line > 0)
         snprintf(err, errlen, "--bodies %s:%d: %s", path, je.line, je.text);
+      else if (err && errlen)
+        snprintf(err, errlen, "--bodies %s: %s", path, je.text);
       rc = ERR_PARSE;
       goto out;
     }
