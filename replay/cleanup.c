@@ -47,6 +47,7 @@ static uint64_t now_us(void) {
 }
 
 static void start(struct cl *c);
+static int start_one(struct cl *c);
 
 static void add_failure(struct cl *c, const struct journal_item *it,
                         const char *why) {
@@ -287,35 +288,42 @@ static void on_engine_closed(void *arg) {
   start(c);
 }
 
+/* Sends the next row's request; rows settled without one (superseded,
+ * unfindable) are passed over in this loop, not by recursion: there may
+ * be thousands of them. */
 static void start(struct cl *c) {
-  if (c->finished || c->in_flight || c->switching) return;
+  for (;; c->i++, c->attempt = 0)
+    if (!start_one(c)) return;
+}
+
+/* 1: the row at c->i was settled without a request (go on with the next
+ * one); 0: a request is in flight, or we wait, or it is over. */
+static int start_one(struct cl *c) {
+  if (c->finished || c->in_flight || c->switching) return 0;
   if (c->rc || c->stop || c->i >= c->n) {
     finish(c);
-    return;
+    return 0;
   }
   struct journal_item *it = &c->items[c->i];
   if (it->kind == JOURNAL_PENDING && !it->tag) {
     add_failure(c, it,
-                "its answer never came and its body carried no marker to "
-                "find it by");
+                "its answer named no id (or never came) and its body "
+                "carried no marker to find it by");
     mark(c, it, NULL, 0, "unconfirmed, no marker");
-    next(c);
-    return;
+    return 1;
   }
   if (it->kind == JOURNAL_LIVE && journal_superseded(c->j, it->seq, it->url)) {
     /* The target gave this URL to a newer resource (while the run went
      * on): this one is gone, and the URL is not ours to delete. */
     c->res->gone++;
     mark(c, it, "gone", 0, "superseded: its URL names a newer resource");
-    next(c);
-    return;
+    return 1;
   }
   char origin[1024];
   if (split_url(it->url, origin, sizeof origin, c->path, sizeof c->path)) {
     add_failure(c, it, "not an absolute URL");
     mark(c, it, NULL, 0, "bad URL");
-    next(c);
-    return;
+    return 1;
   }
   if (!c->e || strcmp(origin, c->origin) != 0) {
     if (c->e) {
@@ -324,7 +332,7 @@ static void start(struct cl *c) {
       struct engine *e = c->e;
       c->e = NULL;
       engine_close(e, on_engine_closed, c);
-      return;
+      return 0;
     }
     struct engine_opts eo = {
         .target = origin,
@@ -339,15 +347,14 @@ static void start(struct cl *c) {
     if (engine_new(&c->loop, &eo, on_done, c, &c->e, err, sizeof err)) {
       add_failure(c, it, err[0] ? err : "cannot set up a request");
       mark(c, it, NULL, 0, err);
-      next(c);
-      return;
+      return 1;
     }
     snprintf(c->origin, sizeof c->origin, "%s", origin);
   }
   uint64_t now = now_us();
   if (now < c->next_ok_us) {
     uv_timer_start(&c->timer, on_timer, (c->next_ok_us - now + 999) / 1000, 0);
-    return;
+    return 0;
   }
   c->next_ok_us = now + c->interval_us;
   set_headers(c, it->headers);
@@ -363,10 +370,10 @@ static void start(struct cl *c) {
   if (rc) {
     add_failure(c, it, err_str(rc));
     mark(c, it, NULL, 0, err_str(rc));
-    next(c);
-    return;
+    return 1;
   }
   c->in_flight = 1;
+  return 0;
 }
 
 int cleanup_run(const struct cleanup_opts *o, struct cleanup_result *res,
