@@ -581,7 +581,7 @@ static void on_done(void *arg, const struct engine_result *res) {
                       faults_expected(f->note.fault, res), latency, service);
   else if (!rc)
     rc = stats_done(&w->stats, f->ep, res, latency, service);
-  if (!rc) rc = hist_record(&w->window, latency);
+  if (!rc && !f->note.fault) rc = hist_record(&w->window, latency);
   if (res->err == ENGINE_OK && res->status < 400) w->ok++;
   if (w->sh->log && res->err == ENGINE_OK) log_line(w, f, u, res, end);
   uint32_t user = f->user;

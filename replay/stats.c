@@ -52,7 +52,7 @@ static void add_status(struct stats_endpoint *e, int status, uint64_t n) {
 }
 
 static int record(struct stats *s, uint32_t ep, const struct engine_result *res,
-                  uint64_t latency_us, uint64_t service_us, int note);
+                  uint64_t latency_us, uint64_t service_us, int real);
 
 int stats_inject(struct stats *s, uint32_t ep, unsigned kind,
                  const struct engine_result *res, int expected,
@@ -78,15 +78,17 @@ int stats_done(struct stats *s, uint32_t ep, const struct engine_result *res,
   return record(s, ep, res, latency_us, service_us, 1);
 }
 
-/* note: the first transport error is remembered for the summary. */
+/* real: not an injected fault, whose transport error is not the first
+ * error of the summary and whose time (a timeout fault waits on purpose)
+ * stays out of the latency histograms. */
 static int record(struct stats *s, uint32_t ep, const struct engine_result *res,
-                  uint64_t latency_us, uint64_t service_us, int note) {
+                  uint64_t latency_us, uint64_t service_us, int real) {
   if (ep >= s->nendpoints) return 0;
   struct stats_endpoint *e = &s->ep[ep];
   if (res->err != ENGINE_OK) {
     e->errors++;
     e->by_error[res->err < ENGINE_E_COUNT ? res->err : ENGINE_E_OTHER]++;
-    if (note && !s->first_error[0])
+    if (real && !s->first_error[0])
       snprintf(s->first_error, sizeof s->first_error, "%s: %s",
                engine_error_name(res->err), res->err_text ? res->err_text : "");
   } else {
@@ -94,6 +96,7 @@ static int record(struct stats *s, uint32_t ep, const struct engine_result *res,
     e->resp_bytes += res->resp_bytes;
     add_status(e, res->status, 1);
   }
+  if (!real) return 0;
   int rc = hist_record(&e->latency, latency_us);
   if (!rc) rc = hist_record(&e->service, service_us);
   return rc;

@@ -64,9 +64,10 @@ int stats_done(struct stats *s, uint32_t ep, const struct engine_result *res,
                uint64_t latency_us, uint64_t service_us);
 
 /* Records the outcome of an injected fault of kind (1 ..
- * STATS_FAULT_KINDS-1) sent to endpoint ep, instead of stats_done: as
- * stats_done does, and by kind; expected says whether the outcome is what
- * the kind expects. Its transport error is not the run's first_error.
+ * STATS_FAULT_KINDS-1) sent to endpoint ep, instead of stats_done: counts
+ * as stats_done does, and by kind; expected says whether the outcome is
+ * what the kind expects. Its transport error is not the run's first_error
+ * and its time stays out of the latency histograms (the real traffic's).
  * 0 or -ENOMEM. */
 int stats_inject(struct stats *s, uint32_t ep, unsigned kind,
                  const struct engine_result *res, int expected,
