@@ -1388,6 +1388,18 @@ static void summary(struct shared *sh, const struct stats *st, double elapsed,
               units_count(t.by_class[5] - sum.by_class[5], e, sizeof e));
     }
   }
+  if (sh->flow && !flow_journal(sh->flow) && !o->quiet && !o->dry_run) {
+    struct flow_counts fc = {0};
+    for (unsigned i = 0; i < sh->nworkers; i++)
+      if (sh->w[i].fw) flow_counts_add(sh->w[i].fw, &fc);
+    uint64_t made = fc.created + fc.created_noid;
+    if (made > fc.deleted)
+      fprintf(o->err,
+              "mimic replay: %s resources created and not deleted by their "
+              "sessions are not tracked (--journal FILE or --cleanup would "
+              "have)\n",
+              units_count(made - fc.deleted, a, sizeof a));
+  }
   if (sh->cleaned) {
     char line[512];
     cleanup_summary(&sh->cleanup, line, sizeof line);
