@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -476,6 +477,114 @@ void cleanup_summary(const struct cleanup_result *r, char *buf, size_t len) {
   if (r->left)
     snprintf(buf + n, n < (int)len ? len - (size_t)n : 0,
              "; %" PRIu64 " left (stopped)", r->left);
+}
+
+/* ---- every so often ------------------------------------------------------ */
+
+struct cleanup_interval {
+  struct cleanup_opts o;
+  int64_t every_us;
+  pthread_t thread;
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  int stop, runs;
+  struct cleanup_result sum;
+  int (*outer_stop)(void *);
+  void *outer_arg;
+};
+
+static int interval_stop_asked(void *arg) {
+  struct cleanup_interval *ci = arg;
+  pthread_mutex_lock(&ci->lock);
+  int stop = ci->stop;
+  pthread_mutex_unlock(&ci->lock);
+  return stop || (ci->outer_stop && ci->outer_stop(ci->outer_arg));
+}
+
+static void add_result(struct cleanup_result *d, struct cleanup_result *s) {
+  d->todo += s->todo;
+  d->deleted += s->deleted;
+  d->gone += s->gone;
+  d->found += s->found;
+  d->unfound += s->unfound;
+  d->failed += s->failed;
+  d->requests += s->requests;
+  d->seconds += s->seconds;
+  for (size_t i = 0; i < s->nfailures && d->nfailures < CLEANUP_FAILURES_MAX;
+       i++) {
+    d->failures[d->nfailures++] = s->failures[i];
+    s->failures[i] = (struct cleanup_failure){0};
+  }
+  cleanup_result_free(s);
+}
+
+static void *interval_main(void *arg) {
+  struct cleanup_interval *ci = arg;
+  pthread_mutex_lock(&ci->lock);
+  for (;;) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    int64_t ns = until.tv_nsec + (ci->every_us % 1000000) * 1000;
+    until.tv_sec += (time_t)(ci->every_us / 1000000 + ns / 1000000000);
+    until.tv_nsec = (long)(ns % 1000000000);
+    while (!ci->stop &&
+           pthread_cond_timedwait(&ci->cond, &ci->lock, &until) == 0)
+      ;
+    if (ci->stop) break;
+    pthread_mutex_unlock(&ci->lock);
+    struct cleanup_result r;
+    char err[512];
+    /* A failure (the journal) is retried at the next turn. */
+    if (cleanup_run(&ci->o, &r, err, sizeof err) == 0) {
+      add_result(&ci->sum, &r);
+      ci->runs++;
+    }
+    pthread_mutex_lock(&ci->lock);
+  }
+  pthread_mutex_unlock(&ci->lock);
+  return NULL;
+}
+
+int cleanup_interval_start(const struct cleanup_opts *o, int64_t every_us,
+                           struct cleanup_interval **out) {
+  struct cleanup_interval *ci = calloc(1, sizeof *ci);
+  if (!ci) return -ENOMEM;
+  ci->o = *o;
+  ci->o.ended_only = 1;
+  ci->o.live_only = 1;
+  ci->o.dry_run = 0;
+  ci->outer_stop = o->should_stop;
+  ci->outer_arg = o->stop_arg;
+  ci->o.should_stop = interval_stop_asked;
+  ci->o.stop_arg = ci;
+  ci->every_us = every_us > 0 ? every_us : 1000000;
+  pthread_mutex_init(&ci->lock, NULL);
+  pthread_cond_init(&ci->cond, NULL);
+  int rc = pthread_create(&ci->thread, NULL, interval_main, ci);
+  if (rc) {
+    pthread_mutex_destroy(&ci->lock);
+    pthread_cond_destroy(&ci->cond);
+    free(ci);
+    return -rc;
+  }
+  *out = ci;
+  return 0;
+}
+
+int cleanup_interval_stop(struct cleanup_interval *ci,
+                          struct cleanup_result *sum) {
+  if (!ci) return 0;
+  pthread_mutex_lock(&ci->lock);
+  ci->stop = 1;
+  pthread_cond_signal(&ci->cond);
+  pthread_mutex_unlock(&ci->lock);
+  pthread_join(ci->thread, NULL);
+  pthread_mutex_destroy(&ci->lock);
+  pthread_cond_destroy(&ci->cond);
+  *sum = ci->sum;
+  int runs = ci->runs;
+  free(ci);
+  return runs;
 }
 
 /* ---- the command --------------------------------------------------------- */

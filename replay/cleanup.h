@@ -75,6 +75,19 @@ json_t *cleanup_json(const struct cleanup_result *res);
  * delete"). */
 void cleanup_summary(const struct cleanup_result *res, char *buf, size_t len);
 
+/* A thread that runs a cleanup every every_us, of the resources whose
+ * sessions have ended (o->ended_only and o->live_only are set: what the
+ * run still uses, and creates still unanswered, are left alone). o is
+ * copied; its should_stop is polled as well. Returns 0 or -errno. */
+struct cleanup_interval;
+int cleanup_interval_start(const struct cleanup_opts *o, int64_t every_us,
+                           struct cleanup_interval **out);
+/* Stops and joins the thread; *sum gets the results summed over its
+ * cleanups (free with cleanup_result_free). Returns how many it ran.
+ * NULL: no-op (0, *sum untouched). */
+int cleanup_interval_stop(struct cleanup_interval *ci,
+                          struct cleanup_result *sum);
+
 /* `mimic cleanup`: the command line. Returns the exit status. */
 int cleanup_main(int argc, char **argv);
 

@@ -1544,109 +1544,32 @@ static void final_cleanup(struct shared *sh, const sigset_t *signals) {
 }
 
 /* --cleanup-interval: every so often, what sessions that have ended
- * created is deleted while the run goes on (at a tenth of --max-rps). */
-struct interval {
-  struct shared *sh;
-  pthread_t thread;
-  pthread_mutex_t lock;
-  pthread_cond_t cond;
-  int stop, started;
-};
-
+ * created is deleted while the run goes on, at a tenth of --max-rps. */
 static int interval_should_stop(void *arg) {
-  struct interval *iv = arg;
-  pthread_mutex_lock(&iv->lock);
-  int stop = iv->stop || atomic_load(&iv->sh->stop) != STOP_NONE;
-  pthread_mutex_unlock(&iv->lock);
-  return stop;
+  const struct shared *sh = arg;
+  return atomic_load(&sh->stop) != STOP_NONE;
 }
 
-static void add_result(struct cleanup_result *d, struct cleanup_result *s) {
-  d->todo += s->todo;
-  d->deleted += s->deleted;
-  d->gone += s->gone;
-  d->found += s->found;
-  d->unfound += s->unfound;
-  d->failed += s->failed;
-  d->requests += s->requests;
-  d->seconds += s->seconds;
-  for (size_t i = 0; i < s->nfailures && d->nfailures < CLEANUP_FAILURES_MAX;
-       i++) {
-    d->failures[d->nfailures++] = s->failures[i];
-    s->failures[i] = (struct cleanup_failure){0};
-  }
-  cleanup_result_free(s);
-}
-
-static void *interval_main(void *arg) {
-  struct interval *iv = arg;
-  struct shared *sh = iv->sh;
+static struct cleanup_interval *interval_start(struct shared *sh) {
   const struct run_opts *o = sh->o;
-  pthread_mutex_lock(&iv->lock);
-  for (;;) {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    int64_t ns = until.tv_nsec + (o->cleanup_interval_us % 1000000) * 1000;
-    until.tv_sec +=
-        (time_t)(o->cleanup_interval_us / 1000000 + ns / 1000000000);
-    until.tv_nsec = (long)(ns % 1000000000);
-    while (!iv->stop &&
-           pthread_cond_timedwait(&iv->cond, &iv->lock, &until) == 0)
-      ;
-    if (iv->stop) break;
-    pthread_mutex_unlock(&iv->lock);
-    struct cleanup_opts co = {
-        .journal = flow_journal(sh->flow),
-        .run_id = flow_run_id(sh->flow),
-        .ended_only = 1,
-        .live_only = 1,
-        .max_rps = o->max_rps > 0 ? o->max_rps / 10 : 0,
-        .retries = o->cleanup_retries ? o->cleanup_retries : 3,
-        .timeout_ms = o->timeout_ms,
-        .headers = o->headers,
-        .nheaders = o->nheaders,
-        .insecure = o->insecure,
-        .should_stop = interval_should_stop,
-        .stop_arg = iv,
-    };
-    struct cleanup_result r;
-    char err[512];
-    if (cleanup_run(&co, &r, err, sizeof err) == 0) {
-      add_result(&sh->interval, &r);
-      sh->interval_runs++;
-    } else if (!o->quiet) {
-      fprintf(o->err, "mimic replay: warning: interval cleanup: %s\n", err);
-    }
-    pthread_mutex_lock(&iv->lock);
-  }
-  pthread_mutex_unlock(&iv->lock);
-  return NULL;
-}
-
-static void interval_start(struct interval *iv, struct shared *sh) {
-  memset(iv, 0, sizeof *iv);
-  iv->sh = sh;
-  if (!sh->flow || !flow_journal(sh->flow) || sh->o->cleanup_interval_us <= 0)
-    return;
-  pthread_mutex_init(&iv->lock, NULL);
-  pthread_cond_init(&iv->cond, NULL);
-  iv->started = pthread_create(&iv->thread, NULL, interval_main, iv) == 0;
-  if (!iv->started) {
-    pthread_mutex_destroy(&iv->lock);
-    pthread_cond_destroy(&iv->cond);
-  }
-}
-
-static void interval_stop(struct interval *iv) {
-  if (!iv->started) return;
-  pthread_mutex_lock(&iv->lock);
-  iv->stop = 1;
-  pthread_cond_signal(&iv->cond);
-  pthread_mutex_unlock(&iv->lock);
-  pthread_join(iv->thread, NULL);
-  pthread_mutex_destroy(&iv->lock);
-  pthread_cond_destroy(&iv->cond);
-  iv->started = 0;
+  if (!sh->flow || !flow_journal(sh->flow) || o->cleanup_interval_us <= 0)
+    return NULL;
+  struct cleanup_opts co = {
+      .journal = flow_journal(sh->flow),
+      .run_id = flow_run_id(sh->flow),
+      .max_rps = o->max_rps > 0 ? o->max_rps / 10 : 0,
+      .retries = o->cleanup_retries ? o->cleanup_retries : 3,
+      .timeout_ms = o->timeout_ms,
+      .headers = o->headers,
+      .nheaders = o->nheaders,
+      .insecure = o->insecure,
+      .should_stop = interval_should_stop,
+      .stop_arg = sh,
+  };
+  struct cleanup_interval *ci = NULL;
+  if (cleanup_interval_start(&co, o->cleanup_interval_us, &ci) && !o->quiet)
+    fprintf(o->err, "mimic replay: warning: no --cleanup-interval thread\n");
+  return ci;
 }
 
 int run_replay(const struct run_opts *o) {
@@ -1750,8 +1673,7 @@ int run_replay(const struct run_opts *o) {
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, &old);
     unsigned started = 0;
-    struct interval iv;
-    interval_start(&iv, &sh);
+    struct cleanup_interval *iv = interval_start(&sh);
     for (; started < sh.nworkers; started++) {
       if (pthread_create(&sh.w[started].thread, NULL, worker_main,
                          &sh.w[started]) != 0) {
@@ -1802,7 +1724,7 @@ int run_replay(const struct run_opts *o) {
       }
     }
     for (unsigned i = 0; i < started; i++) pthread_join(sh.w[i].thread, NULL);
-    interval_stop(&iv);
+    sh.interval_runs = cleanup_interval_stop(iv, &sh.interval);
     /* Still with SIGINT/SIGTERM blocked: one stops the cleanup. */
     if (sh.flow && flow_journal(sh.flow) && o->cleanup)
       final_cleanup(&sh, &set);
