@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "correl.h"
+#include "reuse.h"
 #include "err.h"
 #include "httpflow.h"
 #include "jshape.h"
@@ -34,7 +34,7 @@ struct hep {
 
 struct ref {
   char key[8];
-  struct correl_src src;
+  struct reuse_src src;
   char fake[VAL_MAX + 64];
   int literal; /* a whole JSON value: replay puts the JSON value in */
 };
@@ -43,7 +43,7 @@ struct httplearn {
   struct httplearn_opts o;
   struct hep *eps;
   size_t neps;
-  struct correl *cor;
+  struct reuse *cor;
   struct trace_writer *tw;
   int64_t t0;
   int have_t0;
@@ -60,8 +60,8 @@ int httplearn_new(const struct httplearn_opts *o, struct httplearn **out) {
   struct httplearn *h = calloc(1, sizeof *h);
   if (!h) return -ENOMEM;
   h->o = *o;
-  struct correl_opts co = {.idle_us = o->idle_us};
-  int rc = correl_new(&co, &h->cor);
+  struct reuse_opts co = {.idle_us = o->idle_us};
+  int rc = reuse_new(&co, &h->cor);
   if (!rc && o->record) rc = trace_writer_new(&h->tw);
   if (!rc && (!(h->tbuf = malloc(OUT_MAX)) || !(h->hbuf = malloc(OUT_MAX))))
     rc = -ENOMEM;
@@ -83,7 +83,7 @@ void httplearn_free(struct httplearn *h) {
     topk_free(h->eps[i].host);
   }
   free(h->eps);
-  correl_free(h->cor);
+  reuse_free(h->cor);
   trace_writer_free(h->tw);
   free(h->tbuf);
   free(h->hbuf);
@@ -312,7 +312,7 @@ static int give_leaf(void *arg, const char *path, json_t *v) {
   char num[32];
   const char *s;
   size_t n = scalar_text(v, num, sizeof num, &s);
-  if (n) correl_give(g->h->cor, g->h->ep, CL_JSON, path, s, n);
+  if (n) reuse_give(g->h->cor, g->h->ep, CL_JSON, path, s, n);
   return 0;
 }
 
@@ -329,7 +329,7 @@ static void give_response(struct httplearn *h, const struct http_txn *t) {
   for (size_t i = 0; i < t->nresp_hdrs; i++) {
     const struct http_hdr *x = &t->resp_hdrs[i];
     if (hdr_is(x, "location")) {
-      correl_give(h->cor, h->ep, CL_LOCATION, "location", x->value, x->vlen);
+      reuse_give(h->cor, h->ep, CL_LOCATION, "location", x->value, x->vlen);
       /* ... and the segments of its path. */
       const char *p = x->value, *end = x->value + x->vlen;
       const char *q = memchr(p, '?', x->vlen);
@@ -348,7 +348,7 @@ static void give_response(struct httplearn *h, const struct http_txn *t) {
         char name[24];
         snprintf(name, sizeof name, "segment:%d", ++seg);
         if (e > p && segment_is_value(p, (size_t)(e - p)))
-          correl_give(h->cor, h->ep, CL_LOCATION, name, p, (size_t)(e - p));
+          reuse_give(h->cor, h->ep, CL_LOCATION, name, p, (size_t)(e - p));
         p = e;
       }
     } else if (hdr_is(x, "set-cookie")) {
@@ -358,9 +358,9 @@ static void give_response(struct httplearn *h, const struct http_txn *t) {
       size_t vl = (size_t)((semi ? semi : x->value + x->vlen) - eq - 1);
       char name[64];
       snprintf(name, sizeof name, "%.*s", (int)(eq - x->value), x->value);
-      correl_give(h->cor, h->ep, CL_COOKIE, name, eq + 1, vl);
+      reuse_give(h->cor, h->ep, CL_COOKIE, name, eq + 1, vl);
     } else if (x->nlen > 2 && memcmp(x->name, "x-", 2) == 0) {
-      correl_give(h->cor, h->ep, CL_HEADER, x->name, x->value, x->vlen);
+      reuse_give(h->cor, h->ep, CL_HEADER, x->name, x->value, x->vlen);
     }
   }
   if (t->resp_body && is_json(t->resp_hdrs, t->nresp_hdrs)) {
@@ -396,11 +396,11 @@ static void out_add(struct outbuf *o, const char *s, size_t n) {
   o->p[o->len] = '\0';
 }
 
-static const struct ref *value_ref(struct httplearn *h, enum correl_loc loc,
+static const struct ref *value_ref(struct httplearn *h, enum reuse_loc loc,
                                    const char *name, const char *v, size_t n,
                                    int literal) {
-  struct correl_src src;
-  if (n > VAL_MAX || !correl_find(h->cor, h->ep, loc, name, v, n, &src))
+  struct reuse_src src;
+  if (n > VAL_MAX || !reuse_find(h->cor, h->ep, loc, name, v, n, &src))
     return NULL;
   if (!h->o.record || h->nrefs == MAX_REFS) return NULL;
   struct ref *r = &h->refs[h->nrefs];
@@ -412,9 +412,9 @@ static const struct ref *value_ref(struct httplearn *h, enum correl_loc loc,
   return r;
 }
 
-static void put_value(struct httplearn *h, struct outbuf *o,
-                      enum correl_loc loc, const char *name, const char *raw,
-                      size_t rawn, const char *dec, size_t decn, int secret) {
+static void put_value(struct httplearn *h, struct outbuf *o, enum reuse_loc loc,
+                      const char *name, const char *raw, size_t rawn,
+                      const char *dec, size_t decn, int secret) {
   if (!h->o.record) {
     /* Only the correlation rules are learned. */
     if (loc != CL_PATH || segment_is_value(dec, decn))
@@ -750,7 +750,7 @@ static int request_values(struct httplearn *h, const struct http_txn *t,
       const struct ref *r = &h->refs[i];
       json_array_append_new(
           refs, json_pack("{s:s, s:i, s:s, s:s, s:s, s:b}", "k", r->key, "i",
-                          (int)r->src.index, "loc", correl_loc_name(r->src.loc),
+                          (int)r->src.index, "loc", reuse_loc_name(r->src.loc),
                           "name", r->src.name, "f", r->fake, "q", r->literal));
     }
     json_object_set_new(line, "r", refs);
@@ -812,9 +812,9 @@ bodies:
   }
   uint64_t session;
   uint32_t index;
-  if ((rc = correl_begin(h->cor, client_key, t->t_req_first, &session, &index)))
+  if ((rc = reuse_begin(h->cor, client_key, t->t_req_first, &session, &index)))
     return rc;
-  if ((h->o.record || correl_has_values(h->cor)) &&
+  if ((h->o.record || reuse_has_values(h->cor)) &&
       (rc = request_values(h, t, session, index, path, plen, query, qlen)))
     return rc;
   give_response(h, t);
@@ -989,8 +989,8 @@ int httplearn_finish(struct httplearn *h, const struct learn *l,
       rc = -ENOMEM;
     }
   }
-  for (size_t i = 0; i < correl_nrules(h->cor); i++) {
-    const struct correl_rule *r = correl_rule(h->cor, i);
+  for (size_t i = 0; i < reuse_nrules(h->cor); i++) {
+    const struct reuse_rule *r = reuse_rule(h->cor, i);
     int32_t s = learn_endpoint_id(l, r->src_ep),
             d = learn_endpoint_id(l, r->dst_ep);
     if (s < 0 || d < 0) continue;
@@ -998,9 +998,9 @@ int httplearn_finish(struct httplearn *h, const struct learn *l,
     for (size_t k = 0; k < m->ncorrels; k++) {
       struct model_correl *x = &m->correls[k];
       if (x->src_endpoint == (uint32_t)s && x->dst_endpoint == (uint32_t)d &&
-          !strcmp(x->src_loc, correl_loc_name(r->src_loc)) &&
+          !strcmp(x->src_loc, reuse_loc_name(r->src_loc)) &&
           !strcmp(x->src_name, r->src_name) &&
-          !strcmp(x->dst_loc, correl_loc_name(r->dst_loc)) &&
+          !strcmp(x->dst_loc, reuse_loc_name(r->dst_loc)) &&
           !strcmp(x->dst_name, r->dst_name))
         c = x;
     }
@@ -1009,9 +1009,9 @@ int httplearn_finish(struct httplearn *h, const struct learn *l,
       if (!c) goto out;
       c->src_endpoint = (uint32_t)s;
       c->dst_endpoint = (uint32_t)d;
-      c->src_loc = strdup(correl_loc_name(r->src_loc));
+      c->src_loc = strdup(reuse_loc_name(r->src_loc));
       c->src_name = strdup(r->src_name);
-      c->dst_loc = strdup(correl_loc_name(r->dst_loc));
+      c->dst_loc = strdup(reuse_loc_name(r->dst_loc));
       c->dst_name = strdup(r->dst_name);
       if (!c->src_loc || !c->src_name || !c->dst_loc || !c->dst_name) goto out;
     }

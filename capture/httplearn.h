@@ -2,7 +2,7 @@
  * from every request: per endpoint the headers that matter (content type,
  * auth scheme, cookie names - never a secret), the Host most used, JSON
  * body shapes (jshape), which response values later requests of the same
- * session send back (correl), and, with --record, the request trace for
+ * session send back (reuse), and, with --record, the request trace for
  * exact replay (src/trace.h) with secrets replaced by fakes or by
  * references to the values earlier responses gave. */
 #ifndef MIMIC_HTTPLEARN_H

@@ -96,11 +96,15 @@ struct slot {
   int64_t timeout_ms;      /* what CURLOPT_TIMEOUT_MS holds */
   enum engine_fault fault; /* of this request */
   size_t up_len, up_sent;  /* announced / sent body bytes of a fault */
+  uint64_t stall_until;    /* STALL: when the client gives up (us) */
+  int stall_over;          /* STALL: past it, unpaused to be aborted */
+  size_t body_cap;         /* engine_opts.body_cap */
   char errbuf[CURL_ERROR_SIZE];
 };
 
 struct engine {
   uv_timer_t timer;
+  uv_timer_t stall_timer; /* deadlines of stalled (STALL fault) requests */
   uv_loop_t *loop;
   CURLM *multi;
   engine_done_fn *done;
@@ -302,7 +306,8 @@ static void maybe_freed(struct engine *e) {
 
 static void on_handle_closed(uv_handle_t *h) {
   struct engine *e = h->data;
-  if (h != (uv_handle_t *)&e->timer) free(h); /* a struct sock */
+  if (h != (uv_handle_t *)&e->timer && h != (uv_handle_t *)&e->stall_timer)
+    free(h); /* a struct sock */
   e->handles--;
   maybe_freed(e);
 }
@@ -504,6 +509,11 @@ static void complete(struct engine *e, struct slot *s, CURLcode rc,
     const char *t = s->errbuf[0] ? s->errbuf : curl_easy_strerror(rc);
     if (rc == CURLE_ABORTED_BY_CALLBACK && s->fault == ENGINE_FAULT_ABORT)
       t = "closed mid-request (fault)";
+    if (s->fault == ENGINE_FAULT_STALL &&
+        (rc == CURLE_ABORTED_BY_CALLBACK || rc == CURLE_OPERATION_TIMEDOUT)) {
+      r.err = ENGINE_E_TIMEOUT;
+      t = "the client gave up (fault)";
+    }
     snprintf(e->errtext, sizeof e->errtext, "%s", t);
     r.err_text = e->errtext;
   }
@@ -550,7 +560,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud) {
   struct slot *s = ud;
   s->bytes += (uint64_t)size * n;
   if ((s->capture & ENGINE_CAP_BODY) && s->cap)
-    s->cap->truncated |= buf_add(&s->cap->body, p, size * n, ENGINE_BODY_CAP);
+    s->cap->truncated |= buf_add(&s->cap->body, p, size * n, s->body_cap);
   return size * n;
 }
 
@@ -599,7 +609,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
  * announced body, then makes curl abort the transfer. */
 static size_t on_read(char *p, size_t size, size_t n, void *ud) {
   struct slot *s = ud;
-  if (s->fault == ENGINE_FAULT_STALL) return CURL_READFUNC_PAUSE;
+  if (s->fault == ENGINE_FAULT_STALL)
+    return s->stall_over ? CURL_READFUNC_ABORT : CURL_READFUNC_PAUSE;
   size_t half = s->up_len / 2;
   if (s->up_sent >= half) return CURL_READFUNC_ABORT;
   size_t k = half - s->up_sent;
@@ -634,6 +645,7 @@ static int slot_setup(struct engine *e, struct slot *s,
     ver = tls ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
   long timeout = (long)e->timeout_ms;
   s->timeout_ms = e->timeout_ms;
+  s->body_cap = o->body_cap ? o->body_cap : ENGINE_BODY_CAP;
   int c = CURLE_OK;
   c |= curl_easy_setopt(h, CURLOPT_PRIVATE, (char *)s);
   c |= curl_easy_setopt(h, CURLOPT_ERRORBUFFER, s->errbuf);
@@ -837,8 +849,10 @@ int engine_new(uv_loop_t *loop, const struct engine_opts *opts,
 
   /* Last: cannot fail, and once it exists the engine must be closed. */
   uv_timer_init(loop, &e->timer);
+  uv_timer_init(loop, &e->stall_timer);
+  e->stall_timer.data = e;
   e->timer.data = e;
-  e->handles = 1;
+  e->handles = 2;
   *out = e;
   return 0;
 fail:
@@ -982,6 +996,14 @@ static int set_extras(struct engine *e, struct slot *s,
     s->hdr_fn = want_hdr;
   }
   int64_t t = r->timeout_ms > 0 ? r->timeout_ms : e->timeout_ms;
+  s->stall_over = 0;
+  if (r->fault == ENGINE_FAULT_STALL) {
+    /* The engine's own deadline ends a stalled request: curl (7.88, over
+     * HTTP/2) may not time out a transfer whose upload is paused. Its
+     * timeout stays as a backstop. */
+    s->stall_until = now_us() + (uint64_t)t * 1000;
+    t += 2000;
+  }
   if (t != s->timeout_ms) {
     if (curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)t) != CURLE_OK)
       return -ENOMEM;
@@ -1046,6 +1068,42 @@ static int prepare(struct engine *e, struct slot *s,
   return 0;
 }
 
+static void arm_stalls(struct engine *e);
+
+/* Stalled requests whose deadline has passed are unpaused: on_read then
+ * aborts them (reported as a timeout). A scan of the slots, only while
+ * some are stalled. */
+static void on_stall_timer(uv_timer_t *t) {
+  struct engine *e = t->data;
+  uint64_t now = now_us();
+  for (size_t i = 0; i < e->nslots && !e->released; i++) {
+    struct slot *s = &e->slots[i];
+    if (!s->busy || s->fault != ENGINE_FAULT_STALL || s->stall_over ||
+        s->stall_until > now)
+      continue;
+    s->stall_over = 1;
+    curl_easy_pause(s->easy, CURLPAUSE_CONT);
+  }
+  arm_stalls(e);
+}
+
+static void arm_stalls(struct engine *e) {
+  uint64_t next = UINT64_MAX;
+  for (size_t i = 0; i < e->nslots; i++) {
+    const struct slot *s = &e->slots[i];
+    if (s->busy && s->fault == ENGINE_FAULT_STALL && !s->stall_over &&
+        s->stall_until < next)
+      next = s->stall_until;
+  }
+  if (next == UINT64_MAX || e->released) {
+    uv_timer_stop(&e->stall_timer);
+    return;
+  }
+  uint64_t now = now_us();
+  uv_timer_start(&e->stall_timer, on_stall_timer,
+                 next > now ? (next - now + 999) / 1000 : 0, 0);
+}
+
 int engine_submit(struct engine *e, const struct engine_req *req) {
   if (e->closing) return -ECANCELED;
   if (!req->method || !*req->method || !req->target || req->target[0] != '/' ||
@@ -1071,6 +1129,7 @@ int engine_submit(struct engine *e, const struct engine_req *req) {
     slot_release(e, s);
     return m == CURLM_OUT_OF_MEMORY ? -ENOMEM : -EINVAL;
   }
+  if (s->fault == ENGINE_FAULT_STALL) arm_stalls(e);
   return 0;
 }
 
@@ -1100,6 +1159,7 @@ static void finish_close(struct engine *e) {
   for (size_t i = 0; i < e->nsocks; i++)
     if (e->socks[i]) sock_close(e, e->socks[i]);
   uv_close((uv_handle_t *)&e->timer, on_handle_closed);
+  uv_close((uv_handle_t *)&e->stall_timer, on_handle_closed);
 }
 
 void engine_close(struct engine *e, void (*closed)(void *), void *arg) {

@@ -32,6 +32,8 @@ struct engine_opts {
   const char *session_header; /* header name carrying engine_req.session;
                                  NULL: none */
   size_t slots;               /* requests in flight at most (0: 1024) */
+  size_t body_cap;            /* longest body prefix a request captures (0:
+                                 ENGINE_BODY_CAP) */
 };
 
 /* Per-request header lines at most (engine_req.headers). */
@@ -48,7 +50,7 @@ struct engine_opts {
  * copy. */
 enum {
   ENGINE_CAP_HEADERS = 1, /* Location and Set-Cookie */
-  ENGINE_CAP_BODY = 2,    /* the first ENGINE_BODY_CAP bytes of the body */
+  ENGINE_CAP_BODY = 2,    /* a prefix of the body (engine_opts.body_cap) */
 };
 
 /* Client-side faults the engine can play (engine_req.fault). Both announce
@@ -113,7 +115,7 @@ struct engine_result {
   const char *set_cookie; /* every Set-Cookie value, each ending in '\n' */
   const char *body;       /* the body's first body_len bytes, NUL-ended */
   size_t body_len;
-  int body_truncated; /* the body was longer than ENGINE_BODY_CAP */
+  int body_truncated; /* the body was longer than the cap */
 };
 
 typedef void engine_done_fn(void *arg, const struct engine_result *res);

@@ -115,11 +115,16 @@ int faults_on(const struct faults *f) {
 }
 
 enum fault_kind faults_pick(const struct faults *f, struct rng *r) {
-  if (!(f->rate > 0)) return FAULT_NONE;
+  return faults_pick_rate(f, f->rate, r);
+}
+
+enum fault_kind faults_pick_rate(const struct faults *f, double rate,
+                                 struct rng *r) {
+  if (!(rate > 0)) return FAULT_NONE;
   double u = rng_double(r);
-  if (u >= f->rate) return FAULT_NONE;
+  if (u >= rate) return FAULT_NONE;
   /* u / rate is uniform in [0, 1) again: it picks the kind. */
-  double v = u / f->rate;
+  double v = u / rate;
   for (int k = 1; k < FAULT_KINDS; k++)
     if (f->weight[k] > 0 && v < f->cum[k]) return (enum fault_kind)k;
   for (int k = FAULT_KINDS - 1; k > 0; k--) /* rounding at the top */

@@ -54,6 +54,10 @@ int faults_on(const struct faults *f);
 /* The fault of the next request: FAULT_NONE most of the time. Draws one
  * number from r, and only when faults are on. */
 enum fault_kind faults_pick(const struct faults *f, struct rng *r);
+/* The same at another share of faults, rate in [0, 1] (a load shape's
+ * share of the moment); the kinds keep their weights. */
+enum fault_kind faults_pick_rate(const struct faults *f, double rate,
+                                 struct rng *r);
 
 /* Whether the outcome is what kind k expects: 401/403 for bad-login,
  * no-auth and expired-token; a 4xx for invalid-body; 404/410 for

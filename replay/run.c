@@ -14,12 +14,16 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "cleanup.h"
 #include "engine.h"
 #include "err.h"
+#include "faults.h"
+#include "flow.h"
 #include "hash.h"
 #include "hist.h"
 #include "metrics.h"
 #include "metrics_server.h"
+#include "journal.h"
 #include "model.h"
 #include "rng.h"
 #include "scenario.h"
@@ -36,7 +40,8 @@
 /* The rate cap's window: a second, plus room for the jitter between our
  * send and the target's clock, so that the target never sees more than
  * the cap in any second of its own log either. */
-#define RATE_WINDOW_US 1010000
+#define RATE_WINDOW_US 1020000
+#define RATE_CATCHUP_US 25000 /* the most lag the pacing makes up for */
 #define STOP_GRACE_US                                                          \
   4000000 /* after a signal, in-flight requests get                            \
              this long before they are aborted */
@@ -58,6 +63,8 @@ struct vuser {
   uint32_t next_free; /* free list (open model) */
   uint8_t state;
   uint8_t in_session; /* its session has sent a request (metrics) */
+  uint32_t vs; /* its stateful-session state in the worker's flow, or NONE
+                  (fits the struct's padding: thinking users stay small) */
 };
 
 struct due {
@@ -70,6 +77,8 @@ struct due {
 struct flight {
   uint32_t user, ep, next_free;
   int64_t intended_us;
+  struct flow_note note; /* note.fault: the injected fault (FAULT_NONE, or
+                            a kind: faults_name) of this request */
   char target[TARGET_MAX];
 };
 
@@ -105,6 +114,7 @@ struct worker {
   pthread_t thread;
   uv_loop_t loop;
   struct engine *engine;
+  struct flow_worker *fw; /* NULL without a flow */
   uv_timer_t timer, tick;
   uv_async_t wake;
   int handles_open, finishing, failed;
@@ -170,6 +180,12 @@ struct shared {
   struct synth *synth;
   struct worker *w;
   unsigned nworkers;
+  uint32_t nstats;   /* endpoints in the statistics: the model's, then
+                        the flow's extras */
+  struct flow *flow; /* stateful sessions, faults, journal; NULL: none */
+  struct cleanup_result cleanup;  /* at the end (--cleanup) */
+  struct cleanup_result interval; /* summed over --cleanup-interval */
+  int cleaned, interval_runs;
   atomic_int stop;
   atomic_uint finished;
   pthread_mutex_t log_lock;
@@ -341,8 +357,39 @@ static uint32_t ready_pop(struct worker *w) {
 
 /* ---- users ------------------------------------------------------------- */
 
+/* The name and template of a statistics endpoint (the flow's extras are
+ * numbered after the model's endpoints). */
+static const char *ep_method(const struct shared *sh, uint32_t ep) {
+  uint32_t n = synth_endpoints(sh->synth);
+  return ep < n ? synth_method(sh->synth, ep)
+                : flow_extra_method(sh->flow, ep - n);
+}
+
+static const char *ep_template(const struct shared *sh, uint32_t ep) {
+  uint32_t n = synth_endpoints(sh->synth);
+  return ep < n ? synth_template(sh->synth, ep)
+                : flow_extra_template(sh->flow, ep - n);
+}
+
+static const struct scenario_point *shape(struct worker *w, int64_t now);
+
+static struct flow_user flow_user_of(struct worker *w, uint32_t i) {
+  struct vuser *u = &w->users[i];
+  /* A load shape's share of faults of the moment, unless --error-rate
+   * fixed one. */
+  double rate = w->sh->sc && !w->sh->o->have_error_rate
+                    ? shape(w, now_us(w))->error_rate
+                    : -1;
+  return (struct flow_user){u->id, u->session, &u->vs, &u->rng, rate};
+}
+
 static void finish_user(struct worker *w, uint32_t i) {
   struct vuser *u = &w->users[i];
+  if (w->fw) {
+    struct flow_user fu = flow_user_of(w, i);
+    flow_session_end(w->fw, &fu);
+    flow_user_end(w->fw, &fu);
+  }
   u->state = w->sh->closed ? U_DONE : U_FREE;
   w->active--;
   if (u->in_session) w->mw.sessions_active--;
@@ -431,15 +478,26 @@ static int schedule(struct worker *w, uint32_t i, int64_t due) {
   return rc;
 }
 
-static int start_session(struct worker *w, uint32_t i, int64_t due) {
+/* A session begins: the walk's first endpoint, and the flow's state. */
+static int begin_walk(struct worker *w, uint32_t i) {
   struct vuser *u = &w->users[i];
   synth_begin(w->sh->synth, &u->rng, &u->walk);
   w->stats.sessions++;
-  return schedule(w, i, due);
+  if (!w->fw) return 0;
+  struct flow_user fu = flow_user_of(w, i);
+  return flow_session_begin(w->fw, &fu);
 }
 
-/* Decides what the user does after a request completed at end_us. */
-static int after_request(struct worker *w, uint32_t i, int64_t end_us) {
+static int start_session(struct worker *w, uint32_t i, int64_t due) {
+  int rc = begin_walk(w, i);
+  return rc ? rc : schedule(w, i, due);
+}
+
+/* Decides what the user does after a request completed at end_us; repeat:
+ * the walk's step was not done (a fault broke it, or the flow sent
+ * something before it), so it is sent again after a pause. */
+static int after_request(struct worker *w, uint32_t i, int64_t end_us,
+                         int repeat) {
   struct vuser *u = &w->users[i];
   const struct run_opts *o = w->sh->o;
   if (u->budget != UNLIMITED) u->budget--;
@@ -447,6 +505,12 @@ static int after_request(struct worker *w, uint32_t i, int64_t end_us) {
     if (u->budget == 0) w->stats.sessions_done++, w->mw.sessions_completed++;
     finish_user(w, i);
     return 0;
+  }
+  if (repeat) {
+    int64_t pause = o->have_delay
+                        ? delay_override(u, o)
+                        : scaled_think(w, synth_pause(w->sh->synth, &u->rng));
+    return schedule(w, i, end_us + pause);
   }
   int64_t think;
   if (synth_step(w->sh->synth, &u->rng, &u->walk, &think)) {
@@ -460,6 +524,10 @@ static int after_request(struct worker *w, uint32_t i, int64_t end_us) {
   if (!w->sh->closed || w->stop_sessions) {
     finish_user(w, i);
     return 0;
+  }
+  if (w->fw) {
+    struct flow_user fu = flow_user_of(w, i);
+    flow_session_end(w->fw, &fu);
   }
   u->session++;
   int64_t pause = o->have_delay
@@ -503,7 +571,25 @@ static int submit(struct worker *w, uint32_t i) {
   f->user = i;
   f->ep = (uint32_t)u->walk.ep;
   f->intended_us = u->due_us;
-  synth_target(s, &u->rng, f->ep, f->target, sizeof f->target);
+  f->note.fault = FAULT_NONE;
+  struct engine_req req;
+  if (w->fw) {
+    /* The flow decides what is sent for this step (maybe a login first,
+     * maybe a fault) and fills in ids, body, token and cookies. */
+    struct flow_user fu = flow_user_of(w, i);
+    int rc = flow_prepare(w->fw, s, &fu, f->ep, f->target, sizeof f->target,
+                          &req, &f->note);
+    if (rc) {
+      f->next_free = w->free_flight;
+      w->free_flight = fi;
+      return rc;
+    }
+    f->ep = f->note.ep;
+  } else {
+    synth_target(s, &u->rng, f->ep, f->target, sizeof f->target);
+    req = (struct engine_req){.method = synth_method(s, f->ep)};
+  }
+  req.target = f->target;
   char session[48];
   session_id(session, u->id, u->session);
   const char *ua = synth_ua(s, u->walk.ua);
@@ -516,23 +602,27 @@ static int submit(struct worker *w, uint32_t i) {
   }
   if (w->dry) {
     const struct run_opts *o = w->sh->o;
-    fprintf(o->out, "+%.6f %s %s %s \"%s\"\n", (double)u->due_us / 1e6, session,
-            synth_method(s, f->ep), f->target, ua);
+    const char *inj = faults_name(f->note.fault);
+    fprintf(o->out, "+%.6f %s %s %s \"%s\"%s%s\n", (double)u->due_us / 1e6,
+            session, req.method, f->target, ua, inj ? " injected=" : "",
+            inj ? inj : "");
     struct engine_result res = {.ctx = (void *)(uintptr_t)fi,
                                 .status = 200,
                                 .start_us = w->sh->t0_hr_us + (uint64_t)w->vnow,
                                 .end_us = w->sh->t0_hr_us + (uint64_t)w->vnow};
+    if (inj) {
+      /* A fault is planned as failing (then its step is sent again). */
+      res.status = 0;
+      res.err = ENGINE_E_OTHER;
+      res.err_text = "dry run";
+    }
     on_done(w, &res);
     return 0;
   }
-  struct engine_req req = {
-      .method = synth_method(s, f->ep),
-      .target = f->target,
-      .ua = ua,
-      .session = session,
-      .ctx = (void *)(uintptr_t)fi,
-      .max_recv_bps = w->sh->sc ? shape(w, now_us(w))->recv_bps : 0,
-  };
+  req.ua = ua;
+  req.session = session;
+  req.ctx = (void *)(uintptr_t)fi;
+  req.max_recv_bps = w->sh->sc ? shape(w, now_us(w))->recv_bps : 0;
   int rc = engine_submit(w->engine, &req);
   if (rc) {
     /* Cannot happen while flights and slots are sized alike; be safe. */
@@ -562,11 +652,15 @@ static int64_t rate_next(const struct worker *w) {
 /* Takes the cap's permission for a send at now (rate_next(w) <= now). */
 static void rate_take(struct worker *w, int64_t now) {
   if (!w->interval_us) return;
-  /* On the grid: a send that a millisecond timer made late does not push
-   * the next one later too (else the rate runs ~10% low); a long idle
-   * spell earns no burst. */
+  /* On the grid: a send that a late timer (or a busy machine) held back
+   * does not push the next ones later too (else the rate runs low), within
+   * RATE_CATCHUP_US of lag: a token bucket 25 ms deep. A
+   * longer idle spell earns no more burst, and the window below holds the
+   * cap whatever the lag. */
+  int64_t lag =
+      RATE_CATCHUP_US > w->interval_us ? RATE_CATCHUP_US : w->interval_us;
   int64_t next = w->next_allowed_us + w->interval_us;
-  if (next < now - w->interval_us) next = now - w->interval_us;
+  if (next < now - lag) next = now - lag;
   w->next_allowed_us = next;
   if (!w->win_cap) return;
   size_t slot = (w->win_head + w->win_len) % w->win_cap;
@@ -628,16 +722,28 @@ static void on_done(void *arg, const struct engine_result *res) {
   uint64_t latency =
       end > f->intended_us ? (uint64_t)(end - f->intended_us) : 0;
   uint64_t service = end > start ? (uint64_t)(end - start) : 0;
-  int rc = stats_done(&w->stats, f->ep, res, latency, service);
-  metrics_request(w->ms, f->ep, u->walk.persona, 0,
+  int rc = 0, step = FLOW_ADVANCE;
+  if (w->fw) {
+    /* The answer's ids, token and cookies, before the session moves on
+     * (a create is confirmed in the journal here). */
+    struct flow_user fu = flow_user_of(w, f->user);
+    step = flow_done(w->fw, &fu, &f->note, f->target, res);
+    if (step < 0) rc = step;
+  }
+  if (f->note.fault)
+    rc = stats_inject(&w->stats, f->ep, f->note.fault, res,
+                      faults_expected(f->note.fault, res), latency, service);
+  else if (!rc)
+    rc = stats_done(&w->stats, f->ep, res, latency, service);
+  if (!rc && !f->note.fault) rc = hist_record(&w->window, latency);
+  metrics_request(w->ms, f->ep, u->walk.persona, (uint32_t)f->note.fault,
                   res->err == ENGINE_OK ? res->status : 0, latency, service);
-  if (!rc) rc = hist_record(&w->window, latency);
   if (res->err == ENGINE_OK && res->status < 400) w->ok++;
   if (w->sh->log && res->err == ENGINE_OK) log_line(w, f, u, res, end);
   uint32_t user = f->user;
   f->next_free = w->free_flight;
   w->free_flight = fi;
-  if (!rc) rc = after_request(w, user, end);
+  if (!rc) rc = after_request(w, user, end, step == FLOW_REPEAT);
   /* A dry run pumps from its own loop: here it would recurse. */
   if (!rc && !w->finishing && !w->dry) rc = pump(w);
   if (rc) fail_worker(w, rc);
@@ -685,8 +791,8 @@ static void log_line(struct worker *w, const struct flight *f,
                    " \"-\" \"%s\" %.3f \"%" PRIu64 ".%" PRIu32 "\"\n",
                    (unsigned)((u->id >> 16) & 255),
                    (unsigned)((u->id >> 8) & 255), (unsigned)(u->id & 255),
-                   w->log_time, synth_method(w->sh->synth, f->ep), f->target,
-                   res->status, res->resp_bytes, uaq, secs, u->id, u->session);
+                   w->log_time, ep_method(w->sh, f->ep), f->target, res->status,
+                   res->resp_bytes, uaq, secs, u->id, u->session);
   if (n > 0 && (size_t)n < LOGBUF - w->loglen) w->loglen += (size_t)n;
 }
 
@@ -744,6 +850,7 @@ static int process_due(struct worker *w, int64_t now) {
     struct vuser *u = &w->users[i];
     uint64_t k = w->arr.k - 1; /* the arrival just taken */
     memset(u, 0, sizeof *u);
+    u->vs = NONE;
     u->id = k + 1;
     u->session = 1;
     u->budget = UNLIMITED;
@@ -925,6 +1032,7 @@ static int worker_seed_users(struct worker *w) {
     u->id = id;
     u->session = 1;
     u->heap_pos = NONE;
+    u->vs = NONE;
     rng_seed(&u->rng, hash_mix(o->seed, id));
     u->budget =
         o->min_requests + (uint32_t)rng_below(&u->rng, (uint64_t)span + 1);
@@ -937,10 +1045,10 @@ static int worker_seed_users(struct worker *w) {
     int64_t at = o->spawn_rate > 0
                      ? (int64_t)((double)(id - 1) / o->spawn_rate * 1e6)
                      : 0;
-    synth_begin(sh->synth, &u->rng, &u->walk);
-    w->stats.sessions++;
+    int rc = begin_walk(w, i);
+    if (rc) return rc;
     u->due_us = at;
-    int rc = heap_push(w, i);
+    rc = heap_push(w, i);
     if (rc) return rc;
   }
   return 0;
@@ -982,8 +1090,9 @@ static void set_rate_cap(struct worker *w, double rps) {
 static int worker_init(struct worker *w) {
   struct shared *sh = w->sh;
   const struct run_opts *o = sh->o;
-  int rc = stats_init(&w->stats, synth_endpoints(sh->synth));
+  int rc = stats_init(&w->stats, sh->nstats);
   if (rc) return rc;
+  if (sh->flow && (rc = flow_worker_new(sh->flow, &w->fw))) return rc;
   hist_init(&w->window);
   hist_init(&w->snap.window);
   pthread_mutex_init(&w->lock, NULL);
@@ -1015,6 +1124,7 @@ static int worker_init(struct worker *w) {
 }
 
 static void worker_cleanup(struct worker *w) {
+  flow_worker_free(w->fw);
   stats_cleanup(&w->stats);
   hist_cleanup(&w->window);
   hist_cleanup(&w->snap.window);
@@ -1174,6 +1284,140 @@ static json_t *errors_json(const uint64_t *by_error, const uint64_t *cls) {
   return o;
 }
 
+/* Injected faults by kind, and the real traffic (all minus injected): the
+ * errors a run asked for are kept apart from those it found. */
+static void faults_totals(const struct stats *st, struct stats_injected *sum) {
+  memset(sum, 0, sizeof *sum);
+  for (int k = 1; k < STATS_FAULT_KINDS; k++) {
+    const struct stats_injected *f = &st->injected[k];
+    sum->requests += f->requests;
+    sum->responses += f->responses;
+    sum->errors += f->errors;
+    sum->expected += f->expected;
+    for (int x = 0; x < ENGINE_E_COUNT; x++) sum->by_error[x] += f->by_error[x];
+    for (int x = 0; x < 6; x++) sum->by_class[x] += f->by_class[x];
+  }
+}
+
+static json_t *classes_json(const uint64_t *c) {
+  return json_pack("{s:I, s:I, s:I, s:I, s:I}", "1xx", (json_int_t)c[1], "2xx",
+                   (json_int_t)c[2], "3xx", (json_int_t)c[3], "4xx",
+                   (json_int_t)c[4], "5xx", (json_int_t)c[5]);
+}
+
+static void state_json(const struct shared *sh, const struct stats *st,
+                       const struct stats_total *t, json_t *root) {
+  struct flow *fl = sh->flow;
+  json_object_set_new(root, "run_id",
+                      fl ? json_string(flow_run_id(fl)) : json_null());
+  json_object_set_new(root, "journal",
+                      fl && flow_journal(fl)
+                          ? json_string(flow_journal_path(fl))
+                          : json_null());
+  struct stats_injected sum;
+  faults_totals(st, &sum);
+  const struct faults *fs = fl ? flow_faults(fl) : NULL;
+  /* A load shape's share of faults changes over the run: there is no
+   * single share asked for (the kinds keep their weights). */
+  int shaped = sh->sc && !sh->o->have_error_rate;
+  json_t *kinds = json_object();
+  for (int k = 1; k < STATS_FAULT_KINDS; k++) {
+    const struct stats_injected *f = &st->injected[k];
+    double asked = fs ? faults_share(fs, (enum fault_kind)k) : 0;
+    if (!f->requests && !(asked > 0)) continue;
+    json_t *asked_j = shaped ? json_null() : json_real(asked);
+    json_t *status = json_object();
+    for (uint32_t x = 0; x < f->nstatus; x++) {
+      char code[8];
+      snprintf(code, sizeof code, "%u", f->status[x].status);
+      json_object_set_new(status, code,
+                          json_integer((json_int_t)f->status[x].count));
+    }
+    json_object_set_new(
+        kinds, faults_name((enum fault_kind)k),
+        json_pack("{s:o, s:f, s:I, s:I, s:I, s:I, s:o, s:o}", "asked_share",
+                  asked_j, "share",
+                  t->requests ? (double)f->requests / (double)t->requests : 0,
+                  "requests", (json_int_t)f->requests, "responses",
+                  (json_int_t)f->responses, "errors", (json_int_t)f->errors,
+                  "expected", (json_int_t)f->expected, "status", status,
+                  "error_reasons", errors_json(f->by_error, f->by_class)));
+  }
+  json_object_set_new(root, "injected",
+                      json_pack("{s:I, s:I, s:I, s:I, s:o}", "requests",
+                                (json_int_t)sum.requests, "responses",
+                                (json_int_t)sum.responses, "errors",
+                                (json_int_t)sum.errors, "expected",
+                                (json_int_t)sum.expected, "kinds", kinds));
+  uint64_t cls[6], errs[ENGINE_E_COUNT];
+  for (int x = 0; x < 6; x++) cls[x] = t->by_class[x] - sum.by_class[x];
+  for (int x = 0; x < ENGINE_E_COUNT; x++)
+    errs[x] = t->by_error[x] - sum.by_error[x];
+  json_object_set_new(
+      root, "real",
+      json_pack("{s:I, s:I, s:I, s:o, s:o}", "requests",
+                (json_int_t)(t->requests - sum.requests), "responses",
+                (json_int_t)(t->responses - sum.responses), "errors",
+                (json_int_t)(t->errors - sum.errors), "status_classes",
+                classes_json(cls), "error_reasons", errors_json(errs, cls)));
+  if (fl) {
+    struct flow_counts c = {0};
+    for (unsigned i = 0; i < sh->nworkers; i++)
+      if (sh->w[i].fw) flow_counts_add(sh->w[i].fw, &c);
+    json_object_set_new(
+        root, "stateful",
+        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+                  "s:I, s:I}",
+                  "creates", (json_int_t)c.creates, "created",
+                  (json_int_t)c.created, "created_without_id",
+                  (json_int_t)c.created_noid, "deleted_by_sessions",
+                  (json_int_t)c.deleted, "ids_bound", (json_int_t)c.bound,
+                  "ids_from_pool", (json_int_t)c.unbound, "bound_404",
+                  (json_int_t)c.bound_404, "logins", (json_int_t)c.logins,
+                  "logins_ok", (json_int_t)c.login_ok, "tokens",
+                  (json_int_t)c.tokens, "cookies", (json_int_t)c.cookies,
+                  "user_states", (json_int_t)c.states, "body_errors",
+                  (json_int_t)c.body_errors));
+  }
+  json_t *cl = sh->cleaned ? cleanup_json(&sh->cleanup) : json_null();
+  if (sh->interval_runs)
+    json_object_set_new(root, "cleanup_interval", cleanup_json(&sh->interval));
+  json_object_set_new(root, "cleanup", cl);
+}
+
+static void state_settings(const struct shared *sh, json_t *set) {
+  const struct run_opts *o = sh->o;
+  const struct faults *fs = sh->flow ? flow_faults(sh->flow) : NULL;
+  json_t *mix = json_object();
+  for (int k = 1; fs && k < FAULT_KINDS; k++)
+    if (fs->weight[k] > 0)
+      json_object_set_new(mix, faults_name((enum fault_kind)k),
+                          json_real(fs->weight[k]));
+  json_object_set_new(set, "error_rate", json_real(o->error_rate));
+  json_object_set_new(set, "faults", mix);
+  json_object_set_new(set, "faults_spec",
+                      o->faults ? json_string(o->faults) : json_null());
+  json_object_set_new(set, "fault_timeout_ms",
+                      json_integer(fs ? fs->timeout_ms : 0));
+  json_object_set_new(set, "credentials",
+                      o->credentials ? json_string(o->credentials)
+                                     : json_null());
+  json_object_set_new(set, "login",
+                      o->login ? json_string(o->login) : json_null());
+  json_object_set_new(set, "bodies",
+                      o->bodies ? json_string(o->bodies) : json_null());
+  json_object_set_new(set, "cleanup_map",
+                      o->cleanup_map ? json_string(o->cleanup_map)
+                                     : json_null());
+  json_object_set_new(set, "journal",
+                      o->journal ? json_string(o->journal) : json_null());
+  json_object_set_new(set, "cleanup", json_boolean(o->cleanup));
+  json_object_set_new(set, "cleanup_interval_seconds",
+                      o->cleanup_interval_us
+                          ? json_real((double)o->cleanup_interval_us / 1e6)
+                          : json_null());
+}
+
 static int write_report(struct shared *sh, const struct stats *st,
                         double elapsed, uint64_t planned_sessions,
                         uint64_t dropped, uint64_t planned_requests) {
@@ -1238,12 +1482,14 @@ static int write_report(struct shared *sh, const struct stats *st,
         eps,
         json_pack(
             "{s:I, s:s, s:s, s:I, s:I, s:I, s:o, s:o, s:o, s:o}", "id",
-            (json_int_t)i, "method", synth_method(sh->synth, (uint32_t)i),
-            "template", synth_template(sh->synth, (uint32_t)i), "requests",
-            (json_int_t)e->requests, "responses", (json_int_t)e->responses,
-            "errors", (json_int_t)e->errors, "status", status, "error_reasons",
+            (json_int_t)i, "method", ep_method(sh, (uint32_t)i), "template",
+            ep_template(sh, (uint32_t)i), "requests", (json_int_t)e->requests,
+            "responses", (json_int_t)e->responses, "errors",
+            (json_int_t)e->errors, "status", status, "error_reasons",
             errors_json(e->by_error, e->by_class), "latency_ms",
             ms_json(&e->latency), "service_time_ms", ms_json(&e->service)));
+    json_object_set_new(json_array_get(eps, json_array_size(eps) - 1),
+                        "injected", json_integer((json_int_t)e->injected));
   }
   json_object_set_new(root, "endpoints", eps);
   if (sh->sc) {
@@ -1251,6 +1497,7 @@ static int write_report(struct shared *sh, const struct stats *st,
     if (!sj) sj = json_pack("{s:s}", "name", scenario_name(sh->sc));
     json_object_set_new(root, "scenario", sj);
   }
+  state_json(sh, st, &t, root);
   json_t *set = json_object();
   json_object_set_new(set, "model", json_string(o->model_path));
   json_object_set_new(set, "target", json_string(o->target));
@@ -1280,15 +1527,13 @@ static int write_report(struct shared *sh, const struct stats *st,
   json_object_set_new(set, "phases",
                       o->phases_path ? json_string(o->phases_path)
                                      : json_null());
-  json_object_set_new(set, "error_rate",
-                      o->have_error_rate ? json_real(o->error_rate)
-                                         : json_null());
   json_object_set_new(set, "http2", json_boolean(o->http2));
   json_object_set_new(set, "timeout_ms", json_integer(o->timeout_ms));
   json_object_set_new(set, "max_connections", json_integer(o->max_connections));
   json_object_set_new(set, "session_header",
                       o->session_header ? json_string(o->session_header)
                                         : json_null());
+  state_settings(sh, set);
   json_object_set_new(root, "settings", set);
   json_object_set_new(root, "seed", json_integer((json_int_t)o->seed));
   rc =
@@ -1344,9 +1589,52 @@ static void summary(struct shared *sh, const struct stats *st, double elapsed,
     }
     fprintf(o->err, ")%s%s\n", st->first_error[0] ? "; first: " : "",
             st->first_error);
-  } else if (t.errors && !o->quiet) {
-    fprintf(o->err, "mimic replay: %s transport errors; first: %s\n",
-            units_count(t.errors, a, sizeof a), st->first_error);
+  } else {
+    struct stats_injected sum;
+    faults_totals(st, &sum);
+    if (t.errors > sum.errors && !o->quiet)
+      fprintf(o->err, "mimic replay: %s transport errors; first: %s\n",
+              units_count(t.errors - sum.errors, a, sizeof a), st->first_error);
+    if (sum.requests && !o->quiet) {
+      fprintf(o->err, "mimic replay: %s injected faults (",
+              units_count(sum.requests, a, sizeof a));
+      for (int k = 1, first = 1; k < STATS_FAULT_KINDS; k++) {
+        if (!st->injected[k].requests) continue;
+        fprintf(o->err, "%s%s %s", first ? "" : ", ",
+                faults_name((enum fault_kind)k),
+                units_count(st->injected[k].requests, b, sizeof b));
+        first = 0;
+      }
+      fprintf(o->err,
+              "), %s answered as the kind expects; real 4xx %s, 5xx "
+              "%s\n",
+              units_count(sum.expected, c, sizeof c),
+              units_count(t.by_class[4] - sum.by_class[4], d, sizeof d),
+              units_count(t.by_class[5] - sum.by_class[5], e, sizeof e));
+    }
+  }
+  if (sh->flow && !flow_journal(sh->flow) && !o->quiet && !o->dry_run) {
+    struct flow_counts fc = {0};
+    for (unsigned i = 0; i < sh->nworkers; i++)
+      if (sh->w[i].fw) flow_counts_add(sh->w[i].fw, &fc);
+    uint64_t made = fc.created + fc.created_noid;
+    if (made > fc.deleted)
+      fprintf(o->err,
+              "mimic replay: %s resources created and not deleted by their "
+              "sessions are not tracked (--journal FILE or --cleanup would "
+              "have)\n",
+              units_count(made - fc.deleted, a, sizeof a));
+  }
+  if (sh->cleaned) {
+    char line[512];
+    cleanup_summary(&sh->cleanup, line, sizeof line);
+    if (!o->quiet || sh->cleanup.failed || sh->cleanup.left)
+      fprintf(o->err, "mimic replay: cleanup: %s (%.1f s)\n", line,
+              sh->cleanup.seconds);
+    for (size_t i = 0; i < sh->cleanup.nfailures && i < 20; i++)
+      fprintf(o->err, "  not deleted: %s %s: %s\n",
+              sh->cleanup.failures[i].method, sh->cleanup.failures[i].url,
+              sh->cleanup.failures[i].why);
   }
   hist_cleanup(&lat);
 }
@@ -1403,15 +1691,7 @@ static int shape_start(struct shared *sh) {
   const struct run_opts *o = sh->o;
   char err[512] = "";
   int rc;
-  static const char nofaults[] =
-      "mimic replay: warning: fault injection is not implemented yet: no "
-      "request will be faulted; the planned fault share is shown as "
-      "mimic_scenario_error_rate and in the report\n";
-  if (!o->scenario && !o->phases_path) {
-    if (o->have_error_rate && o->error_rate > 0 && !o->quiet)
-      fputs(nofaults, o->err);
-    return 0;
-  }
+  if (!o->scenario && !o->phases_path) return 0;
   if (o->scenario && o->phases_path) {
     fprintf(o->err, "mimic replay: error: give --scenario or --phases, not "
                     "both (a phase names its own scenario)\n");
@@ -1436,7 +1716,7 @@ static int shape_start(struct shared *sh) {
       .peak_factor = mean > 0 && best / mean > 2 ? best / mean : 2,
       .time_scale = o->time_scale > 0 ? o->time_scale : 1,
       .have_error_rate = o->have_error_rate,
-      .error_rate = o->error_rate,
+      .error_rate = o->error_rate / 100,
   };
   if (o->scenario)
     rc = scenario_new(o->scenario, &p, &sh->sc, err, sizeof err);
@@ -1477,7 +1757,6 @@ static int shape_start(struct shared *sh) {
     fprintf(o->err, "mimic replay: error: %s\n", err);
     return rc;
   }
-  if (scenario_wants_faults(sh->sc) && !o->quiet) fputs(nofaults, o->err);
   return 0;
 }
 
@@ -1536,7 +1815,7 @@ static int observe_start(struct shared *sh) {
   }
   metrics_gauge_set(sh->metrics, METRICS_RATE_MULTIPLIER, 1);
   if (o->have_error_rate)
-    metrics_gauge_set(sh->metrics, METRICS_ERROR_RATE, o->error_rate);
+    metrics_gauge_set(sh->metrics, METRICS_ERROR_RATE, o->error_rate / 100);
   if (o->metrics_addr) {
     char err[256];
     rc = metrics_server_start(sh->metrics, o->metrics_addr, &sh->msrv, err,
@@ -1588,6 +1867,141 @@ static void observe_linger(struct shared *sh) {
   pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
+/* ---- stateful sessions and cleanup ------------------------------------ */
+
+static int setup_flow(struct shared *sh, char *err, size_t errlen) {
+  const struct run_opts *o = sh->o;
+  struct flow_opts fo = {
+      .target = o->target,
+      .model_path = o->model_path,
+      .credentials = o->credentials,
+      .login = o->login,
+      .bodies = o->bodies,
+      .cleanup_map = o->cleanup_map,
+      .journal = o->journal,
+      .temp_journal = o->cleanup && !o->journal,
+      .run_id = o->run_id,
+      .error_rate = o->error_rate,
+      .may_fault = sh->sc && scenario_wants_faults(sh->sc),
+      .faults = o->faults,
+      .fault_timeout_ms = o->fault_timeout_ms,
+      .seed = o->seed,
+      .dry_run = o->dry_run,
+      .err = o->err,
+      .quiet = o->quiet,
+  };
+  int rc = flow_new(sh->model, sh->synth, &fo, &sh->flow, err, errlen);
+  if (rc || !sh->flow) return rc;
+  sh->nstats += flow_extra_endpoints(sh->flow);
+  if (!o->quiet && flow_journal(sh->flow))
+    fprintf(o->err, "mimic replay: run %s journals what it creates in %s\n",
+            flow_run_id(sh->flow), flow_journal_path(sh->flow));
+  return 0;
+}
+
+/* The journal of --cleanup without --journal is a temporary file: it goes
+ * when nothing is left to delete, else it stays for `mimic cleanup`. */
+static void finish_flow(struct shared *sh, int status) {
+  if (!sh->flow) return;
+  const struct run_opts *o = sh->o;
+  struct journal_counts jc = {0};
+  struct journal *j = flow_journal(sh->flow);
+  int counted = j && journal_counts(j, flow_run_id(sh->flow), &jc) == 0;
+  char path[4096] = "";
+  if (j) snprintf(path, sizeof path, "%s", flow_journal_path(sh->flow));
+  int temp = flow_journal_is_temp(sh->flow);
+  flow_free(sh->flow);
+  sh->flow = NULL;
+  if (!j || !counted) return;
+  uint64_t left = jc.live + jc.pending;
+  if (temp && left == 0 && status != RUN_FAILED) {
+    static const char *const ext[] = {"", "-wal", "-shm"};
+    for (int i = 0; i < 3; i++) {
+      char p[4200];
+      snprintf(p, sizeof p, "%s%s", path, ext[i]);
+      unlink(p);
+    }
+  } else if (left && !o->quiet) {
+    fprintf(o->err,
+            "mimic replay: %" PRIu64 " created resources are still on the "
+            "target; 'mimic cleanup %s' deletes them\n",
+            left, path);
+  }
+}
+
+struct cleanup_stop {
+  struct shared *sh;
+  const sigset_t *signals;
+};
+
+/* A signal (blocked, so pending) stops the cleanup at the end. */
+static int final_should_stop(void *arg) {
+  struct cleanup_stop *cs = arg;
+  struct timespec zero = {0, 0};
+  int sig = sigtimedwait(cs->signals, NULL, &zero);
+  if (sig > 0 && !cs->sh->o->quiet)
+    fprintf(cs->sh->o->err, "mimic replay: %s: cleanup stopped\n",
+            sig == SIGINT ? "interrupted" : "terminated");
+  return sig > 0;
+}
+
+static void final_cleanup(struct shared *sh, const sigset_t *signals) {
+  const struct run_opts *o = sh->o;
+  struct cleanup_stop cs = {sh, signals};
+  struct cleanup_opts co = {
+      .journal = flow_journal(sh->flow),
+      .run_id = flow_run_id(sh->flow),
+      .max_rps = o->max_rps,
+      .retries = o->cleanup_retries ? o->cleanup_retries : 3,
+      .timeout_ms = o->timeout_ms,
+      .headers = o->headers,
+      .nheaders = o->nheaders,
+      .insecure = o->insecure,
+      .should_stop = final_should_stop,
+      .stop_arg = &cs,
+  };
+  char err[512] = "";
+  if (!o->quiet)
+    fprintf(o->err,
+            "mimic replay: cleaning up what run %s created (Ctrl-C "
+            "stops; 'mimic cleanup %s' finishes later)\n",
+            flow_run_id(sh->flow), flow_journal_path(sh->flow));
+  if (cleanup_run(&co, &sh->cleanup, err, sizeof err)) {
+    fprintf(o->err, "mimic replay: error: cleanup: %s\n", err);
+    sh->cleanup.left = sh->cleanup.todo;
+  }
+  sh->cleaned = 1;
+}
+
+/* --cleanup-interval: every so often, what sessions that have ended
+ * created is deleted while the run goes on, at a tenth of --max-rps. */
+static int interval_should_stop(void *arg) {
+  const struct shared *sh = arg;
+  return atomic_load(&sh->stop) != STOP_NONE;
+}
+
+static struct cleanup_interval *interval_start(struct shared *sh) {
+  const struct run_opts *o = sh->o;
+  if (!sh->flow || !flow_journal(sh->flow) || o->cleanup_interval_us <= 0)
+    return NULL;
+  struct cleanup_opts co = {
+      .journal = flow_journal(sh->flow),
+      .run_id = flow_run_id(sh->flow),
+      .max_rps = o->max_rps > 0 ? o->max_rps / 10 : 0,
+      .retries = o->cleanup_retries ? o->cleanup_retries : 3,
+      .timeout_ms = o->timeout_ms,
+      .headers = o->headers,
+      .nheaders = o->nheaders,
+      .insecure = o->insecure,
+      .should_stop = interval_should_stop,
+      .stop_arg = sh,
+  };
+  struct cleanup_interval *ci = NULL;
+  if (cleanup_interval_start(&co, o->cleanup_interval_us, &ci) && !o->quiet)
+    fprintf(o->err, "mimic replay: warning: no --cleanup-interval thread\n");
+  return ci;
+}
+
 int run_replay(const struct run_opts *o) {
   struct shared sh = {.o = o, .end_us = INT64_MAX};
   char err[1024] = "";
@@ -1620,6 +2034,7 @@ int run_replay(const struct run_opts *o) {
     fprintf(o->err, "mimic replay: error: %s: %s\n", o->model_path, err);
     goto out;
   }
+  sh.nstats = synth_endpoints(sh.synth);
   sh.closed = o->users > 0;
   size_t nmin;
   int64_t first_minute;
@@ -1638,6 +2053,12 @@ int run_replay(const struct run_opts *o) {
     goto out;
   }
   if ((rc = shape_start(&sh))) goto out;
+  /* After the shape: a load shape that faults needs the flow. */
+  if ((rc = setup_flow(&sh, err, sizeof err))) {
+    fprintf(o->err, "mimic replay: error: %s\n", err);
+    if (rc == ERR_USAGE) status = RUN_USAGE;
+    goto out;
+  }
 
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
   sh.nworkers = o->threads ? o->threads : (unsigned)(cores > 0 ? cores : 1);
@@ -1697,6 +2118,7 @@ int run_replay(const struct run_opts *o) {
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, &old);
     unsigned started = 0;
+    struct cleanup_interval *iv = interval_start(&sh);
     for (; started < sh.nworkers; started++) {
       if (pthread_create(&sh.w[started].thread, NULL, worker_main,
                          &sh.w[started]) != 0) {
@@ -1759,6 +2181,10 @@ int run_replay(const struct run_opts *o) {
       }
     }
     for (unsigned i = 0; i < started; i++) pthread_join(sh.w[i].thread, NULL);
+    sh.interval_runs = cleanup_interval_stop(iv, &sh.interval);
+    /* Still with SIGINT/SIGTERM blocked: one stops the cleanup. */
+    if (sh.flow && flow_journal(sh.flow) && o->cleanup)
+      final_cleanup(&sh, &set);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (tty && last_show > 0) fputc('\n', o->err);
     hist_cleanup(&p.window);
@@ -1771,7 +2197,7 @@ int run_replay(const struct run_opts *o) {
     }
   }
 
-  if ((rc = stats_init(&total, synth_endpoints(sh.synth)))) goto nomem;
+  if ((rc = stats_init(&total, sh.nstats))) goto nomem;
   uint64_t planned_sessions = 0, dropped = 0, planned_requests = 0;
   for (unsigned i = 0; i < sh.nworkers; i++) {
     if ((rc = stats_merge(&total, &sh.w[i].stats))) goto nomem;
@@ -1798,6 +2224,8 @@ int run_replay(const struct run_opts *o) {
   struct stats_total t;
   stats_total(&total, &t, NULL, NULL);
   status = t.requests && !t.responses ? RUN_UNREACHABLE : RUN_OK;
+  if (status == RUN_OK && sh.cleaned && (sh.cleanup.failed || sh.cleanup.left))
+    status = RUN_LEFT;
   observe_linger(&sh);
   goto out;
 
@@ -1817,6 +2245,9 @@ out:
   free(sh.w);
   metrics_free(sh.metrics);
   stats_cleanup(&total);
+  finish_flow(&sh, status);
+  cleanup_result_free(&sh.cleanup);
+  cleanup_result_free(&sh.interval);
   synth_free(sh.synth);
   model_free(sh.model);
   pthread_mutex_destroy(&sh.log_lock);

@@ -50,6 +50,21 @@ struct run_opts {
   const char *const *personas; /* restrict to these persona names */
   size_t npersonas;
 
+  /* Stateful sessions, failure injection and cleanup (replay/flow.h,
+   * replay/cleanup.h). */
+  const char *credentials;     /* CSV: username,password[,extra] */
+  const char *login;           /* "POST /path" */
+  const char *bodies;          /* JSON: "METHOD /template": body template */
+  const char *cleanup_map;     /* JSON: "POST /t": "DELETE /t/{created.id}" */
+  const char *journal;         /* SQLite journal of created resources */
+  const char *run_id;          /* marker of what the run makes (NULL: new) */
+  double error_rate;           /* percent of requests made faults */
+  const char *faults;          /* "KIND[:weight],..." (NULL: all it can) */
+  int64_t fault_timeout_ms;    /* how long a timeout fault waits (0: 200) */
+  int cleanup;                 /* delete what was created, at the end */
+  int64_t cleanup_interval_us; /* and every so often (0: only at the end) */
+  unsigned cleanup_retries;    /* per resource (0: 3) */
+
   uint64_t seed;
   int dry_run;
   const char *report_path; /* JSON report */
@@ -63,10 +78,8 @@ struct run_opts {
   int64_t linger_us;        /* and keep serving this long after the run */
   const char *scenario;     /* a preset load shape; NULL: none */
   const char *phases_path;  /* phases run in order (JSON); NULL: none */
-  int have_error_rate;      /* error_rate given: it overrides the scenario's */
-  double error_rate;        /* share of requests to fault, 0..1, for fault
-                               injection (not built yet: a run asking for
-                               faults says so) */
+  int have_error_rate;      /* --error-rate given: it overrides the load
+                               shape's share of faults */
 };
 
 /* Exit statuses. */
@@ -75,6 +88,7 @@ enum {
   RUN_FAILED = 1,      /* could not run (model, files) */
   RUN_USAGE = 2,       /* bad options (target URL, header lines, a
                           --user-types persona the model lacks) */
+  RUN_LEFT = 3,        /* ran, but --cleanup left resources (listed) */
   RUN_UNREACHABLE = 4, /* ran, but the target never answered */
 };
 

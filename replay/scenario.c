@@ -771,7 +771,7 @@ int scenario_option(const char *name, const char *arg, struct run_opts *o,
     if (*end == '%') end++;
     if (errno || *end || end == arg || !(v >= 0) || v > 100)
       return usage(err, "--error-rate: expected a percentage 0..100, got", arg);
-    o->error_rate = v / 100;
+    o->error_rate = v; /* percent, as --error-rate */
     o->have_error_rate = 1;
   } else if (strcmp(name, "metrics-addr") == 0) {
     if (!strchr(arg, ':'))

@@ -30,30 +30,65 @@ void stats_sent(struct stats *s, uint32_t ep) {
   if (ep < s->nendpoints) s->ep[ep].requests++;
 }
 
-static void add_status(struct stats_endpoint *e, int status, uint64_t n) {
+static void add_status_to(uint64_t *by_class, struct stats_status *st,
+                          uint32_t *nst, int status, uint64_t n) {
   int cls = status / 100;
-  e->by_class[cls >= 1 && cls <= 5 ? cls : 0] += n;
-  for (uint32_t i = 0; i < e->nstatus; i++) {
-    if (e->status[i].status == status) {
-      e->status[i].count += n;
+  by_class[cls >= 1 && cls <= 5 ? cls : 0] += n;
+  for (uint32_t i = 0; i < *nst; i++) {
+    if (st[i].status == status) {
+      st[i].count += n;
       return;
     }
   }
-  if (e->nstatus < STATS_STATUSES) {
-    e->status[e->nstatus].status = (uint16_t)status;
-    e->status[e->nstatus].count = n;
-    e->nstatus++;
+  if (*nst < STATS_STATUSES) {
+    st[*nst].status = (uint16_t)status;
+    st[*nst].count = n;
+    (*nst)++;
   }
+}
+
+static void add_status(struct stats_endpoint *e, int status, uint64_t n) {
+  add_status_to(e->by_class, e->status, &e->nstatus, status, n);
+}
+
+static int record(struct stats *s, uint32_t ep, const struct engine_result *res,
+                  uint64_t latency_us, uint64_t service_us, int real);
+
+int stats_inject(struct stats *s, uint32_t ep, unsigned kind,
+                 const struct engine_result *res, int expected,
+                 uint64_t latency_us, uint64_t service_us) {
+  int rc = record(s, ep, res, latency_us, service_us, 0);
+  if (kind == 0 || kind >= STATS_FAULT_KINDS) return rc;
+  if (ep < s->nendpoints) s->ep[ep].injected++;
+  struct stats_injected *f = &s->injected[kind];
+  f->requests++;
+  f->expected += expected != 0;
+  if (res->err != ENGINE_OK) {
+    f->errors++;
+    f->by_error[res->err < ENGINE_E_COUNT ? res->err : ENGINE_E_OTHER]++;
+  } else {
+    f->responses++;
+    add_status_to(f->by_class, f->status, &f->nstatus, res->status, 1);
+  }
+  return rc;
 }
 
 int stats_done(struct stats *s, uint32_t ep, const struct engine_result *res,
                uint64_t latency_us, uint64_t service_us) {
+  return record(s, ep, res, latency_us, service_us, 1);
+}
+
+/* real: not an injected fault, whose transport error is not the first
+ * error of the summary and whose time (a timeout fault waits on purpose)
+ * stays out of the latency histograms. */
+static int record(struct stats *s, uint32_t ep, const struct engine_result *res,
+                  uint64_t latency_us, uint64_t service_us, int real) {
   if (ep >= s->nendpoints) return 0;
   struct stats_endpoint *e = &s->ep[ep];
   if (res->err != ENGINE_OK) {
     e->errors++;
     e->by_error[res->err < ENGINE_E_COUNT ? res->err : ENGINE_E_OTHER]++;
-    if (!s->first_error[0])
+    if (real && !s->first_error[0])
       snprintf(s->first_error, sizeof s->first_error, "%s: %s",
                engine_error_name(res->err), res->err_text ? res->err_text : "");
   } else {
@@ -61,6 +96,7 @@ int stats_done(struct stats *s, uint32_t ep, const struct engine_result *res,
     e->resp_bytes += res->resp_bytes;
     add_status(e, res->status, 1);
   }
+  if (!real) return 0;
   int rc = hist_record(&e->latency, latency_us);
   if (!rc) rc = hist_record(&e->service, service_us);
   return rc;
@@ -73,6 +109,7 @@ int stats_merge(struct stats *dst, const struct stats *src) {
     struct stats_endpoint *d = &dst->ep[i];
     const struct stats_endpoint *e = &src->ep[i];
     d->requests += e->requests;
+    d->injected += e->injected;
     d->responses += e->responses;
     d->errors += e->errors;
     d->resp_bytes += e->resp_bytes;
@@ -88,6 +125,23 @@ int stats_merge(struct stats *dst, const struct stats *src) {
     int rc = hist_merge(&d->latency, &e->latency);
     if (!rc) rc = hist_merge(&d->service, &e->service);
     if (rc) return rc;
+  }
+  for (int k = 1; k < STATS_FAULT_KINDS; k++) {
+    struct stats_injected *d = &dst->injected[k];
+    const struct stats_injected *e = &src->injected[k];
+    d->requests += e->requests;
+    d->responses += e->responses;
+    d->errors += e->errors;
+    d->expected += e->expected;
+    for (int x = 0; x < ENGINE_E_COUNT; x++) d->by_error[x] += e->by_error[x];
+    uint64_t listed[6] = {0};
+    for (uint32_t x = 0; x < e->nstatus; x++) {
+      add_status_to(d->by_class, d->status, &d->nstatus, e->status[x].status,
+                    e->status[x].count);
+      int cls = e->status[x].status / 100;
+      listed[cls >= 1 && cls <= 5 ? cls : 0] += e->status[x].count;
+    }
+    for (int x = 0; x < 6; x++) d->by_class[x] += e->by_class[x] - listed[x];
   }
   dst->sessions += src->sessions;
   dst->sessions_done += src->sessions_done;

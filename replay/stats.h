@@ -23,6 +23,7 @@ struct stats_status {
 
 struct stats_endpoint {
   uint64_t requests, responses, errors;
+  uint64_t injected; /* of which were injected faults */
   uint64_t by_error[ENGINE_E_COUNT];
   uint64_t by_class[6]; /* [1..5] = 1xx..5xx, [0] = anything else */
   struct stats_status status[STATS_STATUSES];
@@ -32,9 +33,23 @@ struct stats_endpoint {
   struct hist service; /* us, from the actual send */
 };
 
+/* Kinds of injected faults (replay/faults.h: FAULT_KINDS, 0 unused). */
+#define STATS_FAULT_KINDS 8
+
+/* What the requests of one injected fault kind got. */
+struct stats_injected {
+  uint64_t requests, responses, errors;
+  uint64_t expected; /* the outcome the kind expects (faults_expected) */
+  uint64_t by_error[ENGINE_E_COUNT];
+  uint64_t by_class[6];
+  struct stats_status status[STATS_STATUSES];
+  uint32_t nstatus;
+};
+
 struct stats {
   size_t nendpoints;
   struct stats_endpoint *ep;
+  struct stats_injected injected[STATS_FAULT_KINDS];
   uint64_t sessions, sessions_done;
   char first_error[160]; /* curl's text of the first transport error */
 };
@@ -47,6 +62,16 @@ void stats_sent(struct stats *s, uint32_t ep);
 /* Records the outcome of a request of endpoint ep. 0 or -ENOMEM. */
 int stats_done(struct stats *s, uint32_t ep, const struct engine_result *res,
                uint64_t latency_us, uint64_t service_us);
+
+/* Records the outcome of an injected fault of kind (1 ..
+ * STATS_FAULT_KINDS-1) sent to endpoint ep, instead of stats_done: counts
+ * as stats_done does, and by kind; expected says whether the outcome is
+ * what the kind expects. Its transport error is not the run's first_error
+ * and its time stays out of the latency histograms (the real traffic's).
+ * 0 or -ENOMEM. */
+int stats_inject(struct stats *s, uint32_t ep, unsigned kind,
+                 const struct engine_result *res, int expected,
+                 uint64_t latency_us, uint64_t service_us);
 
 /* Adds src into dst (same endpoint count). 0 or -ENOMEM. */
 int stats_merge(struct stats *dst, const struct stats *src);

@@ -833,9 +833,16 @@ static const struct value *draw_value(const struct synth *s,
 
 size_t synth_target(const struct synth *s, struct rng *r, uint32_t ep,
                     char *buf, size_t cap) {
+  return synth_target_with(s, r, ep, NULL, 0, buf, cap);
+}
+
+size_t synth_target_with(const struct synth *s, struct rng *r, uint32_t ep,
+                         const char *const *vals, size_t nvals, char *buf,
+                         size_t cap) {
   struct out o = {buf, cap, 0};
   if (ep < s->nep) {
     const struct ep *e = &s->eps[ep];
+    size_t k = 0; /* path parameters so far */
     for (uint32_t i = 0; i < e->npieces; i++) {
       const struct piece *pc = &s->pieces[e->piece_first + i];
       if (pc->param == NONE) {
@@ -843,13 +850,18 @@ size_t synth_target(const struct synth *s, struct rng *r, uint32_t ep,
         continue;
       }
       const struct param *p = &s->params[pc->param];
+      const char *bound = k < nvals ? vals[k] : NULL;
+      k++;
+      /* Drawn even when bound: the stream must not depend on it. */
       const struct value *v = draw_value(s, p, r);
-      if (v) {
+      char tmp[GEN_MAX];
+      size_t n = v ? 0 : generate(p, r, tmp);
+      if (bound)
+        put(&o, bound, strlen(bound));
+      else if (v)
         put(&o, v->s, v->len);
-      } else {
-        char tmp[GEN_MAX];
-        put(&o, tmp, generate(p, r, tmp));
-      }
+      else
+        put(&o, tmp, n);
     }
     int first = 1;
     for (uint32_t i = 0; i < e->nq; i++) {

@@ -62,6 +62,14 @@ int64_t synth_pause(const struct synth *s, struct rng *r);
 size_t synth_target(const struct synth *s, struct rng *r, uint32_t ep,
                     char *buf, size_t cap);
 
+/* Like synth_target, but the endpoint's i-th path parameter (in template
+ * order) is vals[i] when i < nvals and vals[i] is not NULL: a value the
+ * session took from an earlier answer. The pools are drawn from all the
+ * same, so the random stream does not depend on what was bound. */
+size_t synth_target_with(const struct synth *s, struct rng *r, uint32_t ep,
+                         const char *const *vals, size_t nvals, char *buf,
+                         size_t cap);
+
 uint32_t synth_endpoints(const struct synth *s);
 const char *synth_method(const struct synth *s, uint32_t ep);
 const char *synth_template(const struct synth *s, uint32_t ep);

@@ -7,6 +7,7 @@
 
 #include "capture.h"
 #include "compare.h"
+#include "cleanup.h"
 #include "err.h"
 #include "exact.h"
 #include "inspect.h"
@@ -28,6 +29,7 @@ static const char MAIN_USAGE[] =
     "  replay    send traffic drawn from a model to a target\n"
     "  compare   report how faithfully one model reproduces another\n"
     "  scenarios list the load shapes of replay --scenario\n"
+    "  cleanup   delete what a replay created (from its journal)\n"
     "  version   print the version\n"
     "  help      show this help, or a command's help (mimic help capture)\n"
     "\n"
@@ -167,6 +169,37 @@ static const char REPLAY_USAGE[] =
     "      --dry-run              send nothing: print the plan (time, "
     "user.session,\n"
     "                             method, target, user agent)\n"
+    "Stateful sessions, faults and cleanup:\n"
+    "      --credentials FILE     CSV username,password[,extra...]: an "
+    "identity\n"
+    "                             per virtual user (rows used in turn)\n"
+    "      --login 'POST /path'   the login endpoint (default: found in the "
+    "model)\n"
+    "      --bodies FILE.json     body templates: {\"POST /path\": {...}} "
+    "with\n"
+    "                             {{user.email}}, {{random.int}}, "
+    "{{created.id}}...\n"
+    "      --error-rate P         percent of requests sent as client-side "
+    "faults\n"
+    "      --faults K[:W],...     their kinds and weights: bad-login, "
+    "no-auth,\n"
+    "                             expired-token, invalid-body, unknown-id, "
+    "timeout,\n"
+    "                             abort (default: every kind the run can "
+    "play)\n"
+    "      --fault-timeout DUR    how long a timeout fault waits (default "
+    "200ms)\n"
+    "      --journal FILE         SQLite journal of what the run creates\n"
+    "      --cleanup              at the end (also after Ctrl-C) delete what "
+    "the\n"
+    "                             run created, newest first, within "
+    "--max-rps\n"
+    "      --cleanup-interval DUR also every DUR, what ended sessions "
+    "created\n"
+    "      --cleanup-map FILE     JSON: {\"POST /t\": \"DELETE "
+    "/t/{created.id}\"}\n"
+    "      --run-id ID            marker of the values the run makes up "
+    "(sim_ID_...)\n"
     "HTTP:\n"
     "  -t, --target URL           base URL of the target (required)\n"
     "      --http2                use HTTP/2\n"
@@ -198,8 +231,6 @@ static const char REPLAY_USAGE[] =
     "      --phases FILE.json     phases run in order (duration, scale or "
     "users,\n"
     "                             max_rps, error_rate, scenario)\n"
-    "      --error-rate PCT       share of requests to fault (needs fault\n"
-    "                             injection, not built yet: warns)\n"
     "      --metrics-addr H:P     serve Prometheus metrics at "
     "http://H:P/metrics\n"
     "      --linger DUR           keep serving them DUR after the run "
@@ -211,7 +242,8 @@ static const char REPLAY_USAGE[] =
     "report is written either way.\n"
     "\n"
     "Exit status: 0 done; 1 could not run; 2 usage error (also an unknown\n"
-    "persona); 4 the target never answered.\n"
+    "persona); 3 --cleanup left resources on the target (listed); 4 the\n"
+    "target never answered.\n"
     "\n"
     "Exact replay of a recorded trace (capture --record):\n"
     "  mimic replay MODEL.db --exact --target URL [--speed X] [--scale K]\n"
@@ -281,6 +313,17 @@ enum {
   OPT_COUNT,
   OPT_RECORD,
   OPT_PERSONAS,
+  OPT_CREDENTIALS,
+  OPT_LOGIN,
+  OPT_BODIES,
+  OPT_ERRRATE,
+  OPT_FAULTS,
+  OPT_FAULTTIMEOUT,
+  OPT_JOURNAL,
+  OPT_CLEANUP,
+  OPT_CLEANUPINT,
+  OPT_CLEANUPMAP,
+  OPT_RUNID,
 };
 
 static int cmd_capture(int argc, char **argv) {
@@ -474,12 +517,22 @@ static int cmd_replay(int argc, char **argv) {
       {"report", required_argument, NULL, OPT_REPORT},
       {"log", required_argument, NULL, OPT_LOG},
       {"user-types", required_argument, NULL, OPT_USERTYPES},
+      {"credentials", required_argument, NULL, OPT_CREDENTIALS},
+      {"login", required_argument, NULL, OPT_LOGIN},
+      {"bodies", required_argument, NULL, OPT_BODIES},
+      {"error-rate", required_argument, NULL, OPT_ERRRATE},
+      {"faults", required_argument, NULL, OPT_FAULTS},
+      {"fault-timeout", required_argument, NULL, OPT_FAULTTIMEOUT},
+      {"journal", required_argument, NULL, OPT_JOURNAL},
+      {"cleanup", no_argument, NULL, OPT_CLEANUP},
+      {"cleanup-interval", required_argument, NULL, OPT_CLEANUPINT},
+      {"cleanup-map", required_argument, NULL, OPT_CLEANUPMAP},
+      {"run-id", required_argument, NULL, OPT_RUNID},
       {"quiet", no_argument, NULL, 'q'},
       {"help", no_argument, NULL, 'h'},
       /* load shape and metrics: parsed by scenario_option */
       {"scenario", required_argument, NULL, OPT_SHAPE},
       {"phases", required_argument, NULL, OPT_SHAPE},
-      {"error-rate", required_argument, NULL, OPT_SHAPE},
       {"metrics-addr", required_argument, NULL, OPT_SHAPE},
       {"linger", required_argument, NULL, OPT_SHAPE},
       {0, 0, 0, 0},
@@ -646,6 +699,34 @@ static int cmd_replay(int argc, char **argv) {
       }
       o.personas = personas;
       break;
+    case OPT_CREDENTIALS: o.credentials = optarg; break;
+    case OPT_LOGIN: o.login = optarg; break;
+    case OPT_BODIES: o.bodies = optarg; break;
+    case OPT_ERRRATE:
+      o.have_error_rate = 1;
+      if (parse_double(optarg, 0, &o.error_rate) || o.error_rate > 100) {
+        usage_error("replay", "--error-rate '%s': expected a percentage",
+                    optarg);
+        goto out;
+      }
+      break;
+    case OPT_FAULTS: o.faults = optarg; break;
+    case OPT_FAULTTIMEOUT:
+    case OPT_CLEANUPINT:
+      if (units_parse_duration(optarg, &us) || us <= 0) {
+        usage_error("replay", "'%s': expected a duration such as 200ms, 5m",
+                    optarg);
+        goto out;
+      }
+      if (c == OPT_FAULTTIMEOUT)
+        o.fault_timeout_ms = us / 1000 > 0 ? us / 1000 : 1;
+      else
+        o.cleanup_interval_us = us;
+      break;
+    case OPT_JOURNAL: o.journal = optarg; break;
+    case OPT_CLEANUP: o.cleanup = 1; break;
+    case OPT_CLEANUPMAP: o.cleanup_map = optarg; break;
+    case OPT_RUNID: o.run_id = optarg; break;
     case 'q': o.quiet = 1; break;
     case 'h':
       fputs(REPLAY_USAGE, stdout);
@@ -685,6 +766,15 @@ static int cmd_replay(int argc, char **argv) {
   }
   if (o.have_delay && o.delay_min_us > o.delay_max_us) {
     usage_error("replay", "%s", "--delay-min is above --delay-max");
+    goto out;
+  }
+  if (o.faults && !(o.error_rate > 0)) {
+    usage_error("replay", "%s", "--faults needs --error-rate");
+    goto out;
+  }
+  if (o.cleanup_interval_us && !o.journal && !o.cleanup) {
+    usage_error("replay", "%s",
+                "--cleanup-interval needs --journal or --cleanup");
     goto out;
   }
   rc = run_replay(&o);
@@ -746,7 +836,7 @@ static const struct command {
 } COMMANDS[] = {
     {"capture", cmd_capture},     {"inspect", cmd_inspect},
     {"replay", cmd_replay},       {"compare", compare_main},
-    {"scenarios", scenario_main},
+    {"scenarios", scenario_main}, {"cleanup", cleanup_main},
 };
 
 static const struct command *find_command(const char *name) {

@@ -125,8 +125,8 @@ check "demo: stopped by SIGINT, exit 0" 0 "$rc"
 check "demo: report names it" demo "$(jq -r .scenario.name "$WORK/demo.json")"
 check_true "demo: traffic flowed ($(jq .requests "$WORK/demo.json"))" \
   test "$(jq .requests "$WORK/demo.json")" -gt 100
-check_true "demo: its error bursts say faults are not built" \
-  grep -q "fault injection is not implemented yet" "$WORK/demo.err"
+check_true "demo: its error bursts inject faults ($(jq .injected.requests "$WORK/demo.json"))" \
+  test "$(jq .injected.requests "$WORK/demo.json")" -gt 0
 # A day in 10 s: the night level (20) until 3.3 s, then the day's (100).
 t0=$(awk 'NR == 1 { printf "%.3f", $NF }' "$NGINX_LOG")
 per_second "$NGINX_LOG" "$t0" 4 >"$WORK/demo.rates"

@@ -1,4 +1,4 @@
-#include "correl.h"
+#include "reuse.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -24,8 +24,8 @@ struct sess {
   struct given *vals;
 };
 
-struct correl {
-  struct correl_opts o;
+struct reuse {
+  struct reuse_opts o;
   struct hmap index; /* key -> slot in sess */
   struct sess *sess;
   size_t nsess, cap;
@@ -33,19 +33,19 @@ struct correl {
   uint32_t cur_index;
   uint64_t sessions;
   struct hmap rule_index;
-  struct correl_rule *rules;
+  struct reuse_rule *rules;
   size_t nrules, caprules;
 };
 
 static const char *const LOCS[] = {"path",   "query",  "json",
                                    "header", "cookie", "location"};
 
-const char *correl_loc_name(enum correl_loc loc) {
+const char *reuse_loc_name(enum reuse_loc loc) {
   return loc < CL_LOCS ? LOCS[loc] : "?";
 }
 
-int correl_new(const struct correl_opts *o, struct correl **out) {
-  struct correl *c = calloc(1, sizeof *c);
+int reuse_new(const struct reuse_opts *o, struct reuse **out) {
+  struct reuse *c = calloc(1, sizeof *c);
   if (!c) return -ENOMEM;
   if (o) c->o = *o;
   if (c->o.idle_us <= 0) c->o.idle_us = 30LL * 60 * 1000000;
@@ -58,7 +58,7 @@ int correl_new(const struct correl_opts *o, struct correl **out) {
   return 0;
 }
 
-void correl_free(struct correl *c) {
+void reuse_free(struct reuse *c) {
   if (!c) return;
   for (size_t i = 0; i < c->nsess; i++) free(c->sess[i].vals);
   free(c->sess);
@@ -70,7 +70,7 @@ void correl_free(struct correl *c) {
 
 /* Forgets sessions idle past the timeout (they cannot give values to a
  * later request any more). */
-static void sweep(struct correl *c, int64_t now) {
+static void sweep(struct reuse *c, int64_t now) {
   size_t w = 0;
   hmap_cleanup(&c->index);
   hmap_init(&c->index);
@@ -90,8 +90,8 @@ static void sweep(struct correl *c, int64_t now) {
   c->nsess = w;
 }
 
-int correl_begin(struct correl *c, uint64_t key, int64_t ts, uint64_t *session,
-                 uint32_t *index) {
+int reuse_begin(struct reuse *c, uint64_t key, int64_t ts, uint64_t *session,
+                uint32_t *index) {
   c->cur = NULL;
   if (!key) key = 1; /* 0 marks an empty slot of the map */
   uint64_t *slot = hmap_get(&c->index, key);
@@ -135,7 +135,7 @@ int correl_begin(struct correl *c, uint64_t key, int64_t ts, uint64_t *session,
   return 0;
 }
 
-int correl_worth(const char *v, size_t n) {
+int reuse_worth(const char *v, size_t n) {
   if (n > 4096) return 0;
   size_t digits = 0;
   for (size_t i = 0; i < n; i++)
@@ -151,8 +151,8 @@ static uint64_t vhash(const char *v, size_t n) {
   return hash64(v, n, 0x636f7272656cULL) | 1;
 }
 
-static void count_rule(struct correl *c, const struct given *g, uint32_t ep,
-                       enum correl_loc loc, const char *name) {
+static void count_rule(struct reuse *c, const struct given *g, uint32_t ep,
+                       enum reuse_loc loc, const char *name) {
   uint64_t k =
       hash_mix(hash_mix(g->ep, g->loc), hash64(g->name, strlen(g->name), 1));
   k = hash_mix(k, hash_mix(hash_mix(ep, loc), hash64(name, strlen(name), 2)));
@@ -165,13 +165,13 @@ static void count_rule(struct correl *c, const struct given *g, uint32_t ep,
   if (c->nrules >= c->o.max_rules) return;
   if (c->nrules == c->caprules) {
     size_t nc = c->caprules ? c->caprules * 2 : 32;
-    struct correl_rule *nr = realloc(c->rules, nc * sizeof *nr);
+    struct reuse_rule *nr = realloc(c->rules, nc * sizeof *nr);
     if (!nr) return;
     c->rules = nr;
     c->caprules = nc;
   }
   if (hmap_put(&c->rule_index, k, c->nrules, &slot) < 0) return;
-  struct correl_rule *r = &c->rules[c->nrules++];
+  struct reuse_rule *r = &c->rules[c->nrules++];
   memset(r, 0, sizeof *r);
   r->src_ep = g->ep;
   r->src_loc = g->loc;
@@ -182,11 +182,11 @@ static void count_rule(struct correl *c, const struct given *g, uint32_t ep,
   r->count = 1;
 }
 
-int correl_find(struct correl *c, uint32_t ep, enum correl_loc loc,
-                const char *name, const char *v, size_t n,
-                struct correl_src *src) {
+int reuse_find(struct reuse *c, uint32_t ep, enum reuse_loc loc,
+               const char *name, const char *v, size_t n,
+               struct reuse_src *src) {
   struct sess *s = c->cur;
-  if (!s || !s->nvals || !correl_worth(v, n)) return 0;
+  if (!s || !s->nvals || !reuse_worth(v, n)) return 0;
   uint64_t h = vhash(v, n);
   /* Newest first: the latest response that gave the value. */
   for (size_t k = 0; k < s->nvals; k++) {
@@ -202,10 +202,10 @@ int correl_find(struct correl *c, uint32_t ep, enum correl_loc loc,
   return 0;
 }
 
-int correl_give(struct correl *c, uint32_t ep, enum correl_loc loc,
-                const char *name, const char *v, size_t n) {
+int reuse_give(struct reuse *c, uint32_t ep, enum reuse_loc loc,
+               const char *name, const char *v, size_t n) {
   struct sess *s = c->cur;
-  if (!s || !correl_worth(v, n)) return 0;
+  if (!s || !reuse_worth(v, n)) return 0;
   struct given *g = &s->vals[s->head];
   g->hash = vhash(v, n);
   g->index = c->cur_index;
@@ -217,18 +217,18 @@ int correl_give(struct correl *c, uint32_t ep, enum correl_loc loc,
   return 0;
 }
 
-int correl_has_values(const struct correl *c) {
+int reuse_has_values(const struct reuse *c) {
   return c->cur && c->cur->nvals > 0;
 }
 
-size_t correl_nrules(const struct correl *c) {
+size_t reuse_nrules(const struct reuse *c) {
   return c->nrules;
 }
 
-const struct correl_rule *correl_rule(const struct correl *c, size_t i) {
+const struct reuse_rule *reuse_rule(const struct reuse *c, size_t i) {
   return i < c->nrules ? &c->rules[i] : NULL;
 }
 
-uint64_t correl_sessions(const struct correl *c) {
+uint64_t reuse_sessions(const struct reuse *c) {
   return c->sessions;
 }
