@@ -729,6 +729,10 @@ static void on_done(void *arg, const struct engine_result *res) {
     struct flow_user fu = flow_user_of(w, f->user);
     step = flow_done(w->fw, &fu, &f->note, f->target, res);
     if (step < 0) rc = step;
+    /* A journalled create the target accepted: one more to clean up. */
+    if (f->note.seq && res->err == ENGINE_OK && res->status >= 200 &&
+        res->status < 300 && w->sh->metrics)
+      metrics_cleanup_add(w->sh->metrics, METRICS_CLEANUP_JOURNALLED, 1);
   }
   if (f->note.fault)
     rc = stats_inject(&w->stats, f->ep, f->note.fault, res,
@@ -1869,6 +1873,15 @@ static void observe_linger(struct shared *sh) {
 
 /* ---- stateful sessions and cleanup ------------------------------------ */
 
+/* What a cleanup did, for mimic_cleanup_*: already gone counts as deleted
+ * (the resource is no more), a failure as failed. */
+static void observe_cleanup(struct shared *sh, const struct cleanup_result *r) {
+  if (!sh->metrics) return;
+  metrics_cleanup_add(sh->metrics, METRICS_CLEANUP_DELETED,
+                      r->deleted + r->gone);
+  metrics_cleanup_add(sh->metrics, METRICS_CLEANUP_FAILED, r->failed);
+}
+
 static int setup_flow(struct shared *sh, char *err, size_t errlen) {
   const struct run_opts *o = sh->o;
   struct flow_opts fo = {
@@ -1971,6 +1984,7 @@ static void final_cleanup(struct shared *sh, const sigset_t *signals) {
     sh->cleanup.left = sh->cleanup.todo;
   }
   sh->cleaned = 1;
+  observe_cleanup(sh, &sh->cleanup);
 }
 
 /* --cleanup-interval: every so often, what sessions that have ended
@@ -2182,6 +2196,7 @@ int run_replay(const struct run_opts *o) {
     }
     for (unsigned i = 0; i < started; i++) pthread_join(sh.w[i].thread, NULL);
     sh.interval_runs = cleanup_interval_stop(iv, &sh.interval);
+    observe_cleanup(&sh, &sh.interval);
     /* Still with SIGINT/SIGTERM blocked: one stops the cleanup. */
     if (sh.flow && flow_journal(sh.flow) && o->cleanup)
       final_cleanup(&sh, &set);

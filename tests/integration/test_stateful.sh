@@ -195,4 +195,38 @@ check "... lists what it would delete" "$(jq .cleanup.failed "$WORK/r6.json")" \
 rc=$(run_status "$MIMIC" cleanup "$WORK/j6.db" --retries 0)
 check "mimic cleanup of what it cannot delete: exit 3" 3 "$rc"
 
+# --- the cleanup in Prometheus metrics -------------------------------------
+js_db >"$WORK/before7.json"
+"$MIMIC" replay "$WORK/m.db" --target "$NGINX_URL" --users 10 \
+  --min-request-count 20 --max-request-count 30 --delay-min 0 \
+  --delay-max 5 --seed 11 --bodies "$WORK/bodies.json" --cleanup \
+  --metrics-addr 127.0.0.1:0 --linger 20s --report "$WORK/r7.json" \
+  2>"$WORK/m7.err" &
+pid=$!
+addr=
+for _ in $(seq 1 100); do
+  addr=$(sed -n 's|.*metrics on http://\([^/]*\)/metrics.*|\1|p' "$WORK/m7.err")
+  [ -n "$addr" ] && break
+  sleep 0.1
+done
+scrape=
+for _ in $(seq 1 300); do
+  scrape=$(curl -s "http://$addr/metrics" || true)
+  grep -q '^mimic_run_finished 1' <<<"$scrape" && break
+  sleep 0.1
+done
+kill -INT "$pid" 2>/dev/null || true
+wait "$pid" || true
+metric() { awk -v n="$1" '$1 == n { print $2 + 0 }' <<<"$scrape"; }
+check_true "metrics: scraped after the run" grep -q '^mimic_run_finished 1' <<<"$scrape"
+check "metrics: mimic_cleanup_journalled_total = creates the target accepted" \
+  "$(jq .stateful.created "$WORK/r7.json")" "$(metric mimic_cleanup_journalled_total)"
+check "metrics: mimic_cleanup_deleted_total = what the cleanup removed" \
+  "$(jq '.cleanup.deleted + .cleanup.gone' "$WORK/r7.json")" \
+  "$(metric mimic_cleanup_deleted_total)"
+check "metrics: mimic_cleanup_failed_total" "$(jq .cleanup.failed "$WORK/r7.json")" \
+  "$(metric mimic_cleanup_failed_total)"
+check_true "the database is as before the metrics run" \
+  js_wait_db "$WORK/before7.json" 10
+
 finish
