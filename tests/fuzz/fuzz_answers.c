@@ -57,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   check_id(id, n, 8);
 
   struct vstate *v;
-  if (cookies && vstate_new(1, &v) == 0) {
+  if (cookies && vstate_new(1, 0, &v) == 0) {
     for (char *p = cookies; *p; p++)
       if (*p == '|') *p = '\n';
     for (int round = 0; round < 2; round++) {
