@@ -204,14 +204,18 @@ int rules_new(const struct model *m, struct rules **out) {
             !(np->scheme = strdup(auth_scheme(m, c->dst_endpoint))))
           goto nomem;
       }
-      if (!(np->cands = calloc(nc, sizeof *np->cands))) goto nomem;
       p = r->nputs++;
     }
     struct put *pp = &r->puts[p];
     uint32_t k = 0;
     while (k < pp->ncands && pp->cands[k].var != (uint32_t)v) k++;
-    if (k == pp->ncands)
+    if (k == pp->ncands) {
+      struct cand *nca =
+          realloc(pp->cands, (pp->ncands + 1) * sizeof *pp->cands);
+      if (!nca) goto nomem;
+      pp->cands = nca;
       pp->cands[pp->ncands++] = (struct cand){(uint32_t)v, 0};
+    }
     pp->cands[k].count += c->count;
     r->nrules++;
   }
