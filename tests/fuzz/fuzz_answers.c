@@ -80,8 +80,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
 
   char out[24];
-  static const char *const names[] = {"sid", "x-csrf", "location",
-                                      "segment:1", "segment:3"};
+  static const char *const names[] = {"sid", "x-csrf", "location", "segment:1",
+                                      "segment:3"};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
     size_t k = rules_cookie_value(cookies, names[i], out, sizeof out);
     check(!k || (k < sizeof out && strlen(out) == k));
