@@ -417,6 +417,30 @@ static void made_up(const struct bodies *b, uint64_t user, enum ph ph,
     snprintf(out, cap, "%s_u%" PRIu64, b->marker, user);
 }
 
+void bodies_identity(const struct bodies *b, const struct bodies_ctx *ctx,
+                     struct bodies_ident *out) {
+  const struct auth_cred *c = ctx->cred;
+  if (c && c->user) {
+    snprintf(out->user, sizeof out->user, "%s", c->user);
+    if (strchr(c->user, '@'))
+      snprintf(out->email, sizeof out->email, "%s", c->user);
+    else
+      snprintf(out->email, sizeof out->email, "%.250s@example.invalid",
+               c->user);
+    snprintf(out->password, sizeof out->password, "%s",
+             c->password ? c->password : "");
+  } else {
+    made_up(b, ctx->user, PH_USER, out->user, sizeof out->user);
+    made_up(b, ctx->user, PH_EMAIL, out->email, sizeof out->email);
+    made_up(b, ctx->user, PH_PASSWORD, out->password, sizeof out->password);
+  }
+  if (ctx->wrong_password) {
+    char wd[9];
+    word(ctx->rng, wd, 8);
+    snprintf(out->password, sizeof out->password, "%s_wrong_%s", b->marker, wd);
+  }
+}
+
 size_t bodies_render(const struct bodies *b, const struct bodies_tpl *t,
                      const struct bodies_ctx *ctx, char *buf, size_t cap,
                      char *tag, size_t tagcap) {

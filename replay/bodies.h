@@ -73,6 +73,16 @@ size_t bodies_render(const struct bodies *b, const struct bodies_tpl *t,
                      const struct bodies_ctx *ctx, char *buf, size_t cap,
                      char *tag, size_t tagcap);
 
+/* The identity user.username, user.email and user.password give in ctx
+ * (a row of --credentials, or made up from the run and user; a wrong
+ * password when ctx->wrong_password): for bodies made another way (replay/
+ * shapes.h). */
+struct bodies_ident {
+  char user[256], email[320], password[256];
+};
+void bodies_identity(const struct bodies *b, const struct bodies_ctx *ctx,
+                     struct bodies_ident *out);
+
 /* Bodies of the invalid-body fault, for t (NULL: an endpoint without a
  * template): text that is not JSON; or a JSON object of the template's
  * shape with every value of the wrong type and an "id" that is a list. */

@@ -56,7 +56,9 @@ struct buf {
  * capturing request; on completion it is swapped with the engine's spare
  * (no copy), so the callback may submit into the slot while it reads. */
 struct capture {
-  struct buf loc, cookies, body;
+  struct buf loc, cookies, body, hdrs;
+  char names[ENGINE_CAP_NAMES][64]; /* engine_req.capture_names */
+  size_t nnames;
   int truncated;
 };
 
@@ -217,11 +219,13 @@ static void capture_free(struct capture *c) {
   free(c->loc.p);
   free(c->cookies.p);
   free(c->body.p);
+  free(c->hdrs.p);
   free(c);
 }
 
 static void capture_reset(struct capture *c) {
-  c->loc.len = c->cookies.len = c->body.len = 0;
+  c->loc.len = c->cookies.len = c->body.len = c->hdrs.len = 0;
+  c->nnames = 0;
   c->truncated = 0;
 }
 
@@ -523,6 +527,7 @@ static void complete(struct engine *e, struct slot *s, CURLcode rc,
     e->spare = c;
     if (c->loc.len) r.location = c->loc.p;
     if (c->cookies.len) r.set_cookie = c->cookies.p;
+    if (c->hdrs.len) r.headers = c->hdrs.p;
     if (c->body.len) {
       r.body = c->body.p;
       r.body_len = c->body.len;
@@ -588,7 +593,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
   size_t vlen;
   if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
     /* A new response (after a 1xx): forget the previous one's headers. */
-    c->loc.len = c->cookies.len = 0;
+    c->loc.len = c->cookies.len = c->hdrs.len = 0;
   } else if (has_name(p, len, "location:", 9)) {
     header_value(p, len, 9, &v, &vlen);
     c->loc.len = 0;
@@ -599,6 +604,20 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
     if (c->cookies.len + vlen + 1 <= ENGINE_COOKIES_CAP) {
       buf_add(&c->cookies, v, vlen, ENGINE_COOKIES_CAP);
       buf_add(&c->cookies, "\n", 1, ENGINE_COOKIES_CAP);
+    }
+  } else {
+    for (size_t i = 0; i < c->nnames; i++) {
+      size_t nl = strlen(c->names[i]);
+      if (len <= nl || p[nl] != ':' || strncasecmp(p, c->names[i], nl) != 0)
+        continue;
+      header_value(p, len, nl + 1, &v, &vlen);
+      if (c->hdrs.len + nl + 2 + vlen + 1 <= ENGINE_HEADERS_CAP) {
+        buf_add(&c->hdrs, c->names[i], nl, ENGINE_HEADERS_CAP);
+        buf_add(&c->hdrs, ": ", 2, ENGINE_HEADERS_CAP);
+        buf_add(&c->hdrs, v, vlen, ENGINE_HEADERS_CAP);
+        buf_add(&c->hdrs, "\n", 1, ENGINE_HEADERS_CAP);
+      }
+      break;
     }
   }
   return len;
@@ -984,6 +1003,13 @@ static int set_extras(struct engine *e, struct slot *s,
   if (s->capture) {
     if (!s->cap && !(s->cap = calloc(1, sizeof *s->cap))) return -ENOMEM;
     capture_reset(s->cap);
+    for (size_t i = 0; (s->capture & ENGINE_CAP_HEADERS) &&
+                       i < r->ncapture_names && i < ENGINE_CAP_NAMES;
+         i++) {
+      const char *nm = r->capture_names[i];
+      if (nm && *nm && strlen(nm) < sizeof s->cap->names[0])
+        memcpy(s->cap->names[s->cap->nnames++], nm, strlen(nm) + 1);
+    }
   }
   int want_hdr = (s->capture & ENGINE_CAP_HEADERS) != 0;
   if (want_hdr != s->hdr_fn) {

@@ -44,6 +44,8 @@ struct engine_opts {
 #define ENGINE_BODY_CAP 65536    /* body prefix */
 #define ENGINE_LOCATION_CAP 2048 /* Location value */
 #define ENGINE_COOKIES_CAP 8192  /* Set-Cookie values, all together */
+#define ENGINE_HEADERS_CAP 16384 /* named headers, all together */
+#define ENGINE_CAP_NAMES 8       /* named headers a request captures */
 
 /* What a request captures of its response (engine_req.capture). A request
  * that captures nothing (a plain GET) costs no header callback and no
@@ -75,12 +77,17 @@ struct engine_req {
   /* Optional; zero means none / the engine's default. */
   const char *body; /* request body (any method), body_len bytes */
   size_t body_len;
-  const char *content_type;   /* sent with a body; NULL: none */
-  const char *const *headers; /* "Name: value" lines for this request only
-                                 (CR and LF become spaces) */
-  size_t nheaders;            /* at most ENGINE_REQ_HEADERS */
-  unsigned capture;           /* ENGINE_CAP_* */
-  int64_t timeout_ms;         /* this request's whole timeout */
+  const char *content_type;         /* sent with a body; NULL: none */
+  const char *const *headers;       /* "Name: value" lines for this request only
+                                       (CR and LF become spaces) */
+  size_t nheaders;                  /* at most ENGINE_REQ_HEADERS */
+  unsigned capture;                 /* ENGINE_CAP_* */
+  const char *const *capture_names; /* with ENGINE_CAP_HEADERS: headers
+                                       to capture beyond Location and
+                                       Set-Cookie (at most
+                                       ENGINE_CAP_NAMES, < 64 bytes) */
+  size_t ncapture_names;
+  int64_t timeout_ms; /* this request's whole timeout */
   enum engine_fault fault;
   int64_t max_recv_bps; /* slow reads: the response is read at most this
                            fast, in bytes/s (0: no limit) */
@@ -113,6 +120,8 @@ struct engine_result {
    * (NULL / 0 when absent or not asked for). */
   const char *location;   /* the Location header's value */
   const char *set_cookie; /* every Set-Cookie value, each ending in '\n' */
+  const char *headers;    /* the capture_names headers present, as
+                             "name: value\n" lines (names as asked) */
   const char *body;       /* the body's first body_len bytes, NUL-ended */
   size_t body_len;
   int body_truncated; /* the body was longer than the cap */

@@ -14,8 +14,11 @@
 #include "err.h"
 #include "hash.h"
 #include "journal.h"
+#include "jpath.h"
 #include "model.h"
 #include "rng.h"
+#include "rules.h"
+#include "shapes.h"
 #include "synth.h"
 #include "vstate.h"
 
@@ -42,6 +45,8 @@ struct flow {
   const struct model *m;
   const struct synth *s;
   struct correl *correl;
+  struct rules *rules;   /* learned from packets (may have none) */
+  struct shapes *shapes; /* request bodies learned from packets */
   struct auth *auth;
   struct bodies *bodies;
   struct faults faults;
@@ -69,8 +74,10 @@ struct flow_worker {
   uint32_t nfree;
   struct flow_counts counts;
   const char *hdrs[ENGINE_REQ_HEADERS];
-  char auth_hdr[VSTATE_TOKEN_MAX + 32];
-  char cookie_hdr[VSTATE_JAR_MAX + 16];
+  char auth_hdr[VSTATE_VALUE_MAX + 96];
+  char cookie_hdr[VSTATE_JAR_MAX + VSTATE_VALUE_MAX + 16];
+  char jar[VSTATE_JAR_MAX + VSTATE_VALUE_MAX + 2];
+  char lhdr[2][VSTATE_VALUE_MAX + 80]; /* headers learned rules put */
   char tag[160];
   char url[URL_MAX], del[URL_MAX], jhdr[VSTATE_TOKEN_MAX + VSTATE_JAR_MAX + 64];
   char nx[96];
@@ -91,6 +98,8 @@ void flow_free(struct flow *f) {
   if (!f) return;
   journal_close(f->journal);
   correl_free(f->correl);
+  rules_free(f->rules);
+  shapes_free(f->shapes);
   auth_free(f->auth);
   bodies_free(f->bodies);
   cmap_free(f);
@@ -297,9 +306,15 @@ int flow_new(const struct model *m, const struct synth *s,
     goto bad;
   if (warn[0] && !o->quiet && o->err)
     fprintf(o->err, "mimic replay: warning: %s\n", warn);
+  /* What capture learned from packets: correlation rules and body
+   * shapes (none in a model from logs). */
+  if ((rc = rules_new(m, &f->rules)) ||
+      (rc = shapes_new(m, bodies_marker(f->bodies), &f->shapes)))
+    goto bad;
   if (o->cleanup_map && (rc = load_cmap(f, o->cleanup_map, err, errlen)))
     goto bad;
-  int needed = correl_slots(f->correl) > 0 || f->login != AUTH_NO_LOGIN ||
+  int needed = correl_slots(f->correl) > 0 || rules_count(f->rules) > 0 ||
+               shapes_count(f->shapes) > 0 || f->login != AUTH_NO_LOGIN ||
                auth_ncreds(f->auth) > 0 || bodies_given(f->bodies) > 0 ||
                faults_on(&f->faults) || o->may_fault || o->journal ||
                o->temp_journal;
@@ -331,6 +346,14 @@ bad:
   if (rc == -ENOMEM && !err[0]) snprintf(err, errlen, "out of memory");
   flow_free(f);
   return rc;
+}
+
+size_t flow_rules(const struct flow *f) {
+  return f ? rules_count(f->rules) : 0;
+}
+
+size_t flow_shapes(const struct flow *f) {
+  return f ? shapes_count(f->shapes) : 0;
 }
 
 const char *flow_run_id(const struct flow *f) {
@@ -404,7 +427,7 @@ static struct vstate *get_vs(struct flow_worker *fw, struct flow_user *u,
     i = fw->nvs;
   }
   struct vstate *v;
-  if (vstate_new(correl_slots(fw->f->correl), &v)) {
+  if (vstate_new(correl_slots(fw->f->correl), rules_nvars(fw->f->rules), &v)) {
     if (i < fw->nvs) fw->free_vs[fw->nfree++] = i;
     return NULL;
   }
@@ -540,6 +563,145 @@ static size_t violating(struct flow_worker *fw, const struct bodies_tpl *t,
   return n > 0 && (size_t)n < sizeof fw->body ? (size_t)n : 0;
 }
 
+/* Values of learned rules into the request's path and query (after the
+ * heuristic's ids: a learned rule wins where both apply). *seg gets the
+ * last path segment put (a DELETE forgets its value once answered). */
+static int put_url(struct flow_worker *fw, const struct vstate *v, uint32_t ep,
+                   char *target, size_t cap, uint8_t *seg) {
+  size_t n;
+  const struct rules_put *p = rules_puts(fw->f->rules, ep, &n);
+  int put = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (p[i].loc != RL_PATH && p[i].loc != RL_QUERY) continue;
+    const char *val = v ? rules_value(&p[i], v, NULL) : NULL;
+    size_t len = 0;
+    if (val)
+      len = p[i].loc == RL_PATH ? rules_set_segment(target, cap, p[i].seg, val)
+                                : rules_set_query(target, cap, p[i].name, val);
+    if (!len) {
+      fw->counts.learned_missing++;
+      continue;
+    }
+    fw->counts.learned_put++;
+    put = 1;
+    if (p[i].loc == RL_PATH && p[i].seg <= UINT8_MAX) *seg = (uint8_t)p[i].seg;
+  }
+  return put;
+}
+
+/* A value for a JSON field: a number where the field took numbers (or,
+ * when its type is unknown, where the answer gave one), else a string. */
+static json_t *typed(const char *val, unsigned flags, unsigned types) {
+  char *end;
+  if (((types & (SH_INTEGER | SH_REAL)) ||
+       (!types && (flags & VSTATE_NUMERIC))) &&
+      *val) {
+    long long iv = strtoll(val, &end, 10);
+    if (!*end && strlen(val) < 19) return json_integer((json_int_t)iv);
+    double dv = strtod(val, &end);
+    if (!*end) return json_real(dv);
+  }
+  return json_string(val);
+}
+
+/* A body of ep's learned shape, with the values of learned rules put into
+ * its fields; an identity when the shape carries one. Returns its length
+ * (0: none, counted as a body error). */
+static size_t shaped_body(struct flow_worker *fw, struct flow_user *u,
+                          const struct vstate *v, uint32_t ep, int wrong_pw,
+                          int *lbound) {
+  struct flow *f = fw->f;
+  struct shapes_ident si, *pid = NULL;
+  struct bodies_ident id;
+  if (shapes_credentials(f->shapes, ep)) {
+    struct bodies_ctx ctx = {.rng = u->rng,
+                             .user = u->id,
+                             .cred = auth_cred(f->auth, u->id),
+                             .vs = v,
+                             .wrong_password = wrong_pw};
+    bodies_identity(f->bodies, &ctx, &id);
+    si = (struct shapes_ident){id.user, id.email, id.password};
+    pid = &si;
+  }
+  json_t *doc =
+      shapes_build(f->shapes, ep, u->rng, pid, fw->tag, sizeof fw->tag);
+  if (!doc) {
+    fw->counts.body_errors++;
+    return 0;
+  }
+  size_t n;
+  const struct rules_put *p = rules_puts(f->rules, ep, &n);
+  for (size_t i = 0; i < n; i++) {
+    if (p[i].loc != RL_JSON) continue;
+    unsigned flags = 0;
+    const char *val = v ? rules_value(&p[i], v, &flags) : NULL;
+    if (!val || jpath_set_new(
+                    doc, p[i].name,
+                    typed(val, flags,
+                          shapes_field_types(f->shapes, ep, p[i].name))) != 0) {
+      fw->counts.learned_missing++;
+      continue;
+    }
+    fw->counts.learned_put++;
+    *lbound = 1;
+  }
+  size_t len = shapes_dump(f->shapes, ep, doc, fw->body, sizeof fw->body);
+  json_decref(doc);
+  if (len == (size_t)-1) {
+    fw->counts.body_errors++;
+    return 0;
+  }
+  fw->counts.shaped++;
+  return len;
+}
+
+/* Headers and cookies learned rules put (Authorization with its learned
+ * scheme, X-... headers, Cookie pairs), after the flow's own: lines go to
+ * fw->hdrs from *nh on. A no-auth fault sends none of them, an
+ * expired-token fault garbage in their place. */
+static void put_headers(struct flow_worker *fw, const struct vstate *v,
+                        int64_t send, int noauth, int garbage, size_t *nh,
+                        int *have_auth, const char **jar) {
+  size_t n = 0;
+  const struct rules_put *p =
+      send >= 0 ? rules_puts(fw->f->rules, (uint32_t)send, &n) : NULL;
+  int nl = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (p[i].loc != RL_HEADER && p[i].loc != RL_COOKIE) continue;
+    const char *val = v ? rules_value(&p[i], v, NULL) : NULL;
+    if (!val) {
+      fw->counts.learned_missing++;
+      continue;
+    }
+    if (noauth) continue;
+    if (garbage) val = "expired";
+    if (p[i].loc == RL_COOKIE) {
+      size_t len = rules_set_cookie(fw->cookie_hdr, sizeof fw->cookie_hdr, *jar,
+                                    p[i].name, val);
+      if (!len) {
+        fw->counts.learned_missing++;
+        continue;
+      }
+      memcpy(fw->jar, fw->cookie_hdr, len + 1);
+      *jar = fw->jar;
+    } else if (!strcmp(p[i].name, "authorization")) {
+      if (garbage) continue; /* the fault's own garbage token is there */
+      snprintf(fw->auth_hdr, sizeof fw->auth_hdr, "Authorization: %s %s",
+               p[i].scheme ? p[i].scheme : "Bearer", val);
+      if (!*have_auth) fw->hdrs[(*nh)++] = fw->auth_hdr;
+      *have_auth = 1;
+    } else {
+      if (nl == 2 || *nh + 2 > ENGINE_REQ_HEADERS) {
+        fw->counts.learned_missing++;
+        continue;
+      }
+      snprintf(fw->lhdr[nl], sizeof fw->lhdr[nl], "%s: %s", p[i].name, val);
+      fw->hdrs[(*nh)++] = fw->lhdr[nl++];
+    }
+    fw->counts.learned_put++;
+  }
+}
+
 static int is_login(const struct flow *f, int64_t ep) {
   return ep == AUTH_EXTRA ||
          (ep >= 0 && auth_role(f->auth, (uint32_t)ep) == AUTH_LOGIN);
@@ -635,7 +797,8 @@ int flow_prepare(struct flow_worker *fw, const struct synth *s,
 
   /* Method and path. */
   const char *method;
-  uint8_t role = 0, bound = 0;
+  uint8_t role = 0, bound = 0, lseg = 0;
+  int lbound = 0;
   int32_t slot = -1;
   if (send == AUTH_EXTRA) {
     method = auth_login_method(f->auth);
@@ -670,6 +833,8 @@ int flow_prepare(struct flow_worker *fw, const struct synth *s,
       }
       method = "GET";
     }
+    if (!unknown && !append_nx) lbound = put_url(fw, v, e, target, cap, &lseg);
+    if (strcmp(method, "DELETE") != 0) lseg = 0;
     if (!unknown && !append_nx) {
       slot = correl_creates(f->correl, e);
       if (slot >= 0) role |= R_CREATE;
@@ -691,6 +856,7 @@ int flow_prepare(struct flow_worker *fw, const struct synth *s,
 
   /* Body. */
   size_t blen = 0;
+  const char *ctype = "application/json";
   fw->tag[0] = '\0';
   const struct bodies_tpl *tpl = bodies_for(f->bodies, send);
   if (bad_body == 1) {
@@ -698,6 +864,11 @@ int flow_prepare(struct flow_worker *fw, const struct synth *s,
                             bodies_malformed(f->bodies));
   } else if (bad_body == 2) {
     blen = violating(fw, tpl, v, slot);
+  } else if (!tpl && send >= 0 && shapes_has(f->shapes, (uint32_t)send)) {
+    /* No --bodies template: the body capture learned (also for a login
+     * or sign-up: its fields name what the target wants). */
+    blen = shaped_body(fw, u, v, (uint32_t)send, wrong_pw, &lbound);
+    ctype = shapes_content_type(f->shapes, (uint32_t)send);
   } else {
     if (!tpl && (role & R_LOGIN)) tpl = bodies_login(f->bodies);
     if (!tpl && send >= 0 && auth_role(f->auth, (uint32_t)send) == AUTH_SIGNUP)
@@ -710,17 +881,31 @@ int flow_prepare(struct flow_worker *fw, const struct synth *s,
   /* Headers. */
   size_t nh = 0;
   const char *tok = v ? vstate_token(v) : NULL;
+  int have_auth = 0;
   if (garbage) {
     snprintf(fw->auth_hdr, sizeof fw->auth_hdr,
              "Authorization: Bearer %s_expired_%016" PRIx64,
              bodies_marker(f->bodies), rng_next(u->rng));
     fw->hdrs[nh++] = fw->auth_hdr;
+    have_auth = 1;
   } else if (tok && !noauth) {
     snprintf(fw->auth_hdr, sizeof fw->auth_hdr, "Authorization: Bearer %s",
              tok);
     fw->hdrs[nh++] = fw->auth_hdr;
+    have_auth = 1;
   }
   const char *jar = v && !noauth ? vstate_cookies(v) : NULL;
+  if (rules_count(f->rules)) {
+    /* A learned Authorization replaces the token the login heuristic
+     * found (the slot stays where it was). */
+    if (have_auth && !garbage) have_auth = 0, nh--;
+    put_headers(fw, v, send, noauth, garbage, &nh, &have_auth, &jar);
+    if (!have_auth && tok && !noauth && !garbage) {
+      snprintf(fw->auth_hdr, sizeof fw->auth_hdr, "Authorization: Bearer %s",
+               tok);
+      fw->hdrs[nh++] = fw->auth_hdr;
+    }
+  }
   if (jar) {
     snprintf(fw->cookie_hdr, sizeof fw->cookie_hdr, "Cookie: %s", jar);
     fw->hdrs[nh++] = fw->cookie_hdr;
@@ -732,6 +917,8 @@ int flow_prepare(struct flow_worker *fw, const struct synth *s,
   note->planned = (uint8_t)planned;
   note->role = role;
   note->bound = bound;
+  note->lbound = (uint8_t)(lbound && !unknown);
+  note->lseg = lseg;
   note->engine_fault = (uint8_t)efault;
   note->slot = slot;
 
@@ -765,17 +952,23 @@ int flow_prepare(struct flow_worker *fw, const struct synth *s,
   if ((role & R_CREATE) && !kind) fw->counts.creates++;
   if (role & R_LOGIN) fw->counts.logins++;
 
+  const char *const *cnames = NULL;
+  size_t ncn = 0;
+  unsigned lcap =
+      send >= 0 ? rules_capture(f->rules, (uint32_t)send, &cnames, &ncn) : 0;
   *req = (struct engine_req){
       .method = method,
       .target = target,
       .body = blen ? fw->body : NULL,
       .body_len = blen,
-      .content_type = blen ? "application/json" : NULL,
+      .content_type = blen ? ctype : NULL,
       .headers = fw->hdrs,
       .nheaders = nh,
       .capture =
-          ENGINE_CAP_HEADERS |
+          ENGINE_CAP_HEADERS | lcap |
           (role & (R_CREATE | R_LOGIN | R_REFRESH) ? ENGINE_CAP_BODY : 0),
+      .capture_names = cnames,
+      .ncapture_names = ncn,
       .timeout_ms = efault == ENGINE_FAULT_STALL ? f->faults.timeout_ms : 0,
       .fault = efault,
   };
@@ -872,7 +1065,45 @@ int flow_done(struct flow_worker *fw, struct flow_user *u,
     vstate_set_token(v, NULL, 0);
     vstate_set_refresh(v, NULL, 0);
   }
+  if (note->ep < f->nep && rules_capture(f->rules, note->ep, NULL, NULL) &&
+      res->err == ENGINE_OK && st >= 200 && st < 400) {
+    /* The values the learned rules take from this answer. */
+    if (!v && !(v = get_vs(fw, u, 1))) return -ENOMEM;
+    int n = rules_take(f->rules, note->ep, res, v);
+    if (n < 0) return n;
+    fw->counts.learned_taken += (uint64_t)n;
+  }
+  if (note->lseg && v && (ok || st == 404 || st == 410)) {
+    /* What the DELETE named is gone: its value is not put again. */
+    char name[24], seg[VSTATE_ID_MAX], dec[VSTATE_ID_MAX];
+    snprintf(name, sizeof name, "segment:%u", (unsigned)note->lseg);
+    size_t n = rules_location_value(target, name, seg, sizeof seg);
+    size_t dl = 0;
+    for (size_t i = 0; i < n; i++) {
+      unsigned hi, lo;
+      if (seg[i] == '%' && i + 2 < n &&
+          sscanf(seg + i + 1, "%1x%1x", &hi, &lo) == 2) {
+        dec[dl++] = (char)(hi * 16 + lo);
+        i += 2;
+      } else {
+        dec[dl++] = seg[i];
+      }
+    }
+    if (dl && dl < sizeof dec) {
+      vstate_drop_value(v, dec, dl);
+      /* ... nor by the heuristic, whose slot may hold it too. */
+      dec[dl] = '\0';
+      for (uint32_t k = 0; k < correl_slots(f->correl); k++) {
+        int64_t seq = vstate_drop_id(v, k, dec);
+        if (seq && f->journal && journal_deleted(f->journal, seq, st)) {
+          fw->counts.journal_errors++;
+          return ERR_SQLITE;
+        }
+      }
+    }
+  }
   if (note->bound && !note->fault && st == 404) fw->counts.bound_404++;
+  if (note->lbound && !note->fault && st == 404) fw->counts.learned_404++;
   if (!note->planned) return FLOW_REPEAT;
   if (note->fault && (res->err != ENGINE_OK || st >= 400)) return FLOW_REPEAT;
   return FLOW_ADVANCE;
@@ -893,5 +1124,10 @@ void flow_counts_add(const struct flow_worker *fw, struct flow_counts *c) {
   c->cookies += a->cookies;
   c->states += a->states;
   c->body_errors += a->body_errors;
+  c->learned_taken += a->learned_taken;
+  c->learned_put += a->learned_put;
+  c->learned_missing += a->learned_missing;
+  c->learned_404 += a->learned_404;
+  c->shaped += a->shaped;
   c->journal_errors += a->journal_errors;
 }

@@ -65,6 +65,10 @@ int flow_new(const struct model *m, const struct synth *s,
 void flow_free(struct flow *f);
 
 const char *flow_run_id(const struct flow *f);
+/* Learned correlation rules in use, and endpoints with a learned request
+ * body shape (0 for a model from logs, and for NULL). */
+size_t flow_rules(const struct flow *f);
+size_t flow_shapes(const struct flow *f);
 struct journal *flow_journal(const struct flow *f);
 /* The journal's file, and whether it is a temporary one. */
 const char *flow_journal_path(const struct flow *f);
@@ -83,9 +87,11 @@ struct flow_note {
   uint8_t planned; /* it carries out the walk's step (maybe broken) */
   uint8_t role;    /* what its answer feeds (flow.c) */
   uint8_t engine_fault;
-  uint8_t bound; /* a path parameter holds an id the session took */
-  int32_t slot;  /* collection of a create or delete */
-  int64_t seq;   /* journal row of a create (0: none) */
+  uint8_t bound;  /* a path parameter holds an id the session took */
+  uint8_t lbound; /* a learned rule put a value the session took */
+  uint8_t lseg;   /* a DELETE: the path segment a learned rule put */
+  int32_t slot;   /* collection of a create or delete */
+  int64_t seq;    /* journal row of a create (0: none) */
 };
 
 /* A virtual user as the flow sees it. *vs indexes its state in the
@@ -137,6 +143,11 @@ struct flow_counts {
   uint64_t cookies;                  /* cookies set or changed */
   uint64_t states;                   /* user states made */
   uint64_t body_errors;              /* bodies that did not fit (sent empty) */
+  uint64_t learned_taken;   /* values learned rules took from answers */
+  uint64_t learned_put;     /* values learned rules put into requests */
+  uint64_t learned_missing; /* places a rule feeds that had no value yet */
+  uint64_t learned_404;     /* real requests with a learned value: 404 */
+  uint64_t shaped;          /* bodies made from learned shapes */
   uint64_t journal_errors;
 };
 void flow_counts_add(const struct flow_worker *fw, struct flow_counts *c);

@@ -1382,6 +1382,16 @@ static void state_json(const struct shared *sh, const struct stats *st,
                   (json_int_t)c.tokens, "cookies", (json_int_t)c.cookies,
                   "user_states", (json_int_t)c.states, "body_errors",
                   (json_int_t)c.body_errors));
+    json_object_set_new(json_object_get(root, "stateful"), "learned",
+                        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                                  "rules", (json_int_t)flow_rules(fl),
+                                  "shaped_endpoints",
+                                  (json_int_t)flow_shapes(fl), "values_taken",
+                                  (json_int_t)c.learned_taken, "values_put",
+                                  (json_int_t)c.learned_put, "values_missing",
+                                  (json_int_t)c.learned_missing, "put_404",
+                                  (json_int_t)c.learned_404, "shaped_bodies",
+                                  (json_int_t)c.shaped));
   }
   json_t *cl = sh->cleaned ? cleanup_json(&sh->cleanup) : json_null();
   if (sh->interval_runs)

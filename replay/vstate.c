@@ -12,8 +12,18 @@ struct ids {
   int64_t seq[VSTATE_IDS];
 };
 
+/* The values of one learned variable, oldest first. */
+struct vvals {
+  uint8_t n;
+  uint8_t flags[VSTATE_VALS];
+  uint32_t seq[VSTATE_VALS];
+  char *v[VSTATE_VALS];
+};
+
 struct vstate {
   char *token, *refresh;
+  struct vvals **vars; /* made on the first value; each on its own first */
+  uint32_t nvars, setno;
   char *jar;         /* "a=1; b=2" */
   struct ids *slots; /* made on the first bound id */
   uint32_t nslots;
@@ -23,10 +33,11 @@ struct vstate {
   uint8_t pending_fault;
 };
 
-int vstate_new(uint32_t nslots, struct vstate **out) {
+int vstate_new(uint32_t nslots, uint32_t nvars, struct vstate **out) {
   struct vstate *v = calloc(1, sizeof *v);
   if (!v) return -ENOMEM;
   v->nslots = nslots;
+  v->nvars = nvars;
   v->last_slot = -1;
   *out = v;
   return 0;
@@ -40,9 +51,31 @@ static void clear_ids(struct vstate *v) {
   v->last_slot = -1;
 }
 
+/* Forgets the values of every variable (sticky ones too when all). */
+static void clear_values(struct vstate *v, int all) {
+  for (uint32_t i = 0; v->vars && i < v->nvars; i++) {
+    struct vvals *x = v->vars[i];
+    if (!x) continue;
+    uint8_t w = 0;
+    for (uint8_t k = 0; k < x->n; k++) {
+      if (!all && (x->flags[k] & VSTATE_STICKY)) {
+        x->v[w] = x->v[k];
+        x->seq[w] = x->seq[k];
+        x->flags[w++] = x->flags[k];
+      } else {
+        free(x->v[k]);
+      }
+    }
+    x->n = w;
+  }
+}
+
 void vstate_free(struct vstate *v) {
   if (!v) return;
   clear_ids(v);
+  clear_values(v, 1);
+  for (uint32_t i = 0; v->vars && i < v->nvars; i++) free(v->vars[i]);
+  free(v->vars);
   free(v->slots);
   free(v->token);
   free(v->refresh);
@@ -52,6 +85,7 @@ void vstate_free(struct vstate *v) {
 
 void vstate_session_reset(struct vstate *v) {
   clear_ids(v);
+  clear_values(v, 0);
   v->creates = 0;
 }
 
@@ -275,4 +309,59 @@ void vstate_count_create(struct vstate *v) {
 
 uint32_t vstate_creates(const struct vstate *v) {
   return v->creates;
+}
+
+/* ---- values of learned rules ---- */
+
+static void vals_cut(struct vvals *x, uint8_t i) {
+  free(x->v[i]);
+  uint8_t after = (uint8_t)(x->n - i - 1);
+  memmove(x->v + i, x->v + i + 1, after * sizeof *x->v);
+  memmove(x->seq + i, x->seq + i + 1, after * sizeof *x->seq);
+  memmove(x->flags + i, x->flags + i + 1, after * sizeof *x->flags);
+  x->n--;
+}
+
+int vstate_set_value(struct vstate *v, uint32_t var, const char *val, size_t n,
+                     unsigned flags) {
+  if (var >= v->nvars || n == 0 || n > VSTATE_VALUE_MAX) return ERR_LIMIT;
+  if (!v->vars && !(v->vars = calloc(v->nvars, sizeof *v->vars)))
+    return -ENOMEM;
+  struct vvals *x = v->vars[var];
+  if (!x && !(x = v->vars[var] = calloc(1, sizeof *x))) return -ENOMEM;
+  char *c = strndup(val, n);
+  if (!c) return -ENOMEM;
+  for (uint8_t i = 0; i < x->n; i++)
+    if (strcmp(x->v[i], c) == 0) {
+      vals_cut(x, i);
+      break;
+    }
+  if (x->n == VSTATE_VALS) vals_cut(x, 0);
+  x->v[x->n] = c;
+  x->seq[x->n] = ++v->setno;
+  x->flags[x->n++] = (uint8_t)flags;
+  return 0;
+}
+
+const char *vstate_value(const struct vstate *v, uint32_t var, uint32_t *seq,
+                         unsigned *flags) {
+  if (!v->vars || var >= v->nvars || !v->vars[var] || !v->vars[var]->n)
+    return NULL;
+  const struct vvals *x = v->vars[var];
+  if (seq) *seq = x->seq[x->n - 1];
+  if (flags) *flags = x->flags[x->n - 1];
+  return x->v[x->n - 1];
+}
+
+uint32_t vstate_drop_value(struct vstate *v, const char *val, size_t n) {
+  uint32_t gone = 0;
+  for (uint32_t i = 0; v->vars && i < v->nvars; i++) {
+    struct vvals *x = v->vars[i];
+    for (uint8_t k = x ? x->n : 0; k-- > 0;)
+      if (strlen(x->v[k]) == n && memcmp(x->v[k], val, n) == 0) {
+        vals_cut(x, k);
+        gone++;
+      }
+  }
+  return gone;
 }

@@ -1,6 +1,7 @@
 /* vstate: what one virtual user keeps between requests once its session
- * is stateful: its bearer token, its cookies, and the ids of what its
- * session created (a few live ones per collection, newest last). (Its
+ * is stateful: its bearer token, its cookies, the ids of what its session
+ * created (a few live ones per collection, newest last), and the values
+ * that learned correlation rules took from answers (replay/rules.h). (Its
  * identity needs no room: a row of --credentials, or made up from the run
  * id and the user number.)
  *
@@ -25,14 +26,19 @@
 #define VSTATE_ID_MAX 256
 #define VSTATE_JAR_MAX 4096
 #define VSTATE_TOKEN_MAX 8192
+#define VSTATE_VALS 4 /* values kept per learned variable */
+#define VSTATE_VALUE_MAX 8192
 
 struct vstate;
 
-/* A state for a model with nslots collections. 0 or -ENOMEM. */
-int vstate_new(uint32_t nslots, struct vstate **out);
+/* A state for a model with nslots collections and nvars variables of
+ * learned rules. Room for ids and values is made on their first use.
+ * 0 or -ENOMEM. */
+int vstate_new(uint32_t nslots, uint32_t nvars, struct vstate **out);
 void vstate_free(struct vstate *v);
 
-/* A new session: its created ids are forgotten; token and cookies stay
+/* A new session: its created ids and the values of learned variables not
+ * marked VSTATE_STICKY are forgotten; token, cookies and sticky values stay
  * with the user. */
 void vstate_session_reset(struct vstate *v);
 
@@ -82,5 +88,25 @@ uint32_t vstate_journalled(const struct vstate *v);
  * telling the journal). */
 void vstate_count_create(struct vstate *v);
 uint32_t vstate_creates(const struct vstate *v);
+
+/* ---- values of learned correlation rules ---- */
+enum {
+  VSTATE_NUMERIC = 1, /* the answer gave a JSON number */
+  VSTATE_STICKY = 2,  /* kept across sessions (a credential) */
+};
+/* Binds val (n bytes) as the newest value of variable var (the oldest
+ * goes beyond VSTATE_VALS; a value already bound moves up). Every set
+ * gets the next number of the user's sets, so that of two variables the
+ * one set last can be told. 0, ERR_LIMIT (too long, or var out of range:
+ * ignored) or -ENOMEM. */
+int vstate_set_value(struct vstate *v, uint32_t var, const char *val, size_t n,
+                     unsigned flags);
+/* The newest value of var, or NULL; *seq (when set, may be NULL) is the
+ * number of its set, *flags its flags. */
+const char *vstate_value(const struct vstate *v, uint32_t var, uint32_t *seq,
+                         unsigned *flags);
+/* Forgets val in every variable (the resource it named was deleted): the
+ * older values of those variables come up. Returns how many went. */
+uint32_t vstate_drop_value(struct vstate *v, const char *val, size_t n);
 
 #endif

@@ -7,14 +7,22 @@
  *    blank, quote or control byte (it goes into a path);
  *  - the cookie jar stays within VSTATE_JAR_MAX and holds no CR or LF
  *    (it goes into a header line);
- *  - tokens fit their buffers and are NUL-terminated. */
+ *  - tokens fit their buffers and are NUL-terminated;
+ *  - what learned rules take (replay/rules.h: a cookie, a header, a
+ *    Location segment, a JSON path of the body) fits its buffer, is not
+ *    empty and is as long as it says; putting values back into a body and
+ *    a target keeps them well-formed. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "auth.h"
 #include "correl.h"
+#include "jpath.h"
+#include "rules.h"
 #include "vstate.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -57,7 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   check_id(id, n, 8);
 
   struct vstate *v;
-  if (cookies && vstate_new(1, &v) == 0) {
+  if (cookies && vstate_new(1, 0, &v) == 0) {
     for (char *p = cookies; *p; p++)
       if (*p == '|') *p = '\n';
     for (int round = 0; round < 2; round++) {
@@ -69,6 +77,41 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       }
     }
     vstate_free(v);
+  }
+
+  char out[24];
+  static const char *const names[] = {"sid", "x-csrf", "location", "segment:1",
+                                      "segment:3"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    size_t k = rules_cookie_value(cookies, names[i], out, sizeof out);
+    check(!k || (k < sizeof out && strlen(out) == k));
+    k = rules_header_value(cookies, names[i], out, sizeof out);
+    check(!k || (k < sizeof out && strlen(out) == k));
+    k = rules_location_value(loc, names[i], out, sizeof out);
+    check(!k || (k < sizeof out && strlen(out) == k));
+  }
+  json_t *doc = body ? json_loadb(body, blen, JSON_DECODE_ANY, NULL) : NULL;
+  if (doc) {
+    static const char *const paths[] = {"$.id", "$.data.id", "$[].id",
+                                        "$.a[].b[]", "$.session.key"};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+      int num;
+      size_t k = jpath_text(jpath_get(doc, paths[i]), out, sizeof out, &num);
+      check(!k || (k < sizeof out && out[k] == '\0'));
+      jpath_set_new(doc, paths[i], json_string("v"));
+    }
+    char *txt = json_dumps(doc, JSON_ENCODE_ANY);
+    check(txt != NULL);
+    free(txt);
+    json_decref(doc);
+  }
+  char target[64];
+  snprintf(target, sizeof target, "/a/%.20s?q=1", loc);
+  if (strlen(target) < sizeof target - 1) {
+    size_t k = rules_set_segment(target, sizeof target, 2, loc);
+    check(k < sizeof target && strlen(target) < sizeof target);
+    k = rules_set_query(target, sizeof target, "q", loc);
+    check(k < sizeof target && strlen(target) < sizeof target);
   }
 
   char tok[32], rt[16];

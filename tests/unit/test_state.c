@@ -204,7 +204,7 @@ static void test_correl_ids(void **state) {
 static void test_vstate_cookies(void **state) {
   (void)state;
   struct vstate *v;
-  assert_int_equal(vstate_new(2, &v), 0);
+  assert_int_equal(vstate_new(2, 0, &v), 0);
   EXPECT_EQ(vstate_cookies(v) == NULL, 1);
   EXPECT_EQ(vstate_take_cookies(v, "sid=abc; Path=/; HttpOnly\ntheme=dark\n"),
             2);
@@ -241,7 +241,7 @@ static void test_vstate_cookies(void **state) {
 static void test_vstate_ids(void **state) {
   (void)state;
   struct vstate *v;
-  assert_int_equal(vstate_new(2, &v), 0);
+  assert_int_equal(vstate_new(2, 0, &v), 0);
   EXPECT_EQ(vstate_id(v, 0) == NULL, 1);
   EXPECT_EQ(vstate_last_id(v) == NULL, 1);
   EXPECT_EQ(vstate_push_id(v, 0, "1", 11), 0);
@@ -319,7 +319,7 @@ static void test_bodies_render(void **state) {
   struct rng r;
   rng_seed(&r, 1);
   struct vstate *v;
-  assert_int_equal(vstate_new(correl_slots(c), &v), 0);
+  assert_int_equal(vstate_new(correl_slots(c), 0, &v), 0);
   vstate_push_id(v, (uint32_t)correl_creates(c, E_CREATE), "41", 0);
   char *extra[] = {"red"};
   struct auth_cred cred = {"al\"ice", "pw", extra, 1};
