@@ -72,3 +72,14 @@ const char *units_count(uint64_t v, char *buf, size_t len) {
   buf[o] = '\0';
   return buf;
 }
+
+char *units_put_u64(char *p, uint64_t v) {
+  char tmp[20];
+  size_t n = 0;
+  do {
+    tmp[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  while (n) *p++ = tmp[--n];
+  return p;
+}

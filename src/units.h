@@ -14,5 +14,8 @@ const char *units_duration(int64_t us, char *buf, size_t len);
 const char *units_bytes(double bytes, char *buf, size_t len);
 /* 1234567 -> "1,234,567". */
 const char *units_count(uint64_t v, char *buf, size_t len);
+/* Writes v in decimal at p (20 bytes at most, no NUL) and returns the
+ * end: for hot paths, where snprintf costs too much. */
+char *units_put_u64(char *p, uint64_t v);
 
 #endif

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "rng.h"
+#include "units.h"
 
 #define HOST_URL "https://shop.example.com"
 #define DAY 86400.0
@@ -783,17 +784,6 @@ static char *put(char *p, const char *s, size_t n) {
   return p + n;
 }
 
-static char *put_u64(char *p, uint64_t v) {
-  char tmp[24];
-  int n = 0;
-  do {
-    tmp[n++] = (char)('0' + v % 10);
-    v /= 10;
-  } while (v);
-  while (n) *p++ = tmp[--n];
-  return p;
-}
-
 static char *put_hex(char *p, uint64_t v, int digits) {
   static const char hx[] = "0123456789abcdef";
   for (int i = digits - 1; i >= 0; i--) *p++ = hx[(v >> (4 * i)) & 15];
@@ -864,7 +854,7 @@ static void format_ts(struct gen *g, int64_t sec) {
   *p++ = '/';
   p = put(p, mon + 3 * (m - 1), 3);
   *p++ = '/';
-  p = put_u64(p, (uint64_t)y);
+  p = units_put_u64(p, (uint64_t)y);
   *p++ = ':';
   p = put_2(p, s / 3600);
   *p++ = ':';
@@ -881,7 +871,7 @@ static char *put_iso(struct gen *g, char *p, double t) {
   int64_t day = (int64_t)floor(t / DAY), y;
   unsigned m, d, s = (unsigned)((int64_t)floor(t) - day * 86400);
   civil_from_days(g->start_day + day, &y, &m, &d);
-  p = put_u64(p, (uint64_t)y);
+  p = units_put_u64(p, (uint64_t)y);
   *p++ = '-';
   p = put_2(p, m);
   *p++ = '-';
@@ -904,7 +894,7 @@ static uint32_t scramble(uint32_t x, uint32_t m) {
 static void ip4_format(struct client *c, uint32_t ip) {
   char *p = c->ip;
   for (int i = 3; i >= 0; i--) {
-    p = put_u64(p, (ip >> (8 * i)) & 255);
+    p = units_put_u64(p, (ip >> (8 * i)) & 255);
     if (i) *p++ = '.';
   }
   *p = 0;
@@ -1216,7 +1206,7 @@ static int session_start(struct gen *g, unsigned persona, double t) {
     uint64_t h = mix64(g->seed * 31 + c->id);
     if (c->flags & CF_BASIC) {
       char *p = put(s->user, "partner-", 8);
-      p = put_u64(p, 100 + c->id);
+      p = units_put_u64(p, 100 + c->id);
       *p = 0;
     } else {
       char *p = put_hex(s->tok, h, 16);
@@ -1271,7 +1261,7 @@ static int in_incident(const struct gen *g, double t) {
 
 static char *put_product_path(char *p, uint32_t id) {
   p = put(p, "/products/", 10);
-  return put_u64(p, id);
+  return units_put_u64(p, id);
 }
 
 static const char *word(struct gen *g) {
@@ -1307,7 +1297,7 @@ static void build(struct gen *g, struct session *s, const struct client *c,
     if (s->persona == P_CRAWLER) {
       if (s->page > 1) {
         p = put(p, "?page=", 6);
-        p = put_u64(p, s->page);
+        p = units_put_u64(p, s->page);
       }
       s->product = 1000 + (s->page - 1) * 24 % N_PRODUCTS;
       s->page++;
@@ -1316,7 +1306,7 @@ static void build(struct gen *g, struct session *s, const struct client *c,
       uint32_t page = 1 + zipf_draw(g, &g->pages);
       if (page > 1 || unif(g) < 0.3) {
         p = put(p, "?page=", 6);
-        p = put_u64(p, page);
+        p = units_put_u64(p, page);
         if (unif(g) < 0.2) {
           p = put(p, "&sort=", 6);
           p = put_str(p, sorts[below(g, NELEM(sorts))]);
@@ -1362,7 +1352,7 @@ static void build(struct gen *g, struct session *s, const struct client *c,
     break;
   case K_CART_DEL:
     p = put(p, "/cart/items/", 12);
-    p = put_u64(p, s->product ? s->product : pick_product(g, 0));
+    p = units_put_u64(p, s->product ? s->product : pick_product(g, 0));
     st = 204;
     break;
   case K_LOGIN_PAGE:
@@ -1416,7 +1406,7 @@ static void build(struct gen *g, struct session *s, const struct client *c,
   }
   case K_CONFIRM:
     p = put(p, "/orders/", 8);
-    p = put_u64(p, ORDER_BASE + g->orders_made);
+    p = units_put_u64(p, ORDER_BASE + g->orders_made);
     p = put(p, "/confirmation", 13);
     break;
   case K_RESET: {
@@ -1427,7 +1417,7 @@ static void build(struct gen *g, struct session *s, const struct client *c,
     p = put_hex(p, mix64(h + 1), 8);
     p = put(p, "&email=", 7);
     p = put_str(p, mail_names[h % NELEM(mail_names)]);
-    p = put_u64(p, h >> 54);
+    p = units_put_u64(p, h >> 54);
     p = put(p, "%40", 3);
     p = put_str(p, mail_domains[(h >> 8) % NELEM(mail_domains)]);
     break;
@@ -1445,7 +1435,7 @@ static void build(struct gen *g, struct session *s, const struct client *c,
   }
   case K_IMAGE: {
     p = put(p, "/images/products/", 17);
-    p = put_u64(p, s->product);
+    p = units_put_u64(p, s->product);
     p = put(p, "/main.jpg", 9);
     /* The same file every time: its size is a function of the id. */
     size = 20000 + (double)(mix64(s->product) % 150000);
@@ -1466,7 +1456,7 @@ static void build(struct gen *g, struct session *s, const struct client *c,
   case K_SITEMAP: p = put(p, "/sitemap.xml", 12); break;
   case K_LEGACY:
     p = put(p, "/product.php?id=", 16);
-    p = put_u64(p, s->product);
+    p = units_put_u64(p, s->product);
     st = 301;
     size = 169;
     r->redirect = K_PRODUCT;
@@ -1485,7 +1475,7 @@ static void build(struct gen *g, struct session *s, const struct client *c,
     p = put(p, "&limit=100", 10);
     if (unif(g) < 0.3) {
       p = put(p, "&page=", 6);
-      p = put_u64(p, 2 + below(g, 5));
+      p = units_put_u64(p, 2 + below(g, 5));
     }
     break;
   case K_API_ORDER:
@@ -1495,7 +1485,7 @@ static void build(struct gen *g, struct session *s, const struct client *c,
     id = id > back ? id - back : id;
     if (unif(g) < 0.01) id += 100000 + below(g, 100000);
     p = put(p, "/api/v1/orders/", 15);
-    p = put_u64(p, id);
+    p = units_put_u64(p, id);
     if (id > ORDER_BASE + g->orders_made + 50)
       st = 404;
     else if (kind == K_API_PATCH && unif(g) < 0.03)
@@ -1504,7 +1494,7 @@ static void build(struct gen *g, struct session *s, const struct client *c,
   }
   case K_API_INVENTORY:
     p = put(p, "/api/v1/products/", 17);
-    p = put_u64(p, product_id(below(g, N_PRODUCTS)));
+    p = units_put_u64(p, product_id(below(g, N_PRODUCTS)));
     p = put(p, "/inventory", 10);
     st = 204;
     break;
@@ -1512,7 +1502,7 @@ static void build(struct gen *g, struct session *s, const struct client *c,
     p = put(p, "/api/v1/products?updated_since=", 31);
     p = put_iso(g, p, t - 86400);
     p = put(p, "&per_page=100&page=", 19);
-    p = put_u64(p, ++s->page);
+    p = units_put_u64(p, ++s->page);
     break;
   case K_API_SHIPMENT:
     p = put(p, "/api/v1/shipments", 17);
@@ -1548,14 +1538,14 @@ static void build(struct gen *g, struct session *s, const struct client *c,
   }
   case K_M_PROFILE:
     p = put(p, "/api/v1/users/", 14);
-    p = put_u64(p, unif(g) < 0.5 ? user_id(c->id % N_USERS)
-                                 : user_id(zipf_draw(g, &g->users)));
+    p = units_put_u64(p, unif(g) < 0.5 ? user_id(c->id % N_USERS)
+                                       : user_id(zipf_draw(g, &g->users)));
     p = put(p, "/profile", 8);
     break;
   case K_M_PRODUCT:
     s->product = pick_product(g, 0.008);
     p = put(p, "/api/v1/products/", 17);
-    p = put_u64(p, s->product);
+    p = units_put_u64(p, s->product);
     if (!product_known(s->product)) st = 404;
     break;
   case K_M_CART_ADD:
@@ -1678,9 +1668,9 @@ static void emit(struct gen *g, const struct session *s, const struct client *c,
     p = put(p, " HTTP/2.0\" ", 11);
   else
     p = put(p, " HTTP/1.1\" ", 11);
-  p = put_u64(p, r->status);
+  p = units_put_u64(p, r->status);
   *p++ = ' ';
-  p = put_u64(p, r->bytes);
+  p = units_put_u64(p, r->bytes);
   if (g->fmt != FMT_CLF) {
     const struct str *ua;
     switch (s->persona) {
@@ -1699,7 +1689,7 @@ static void emit(struct gen *g, const struct session *s, const struct client *c,
   if (g->fmt == FMT_COMBINED_RT) {
     uint64_t ms = (uint64_t)(r->lat + 0.5);
     *p++ = ' ';
-    p = put_u64(p, ms / 1000);
+    p = units_put_u64(p, ms / 1000);
     *p++ = '.';
     *p++ = (char)('0' + ms / 100 % 10);
     *p++ = (char)('0' + ms / 10 % 10);
