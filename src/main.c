@@ -9,6 +9,7 @@
 #include "compare.h"
 #include "err.h"
 #include "inspect.h"
+#include "mock.h"
 #include "model.h"
 #include "run.h"
 #include "units.h"
@@ -24,6 +25,7 @@ static const char MAIN_USAGE[] =
     "  inspect   summarise a model\n"
     "  replay    send traffic drawn from a model to a target\n"
     "  compare   report how faithfully one model reproduces another\n"
+    "  mock      serve a fake target that answers as the model learned\n"
     "  version   print the version\n"
     "  help      show this help, or a command's help (mimic help capture)\n"
     "\n"
@@ -616,6 +618,7 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "inspect") == 0) return cmd_inspect(argc - 1, argv + 1);
   if (strcmp(cmd, "replay") == 0) return cmd_replay(argc - 1, argv + 1);
   if (strcmp(cmd, "compare") == 0) return compare_main(argc - 1, argv + 1);
+  if (strcmp(cmd, "mock") == 0) return mock_main(argc - 1, argv + 1);
   if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
     printf("mimic %s (model schema %d)\n", MIMIC_VERSION, MODEL_SCHEMA_VERSION);
     return 0;
