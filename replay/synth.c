@@ -31,7 +31,7 @@
  * keeps these tables within BRIDGE_CELLS floats in all (64 MB). */
 #define BRIDGE_CELLS ((size_t)16 << 20)
 #define SHAPES 64     /* length classes (model_length_class) */
-#define THINK_SETS 16 /* think-time sets drawn for a held session */
+#define THINK_SETS 64 /* think-time sets drawn for a held session */
 #define GEN_MAX 64    /* longest generated value, NUL included */
 
 /* How to make up a path value when the pool is empty. */
@@ -105,7 +105,6 @@ struct synth {
   uint32_t *shapes;  /* nchains x SHAPES: duration sampler, or NONE */
   double *lat_mean;  /* per endpoint: mean response time (us), or 0 */
   int end_to_start;  /* think times were measured from response ends */
-  double res_us;     /* timestamp resolution of the source */
   uint16_t *pick_id; /* personas that can start a session ... */
   double *pick_cum;  /* ... and their cumulative weights */
   uint32_t npick;
@@ -430,7 +429,6 @@ static int build_shapes(struct synth *s) {
       s->lat_mean[e] = hist_mean(&m->endpoints[e].latency.h);
   const char *basis = model_meta_get(m, "think_basis");
   s->end_to_start = basis && strcmp(basis, "end-to-start") == 0;
-  s->res_us = (double)model_meta_i64(m, "time_resolution_us", 1);
   return 0;
 }
 
@@ -886,7 +884,6 @@ void synth_begin(const struct synth *s, struct rng *r, struct synth_walk *w) {
   w->step = 1;
   w->length = 0;
   w->held = 0;
-  w->scale = 1;
   uint32_t shape = NONE;
   if (s->lengths[c] != NONE) {
     uint64_t n = hist_sample(&s->samplers[s->lengths[c]], r);
@@ -898,14 +895,8 @@ void synth_begin(const struct synth *s, struct rng *r, struct synth_walk *w) {
     w->ep = first_edge(s, c, w->length, r)->to;
     return;
   }
-  /* Held to a duration. Durations from coarse timestamps are whole ticks:
-   * spread within the tick as think times are (capture). */
+  /* Held to a duration. */
   double want = (double)hist_sample(&s->samplers[shape], r);
-  if (s->res_us > 1000) {
-    double u = rng_double(r) - rng_double(r);
-    want += (want > 0 ? u : fabs(u)) * s->res_us;
-    if (want < 0) want = 0;
-  }
   rng_seed(&w->rng, rng_next(r));
   w->held = 1;
   /* The response times inside the session, walking it once ahead. */
@@ -919,7 +910,7 @@ void synth_begin(const struct synth *s, struct rng *r, struct synth_walk *w) {
   }
   if (s->end_to_start) want = want > lat ? want - lat : 0;
   /* Sets of think times for that path: keep the closest to the duration
-   * (in ratio; an empty sum only when nothing else is there). */
+   * (in ratio; an empty sum only when nothing else is there), as drawn. */
   double best = -1, best_gap = INFINITY;
   uint64_t best_seed = 0;
   for (int k = 0; k < THINK_SETS; k++) {
@@ -945,7 +936,6 @@ void synth_begin(const struct synth *s, struct rng *r, struct synth_walk *w) {
     if (gap == 0) break;
   }
   rng_seed(&w->think, best_seed);
-  w->scale = best > 0 ? want / best : 0;
   w->ep = first_edge(s, c, w->length, &w->rng)->to;
 }
 
@@ -958,8 +948,7 @@ int synth_step(const struct synth *s, struct rng *r, struct synth_walk *w,
     return 0;
   }
   uint64_t t = raw_think(s, e, w->held ? &w->think : r);
-  double v = w->held ? (double)t * w->scale : (double)t;
-  *think_us = v >= 9.2e18 ? INT64_MAX : (int64_t)v;
+  *think_us = t > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)t;
   w->ep = e->to;
   w->step++;
   return 1;

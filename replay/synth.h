@@ -38,8 +38,7 @@ struct synth_walk {
   uint32_t length; /* requests this session will make (0: as the chain
                       goes) */
   uint8_t held;    /* its duration is held too: the path comes from rng,
-                      think times from think, times scale */
-  double scale;
+                      think times from think */
   struct rng rng, think;
 };
 
@@ -62,19 +61,20 @@ void synth_free(struct synth *s);
  * step is drawn with weights P(e -> e') x P(the chain from e' makes
  * exactly the requests left), END exactly at the length (earlier only at
  * an endpoint with no other way out). Then a duration is drawn from the
- * learned durations of sessions of that length (table session_shape; from
- * whole-second logs these are whole seconds, spread within their second
- * as capture spreads think times), and the session's think times follow
- * it: the path is walked once ahead (on a copy of the walk's own stream),
- * several sets of think times are drawn for it as usual, the set whose
- * sum comes closest to the duration (less the learned response times when
- * the model measured think times from the end of responses) is kept, and
- * scaled to meet it exactly. Picking the closest set keeps think times
- * near their learned distributions (a long session is long mostly through
- * a few long pauses, as in the data), where scaling every pause alike
- * would stretch bursts of fast requests. A persona without length
- * distribution walks the chain alone; a model without session_shape
- * leaves durations unheld. */
+ * learned durations of sessions of that length (table session_shape), and
+ * the session's think times follow it: the path is walked once ahead (on
+ * a copy of the walk's own stream), 64 sets of think times are drawn for
+ * it as usual, and the set whose sum comes closest to the duration (less
+ * the learned response times when the model measured think times from the
+ * end of responses) is the one the session uses. That keeps long sessions
+ * as long as they were (a first-order walk with independent pauses makes
+ * them far longer) while every pause is still a draw from its own learned
+ * distribution: scaling a set to meet the duration exactly would stretch
+ * or squeeze pauses that belong to other kinds of sessions of the same
+ * length (a crawler's quick 40 requests next to a reader's slow ones),
+ * and measurably distorted the think times of busy transitions. A persona
+ * without length distribution walks the chain alone; a model without
+ * session_shape leaves durations unheld. */
 void synth_begin(const struct synth *s, struct rng *r, struct synth_walk *w);
 
 /* Moves to the next endpoint of the session. Returns 1 with w->ep set and

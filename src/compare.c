@@ -19,7 +19,6 @@
 #define MAX_LISTED 50      /* absent endpoints kept in the report */
 #define MIN_ARRIVAL_MIN 5  /* B's minutes needed to see an arrival shape */
 #define TOO_FEW_SESSIONS 2 /* x min_samples: below, A cannot tell */
-#define LATTICE_US 10000   /* durations from coarser timestamps are ticks */
 
 /* ---- distances -------------------------------------------------------- */
 
@@ -155,45 +154,6 @@ double compare_ks(const struct hist *a, const struct hist *b, double b_scale,
     }
   }
   free(pts);
-  free(ca.cum);
-  free(cb.cum);
-  return d;
-}
-
-/* The share of fine values at or below the lattice point k, as a log
- * written at resolution res would show them: a duration D starting at a
- * uniform phase within its tick reads as floor(phase + D / res) ticks, so
- * P(reads <= k) = the mean of F over [k res, (k + 1) res]. */
-static double coarsened(const struct cdf *c, double scale, double k,
-                        double res) {
-  enum { STEPS = 64 };
-  double sum = 0;
-  for (int j = 0; j < STEPS; j++)
-    sum += cdf_at(c, (k + (j + 0.5) / STEPS) * res / scale);
-  return sum / STEPS;
-}
-
-double compare_ks_lattice(const struct hist *a, const struct hist *b,
-                          double b_scale, double res, int coarse) {
-  if (a->n == 0 || b->n == 0 || !(b_scale > 0) || !(res > 0)) return NAN;
-  struct cdf ca, cb;
-  if (cdf_init(&ca, a)) return NAN;
-  if (cdf_init(&cb, b)) {
-    free(ca.cum);
-    return NAN;
-  }
-  double top = fmax((double)a->max, (double)b->max * b_scale) / res + 1;
-  double d = 0;
-  /* Every tick while they are few, then steps of 1% (finer than the
-   * buckets, so nothing is skipped that the histograms could show). */
-  for (double k = 1; k <= top; k = k < 2000 ? k + 1 : floor(k * 1.01)) {
-    double fa =
-        coarse & 1 ? cdf_at(&ca, (k + 0.5) * res) : coarsened(&ca, 1, k, res);
-    double fb = coarse & 2 ? cdf_at(&cb, (k + 0.5) * res / b_scale)
-                           : coarsened(&cb, b_scale, k, res);
-    double g = fabs(fa - fb);
-    if (g > d) d = g;
-  }
   free(ca.cum);
   free(cb.cum);
   return d;
@@ -392,14 +352,7 @@ static int measure(struct view *v, const struct compare_opts *o, double scale,
     out->v[COMPARE_LENGTH_KS] = compare_ks(&a->length, &b->length, 1, 0);
   else
     out->why[COMPARE_LENGTH_KS] = few;
-  /* Durations are differences of two timestamps: from a coarse log they
-   * are whole ticks (capture spreads think times within their tick, not
-   * first and last request times), compared tick by tick. */
-  if (a->duration.n >= min && b->duration.n >= min && floor_us >= LATTICE_US)
-    out->v[COMPARE_DURATION_KS] = compare_ks_lattice(
-        &a->duration, &b->duration, scale, floor_us,
-        (res_a * 2 > floor_us ? 1 : 0) | (res_b * 2 > floor_us ? 2 : 0));
-  else if (a->duration.n >= min && b->duration.n >= min)
+  if (a->duration.n >= min && b->duration.n >= min)
     out->v[COMPARE_DURATION_KS] =
         compare_ks(&a->duration, &b->duration, scale, floor_us);
   else

@@ -48,18 +48,6 @@ double compare_row_tvd(const struct compare_cell *cells, size_t n);
 double compare_ks(const struct hist *a, const struct hist *b, double b_scale,
                   double from);
 
-/* KS distance between durations written at a coarse resolution (whole
- * seconds: a capture keeps first-to-last differences of such timestamps
- * as multiples of res) and durations written finely, or both coarse. The
- * finer side is read as a log of resolution res would show it (a value D
- * with a uniform phase within its tick reads floor(phase + D/res) ticks:
- * the mean of its CDF over [k res, (k+1) res] at tick k), and the two are
- * compared at every tick k >= 1 (below one tick, nothing is measurable).
- * coarse: bit 0 set when a is on the lattice, bit 1 when b is; b's values
- * are multiplied by b_scale. NaN when either is empty. */
-double compare_ks_lattice(const struct hist *a, const struct hist *b,
-                          double b_scale, double res, int coarse);
-
 /* ---- the report ------------------------------------------------------- */
 
 enum compare_metric {

@@ -149,30 +149,6 @@ static void test_ks_scale(void **state) {
   hist_cleanup(&c);
 }
 
-static void test_ks_lattice(void **state) {
-  (void)state;
-  struct hist a, b;
-  /* A from a whole-second log: {0, 1, 1, 2} s. B written finely: {0.2,
-   * 1.2, 1.4, 2.5} s. Read at 1 s, B's share at or below tick k is the
-   * mean of its CDF over [k, k+1] s: at 1, .2 x 1/4 + .2 x 2/4 + .6 x 3/4
-   * = .6 against A's 3/4; at 2, .5 x 3/4 + .5 x 1 = .875 against 1. */
-  fill(&a, (uint64_t[]){0, 1000000, 1000000, 2000000}, 4);
-  fill(&b, (uint64_t[]){200000, 1200000, 1400000, 2500000}, 4);
-  EXPECT_NEAR(compare_ks_lattice(&a, &b, 1, 1e6, 1), 0.15, 0.01);
-  /* A against itself, both on the lattice: 0. */
-  EXPECT_NEAR(compare_ks_lattice(&a, &a, 1, 1e6, 3), 0, 1e-12);
-  /* Read as ticks, B's values one tick later: {1, 2, 2, 3} s against A. */
-  hist_cleanup(&b);
-  fill(&b, (uint64_t[]){1000000, 2000000, 2000000, 3000000}, 4);
-  EXPECT_NEAR(compare_ks_lattice(&a, &b, 1, 1e6, 3), 0.5, 1e-12);
-  /* B played 10 times faster, multiplied back. */
-  hist_cleanup(&b);
-  fill(&b, (uint64_t[]){100000, 100000, 200000, 200000}, 4);
-  EXPECT_NEAR(compare_ks_lattice(&a, &b, 10, 1e6, 3), 0.25, 1e-12);
-  hist_cleanup(&a);
-  hist_cleanup(&b);
-}
-
 /* ---- reports on small models ---- */
 
 static uint32_t add_ep(struct model *m, const char *method, const char *templ,
@@ -381,7 +357,6 @@ int main(void) {
       cmocka_unit_test(test_ks_small),
       cmocka_unit_test(test_ks_floor),
       cmocka_unit_test(test_ks_scale),
-      cmocka_unit_test(test_ks_lattice),
       cmocka_unit_test(test_report_self),
       cmocka_unit_test(test_report_mix),
       cmocka_unit_test(test_report_split_half),

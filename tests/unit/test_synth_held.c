@@ -1,10 +1,10 @@
 /* Tests of sessions held to learned lengths and durations: lengths follow
  * the persona's length distribution whatever the chain's END
  * probabilities, paths of one length follow the chain given that length,
- * no transition outside the model is taken, think times add up to the
- * duration drawn for the length (less the response times when think times
- * were measured from response ends), a duration from a whole-second log is
- * spread within its second, and the same seed gives the same sessions. */
+ * no transition outside the model is taken, think times add up to about
+ * the duration drawn for the length (less the response times when think
+ * times were measured from response ends), and the same seed gives the
+ * same sessions. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -39,10 +39,11 @@ static void add_tr(struct model *m, int32_t from, int32_t to, uint64_t count,
   t->count = count;
   hist_init(&t->think.h);
   if (think_us) {
-    /* 200 values spread +-20% around think_us */
+    /* 200 values spread log-uniformly over [think_us / 10, think_us x 10] */
     t->think.has = 1;
     for (int i = 0; i < 200; i++)
-      hist_record(&t->think.h, think_us * (80 + (uint64_t)i / 5) / 100);
+      hist_record(&t->think.h,
+                  (uint64_t)((double)think_us * pow(100, i / 199.0) / 10));
   }
 }
 
@@ -163,67 +164,51 @@ static void test_lengths(void **state) {
   model_free(m);
 }
 
-static void test_durations(void **state) {
-  (void)state;
-  struct model *m = held_model(1, 0);
+/* Mean relative distance of the sessions' think-time sums from the
+ * duration of their length (less the response times inside them), over
+ * sessions of 3 and 6 requests. */
+static double miss(const struct model *m, uint64_t lat_us) {
   struct synth *s = must_synth(m);
   struct rng r;
   rng_seed(&r, 2);
+  double sum_miss = 0;
+  int n = 0;
   for (int i = 0; i < 3000; i++) {
     int32_t path[16];
     int64_t sum;
     uint32_t len = walk(s, &r, path, &sum);
-    /* The duration drawn for the length (to the bucket, 1%), met by the
-     * think times within a microsecond per step. */
-    double want = len == 3 ? 10e6 : len == 6 ? 50e6 : 0;
-    EXPECT_NEAR((double)sum, want, want * 0.011 + 6);
+    if (len != 3 && len != 6) continue;
+    double want = len == 3 ? 10e6 : 50e6;
+    want -= (len - 1) * (double)lat_us;
+    sum_miss += fabs((double)sum - want) / want;
+    n++;
   }
   synth_free(s);
-  model_free(m);
+  return sum_miss / n;
+}
+
+static void test_durations(void **state) {
+  (void)state;
+  /* Think times drawn freely add up to anything from about 0.6 s to 60 s
+   * for 3 requests; held, they come within a few percent of the learned
+   * 10 s (and 50 s for 6 requests). */
+  struct model *free_m = held_model(0, 0), *held_m = held_model(1, 0);
+  double loose = miss(free_m, 0), held = miss(held_m, 0);
+  if (!(held < 0.1 && loose > 0.4))
+    fail_msg("held sessions miss their duration by %.3f, free ones by %.3f",
+             held, loose);
+  model_free(free_m);
+  model_free(held_m);
 }
 
 static void test_durations_end_to_start(void **state) {
   (void)state;
   /* Think times from the end of responses: the duration holds the
-   * response times too (200 ms each, all but the last request's). */
-  struct model *m = held_model(1, 200000);
+   * response times too (500 ms each, all but the last request's). */
+  struct model *m = held_model(1, 500000);
   assert_int_equal(model_meta_set(m, "think_basis", "end-to-start"), 0);
-  struct synth *s = must_synth(m);
-  struct rng r;
-  rng_seed(&r, 3);
-  for (int i = 0; i < 3000; i++) {
-    int32_t path[16];
-    int64_t sum;
-    uint32_t len = walk(s, &r, path, &sum);
-    double want = len == 3 ? 10e6 : len == 6 ? 50e6 : 0;
-    if (len > 1) want -= (len - 1) * 200000.0;
-    EXPECT_NEAR((double)sum, want, want * 0.011 + 6);
-  }
-  synth_free(s);
-  model_free(m);
-}
-
-static void test_durations_whole_seconds(void **state) {
-  (void)state;
-  /* From a whole-second log, a 10 s duration stands for anything in about
-   * (9 s, 11 s), and 0 for [0, 1 s): spread, not all on the tick. */
-  struct model *m = held_model(1, 0);
-  assert_int_equal(model_meta_set(m, "time_resolution_us", "1000000"), 0);
-  struct synth *s = must_synth(m);
-  struct rng r;
-  rng_seed(&r, 4);
-  int off_tick = 0, n3 = 0;
-  for (int i = 0; i < 3000; i++) {
-    int32_t path[16];
-    int64_t sum;
-    uint32_t len = walk(s, &r, path, &sum);
-    if (len != 3) continue;
-    n3++;
-    assert_true(sum > 8900000 && sum < 11100000);
-    off_tick += fabs((double)sum - 10e6) > 150000;
-  }
-  assert_true(off_tick > n3 / 2);
-  synth_free(s);
+  double held = miss(m, 500000);
+  if (!(held < 0.1)) fail_msg("held sessions miss by %.3f", held);
   model_free(m);
 }
 
@@ -251,7 +236,6 @@ int main(void) {
       cmocka_unit_test(test_lengths),
       cmocka_unit_test(test_durations),
       cmocka_unit_test(test_durations_end_to_start),
-      cmocka_unit_test(test_durations_whole_seconds),
       cmocka_unit_test(test_same_seed),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
