@@ -32,6 +32,7 @@
 #define BRIDGE_CELLS ((size_t)16 << 20)
 #define SHAPES 64     /* length classes (model_length_class) */
 #define THINK_SETS 64 /* think-time sets drawn for a held session */
+#define OUTLAST 2     /* ... never over this x its length's longest */
 #define GEN_MAX 64    /* longest generated value, NUL included */
 
 /* How to make up a path value when the pool is empty. */
@@ -884,6 +885,7 @@ void synth_begin(const struct synth *s, struct rng *r, struct synth_walk *w) {
   w->step = 1;
   w->length = 0;
   w->held = 0;
+  w->shrink = 1;
   uint32_t shape = NONE;
   if (s->lengths[c] != NONE) {
     uint64_t n = hist_sample(&s->samplers[s->lengths[c]], r);
@@ -936,6 +938,13 @@ void synth_begin(const struct synth *s, struct rng *r, struct synth_walk *w) {
     if (gap == 0) break;
   }
   rng_seed(&w->think, best_seed);
+  /* A long path through slow transitions can overshoot in every set: it
+   * is shrunk to at most twice the longest learned session of its length
+   * (shrinking to the duration itself squeezed too many think times). */
+  double longest = (double)s->samplers[shape].h->max;
+  if (s->end_to_start) longest = longest > lat ? longest - lat : 0;
+  w->shrink =
+      best > longest * OUTLAST ? (float)(longest * OUTLAST / best) : 1.0f;
   w->ep = first_edge(s, c, w->length, &w->rng)->to;
 }
 
@@ -948,6 +957,7 @@ int synth_step(const struct synth *s, struct rng *r, struct synth_walk *w,
     return 0;
   }
   uint64_t t = raw_think(s, e, w->held ? &w->think : r);
+  if (w->held && w->shrink < 1) t = (uint64_t)((double)t * w->shrink);
   *think_us = t > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)t;
   w->ep = e->to;
   w->step++;

@@ -38,7 +38,8 @@ struct synth_walk {
   uint32_t length; /* requests this session will make (0: as the chain
                       goes) */
   uint8_t held;    /* its duration is held too: the path comes from rng,
-                      think times from think */
+                      think times from think, times shrink */
+  float shrink;
   struct rng rng, think;
 };
 
@@ -66,9 +67,10 @@ void synth_free(struct synth *s);
  * a copy of the walk's own stream), 64 sets of think times are drawn for
  * it as usual, and the set whose sum comes closest to the duration (less
  * the learned response times when the model measured think times from the
- * end of responses) is the one the session uses. That keeps long sessions
- * as long as they were (a first-order walk with independent pauses makes
- * them far longer) while every pause is still a draw from its own learned
+ * end of responses) is the one the session uses (shrunk only where it would
+ * last over twice the longest learned session of that length). That keeps long
+ * sessions as long as they were (a first-order walk with independent pauses
+ * makes them far longer) while every pause is still a draw from its own learned
  * distribution: scaling a set to meet the duration exactly would stretch
  * or squeeze pauses that belong to other kinds of sessions of the same
  * length (a crawler's quick 40 requests next to a reader's slow ones),
