@@ -19,6 +19,7 @@
 #define MAX_LISTED 50      /* absent endpoints kept in the report */
 #define MIN_ARRIVAL_MIN 5  /* B's minutes needed to see an arrival shape */
 #define TOO_FEW_SESSIONS 2 /* x min_samples: below, A cannot tell */
+#define WEAK 0.5           /* effective thresholds this high tell little */
 
 /* ---- distances -------------------------------------------------------- */
 
@@ -448,6 +449,7 @@ struct compare_report {
   int have_half;
   double def[COMPARE_NMETRICS], thr[COMPARE_NMETRICS];
   int gated[COMPARE_NMETRICS];
+  int weak[COMPARE_NMETRICS]; /* threshold >= WEAK */
   int pass, too_small;
   double rate_ratio, floor_us;
   uint64_t sessions[2], requests[2];
@@ -758,6 +760,22 @@ int compare_models(const struct model *a, const struct model *b,
     if (r->gated[i] && !isnan(r->main.v[i]) && !(r->main.v[i] <= r->thr[i]))
       r->pass = 0;
   }
+  /* A threshold raised this far is a metric the source is too small (or
+   * too uneven: a few sessions make most of its traffic) to judge by. */
+  char weak[256] = "";
+  size_t nweak = 0;
+  for (int i = 0; i < COMPARE_NMETRICS; i++) {
+    if (!r->gated[i] || !(r->thr[i] >= WEAK)) continue;
+    r->weak[i] = 1;
+    nweak += (size_t)snprintf(weak + nweak, sizeof weak - nweak, "%s%s %.2f",
+                              nweak ? ", " : "", NAMES[i], r->half.v[i]);
+    if (nweak >= sizeof weak) nweak = sizeof weak - 1;
+  }
+  if (nweak)
+    note(r,
+         "A's two halves already differ this much (%s): thresholds of %.1f or "
+         "more, so these metrics say little; a larger source would tell more",
+         weak, WEAK);
   if (r->too_small)
     note(r,
          "A has %" PRIu64 " sessions: too few for a meaningful comparison "
@@ -860,6 +878,10 @@ static int print_json(const struct compare_report *r, FILE *out) {
   json_object_set_new(root, "gated", gated);
   json_object_set_new(root, "not_computed", why);
   json_object_set_new(root, "too_small", json_boolean(r->too_small));
+  json_t *weak = json_array();
+  for (int i = 0; i < COMPARE_NMETRICS; i++)
+    if (r->weak[i]) json_array_append_new(weak, json_string(NAMES[i]));
+  json_object_set_new(root, "weak", weak);
   json_object_set_new(root, "rate_ratio", num(r->rate_ratio));
   json_object_set_new(root, "expected_rate_ratio",
                       r->o.scale > 0 ? json_real(r->o.scale) : json_null());
@@ -924,8 +946,10 @@ int compare_print(const struct compare_report *r, FILE *out, int json) {
       verdict = r->main.why[i] ? r->main.why[i] : "not computed";
     else if (!r->gated[i])
       verdict = "reported";
+    else if (!(r->main.v[i] <= r->thr[i]))
+      verdict = "OVER";
     else
-      verdict = r->main.v[i] <= r->thr[i] ? "ok" : "OVER";
+      verdict = r->weak[i] ? "ok (weak)" : "ok";
     fprintf(out, "%-16s %9s %11s %10s  %s\n", NAMES[i], v, h, t, verdict);
   }
   if (!isnan(r->rate_ratio)) {
