@@ -104,7 +104,7 @@ struct synth {
   float **beta;
   uint32_t *rmax;
   uint32_t *shapes;  /* nchains x SHAPES: duration sampler, or NONE */
-  double *lat_mean;  /* per endpoint: mean response time (us), or 0 */
+  double *lat_mid;   /* per endpoint: median response time (us), or 0 */
   int end_to_start;  /* think times were measured from response ends */
   uint16_t *pick_id; /* personas that can start a session ... */
   double *pick_cum;  /* ... and their cumulative weights */
@@ -410,8 +410,8 @@ out:
 static int build_shapes(struct synth *s) {
   const struct model *m = s->m;
   s->shapes = malloc((size_t)s->nchains * SHAPES * sizeof *s->shapes);
-  s->lat_mean = calloc(s->nep, sizeof *s->lat_mean);
-  if (!s->shapes || !s->lat_mean) return -ENOMEM;
+  s->lat_mid = calloc(s->nep, sizeof *s->lat_mid);
+  if (!s->shapes || !s->lat_mid) return -ENOMEM;
   for (size_t i = 0; i < (size_t)s->nchains * SHAPES; i++) s->shapes[i] = NONE;
   int rc = 0;
   for (size_t i = 0; i < m->nshapes; i++) {
@@ -427,7 +427,7 @@ static int build_shapes(struct synth *s) {
   }
   for (uint32_t e = 0; e < s->nep; e++)
     if (m->endpoints[e].latency.has)
-      s->lat_mean[e] = hist_mean(&m->endpoints[e].latency.h);
+      s->lat_mid[e] = (double)hist_quantile(&m->endpoints[e].latency.h, 0.5);
   const char *basis = model_meta_get(m, "think_basis");
   s->end_to_start = basis && strcmp(basis, "end-to-start") == 0;
   return 0;
@@ -821,7 +821,7 @@ void synth_free(struct synth *s) {
   free(s->beta);
   free(s->rmax);
   free(s->shapes);
-  free(s->lat_mean);
+  free(s->lat_mid);
   free(s->pick_id);
   free(s->pick_cum);
   free(s->ua_cum);
@@ -906,7 +906,7 @@ void synth_begin(const struct synth *s, struct rng *r, struct synth_walk *w) {
   ahead.ep = first_edge(s, c, w->length, &ahead.rng)->to;
   double lat = 0;
   for (const struct edge *e; (e = next_edge(s, &ahead, &ahead.rng));) {
-    lat += s->lat_mean[ahead.ep];
+    lat += s->lat_mid[ahead.ep];
     ahead.ep = e->to;
     ahead.step++;
   }
