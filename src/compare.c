@@ -622,9 +622,11 @@ static int rates(struct compare_report *r) {
   } else if (nb < 2 || !(span_b > 0)) {
     note(r, "B's sessions do not span any time: no rate ratio");
   } else {
-    /* A replay starts at the beginning of A's first minute; B's first
-     * session comes a moment later, so B's span is the window. */
-    double expect = curve_at(&c, span_b * x);
+    /* A replay starts at the beginning of A's first minute (or --from
+     * into the curve); B's first session comes a moment later, so B's
+     * span is the window. */
+    double from = r->o.from_s, base = curve_at(&c, from);
+    double expect = curve_at(&c, from + span_b * x) - base;
     if (expect > 0) r->rate_ratio = (double)(nb - 1) / expect;
     /* Arrival shape: B's per-minute counts against A's curve in the same
      * window, both as cumulative shares, at B's minute edges. */
@@ -650,7 +652,7 @@ static int rates(struct compare_report *r) {
         cum += per[k];
         double edge = (double)(lo + (int64_t)k + 1) * 60 - first / 1e6;
         if (edge <= 0 || edge >= span_b) continue;
-        double fa = curve_at(&c, edge * x) / expect;
+        double fa = (curve_at(&c, from + edge * x) - base) / expect;
         double g = fabs(fa - cum / tot);
         if (g > d) d = g;
       }

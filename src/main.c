@@ -126,6 +126,8 @@ static const char REPLAY_USAGE[] =
     "day in\n"
     "                             an hour); think times shrink with it...\n"
     "      --keep-think-time      ...unless this is given\n"
+    "      --from DUR             begin DUR into the learned curve (learned\n"
+    "                             time, e.g. 5h for the busy hours)\n"
     "Both:\n"
     "      --delay-min MS         think times drawn uniformly from [MS, "
     "MS2]\n"
@@ -210,6 +212,7 @@ enum {
   OPT_SCALE,
   OPT_TIMESCALE,
   OPT_KEEPTHINK,
+  OPT_FROM,
   OPT_DELAYMIN,
   OPT_DELAYMAX,
   OPT_DURATION,
@@ -362,6 +365,7 @@ static int cmd_replay(int argc, char **argv) {
       {"scale", required_argument, NULL, OPT_SCALE},
       {"time-scale", required_argument, NULL, OPT_TIMESCALE},
       {"keep-think-time", no_argument, NULL, OPT_KEEPTHINK},
+      {"from", required_argument, NULL, OPT_FROM},
       {"delay-min", required_argument, NULL, OPT_DELAYMIN},
       {"delay-max", required_argument, NULL, OPT_DELAYMAX},
       {"duration", required_argument, NULL, OPT_DURATION},
@@ -457,6 +461,13 @@ static int cmd_replay(int argc, char **argv) {
       else
         o.delay_max_us = (int64_t)(d * 1000);
       o.have_delay |= c == OPT_DELAYMIN ? 1 : 2;
+      break;
+    case OPT_FROM:
+      if (units_parse_duration(optarg, &o.from_us) || o.from_us < 0) {
+        usage_error("replay", "--from '%s': expected a duration such as 5h",
+                    optarg);
+        goto out;
+      }
       break;
     case OPT_DURATION:
     case OPT_DRAIN:

@@ -24,22 +24,38 @@
 # replay's Poisson count stays above 2000), RT_CUT_OK=REASON (sessions
 # longer than the drain are expected and only reported, with the reason),
 # RT_TIMEOUT (the replay's --timeout in seconds, default 30: requests still
-# in flight when the drain ends are waited for that long).
+# in flight when the drain ends are waited for that long), RT_FROM=busiest
+# (replay, and compare, from the busiest part of A's arrival curve rather
+# than from its start: a log that begins quietly would otherwise make the
+# replay one burst).
 
 RT_SEED=11
 
-# Expected sessions in the first SECONDS of model $1's arrival curve, as
-# `mimic replay` plays it (per-minute counts from its first minute on,
-# uniform within a minute).
+# Expected sessions in SECONDS of model $1's arrival curve from FROM
+# seconds into it ($3, default 0), as `mimic replay` plays it (per-minute
+# counts from its first minute on, uniform within a minute).
 rt_expected() {
   q "$1" "SELECT minute, SUM(sessions) FROM arrival GROUP BY minute ORDER BY minute" |
-    awk -F'|' -v secs="$2" '
+    awk -F'|' -v secs="$2" -v from="${3:-0}" '
       NR == 1 { lo = $1 }
-      { m = $1 - lo; n = $2
-        if (m * 60 >= secs) next
-        span = (m + 1) * 60 > secs ? (secs - m * 60) / 60 : 1
-        total += n * span }
+      { a = ($1 - lo) * 60; b = a + 60
+        if (a < from) a = from
+        if (b > from + secs) b = from + secs
+        if (b > a) total += $2 * (b - a) / 60 }
       END { printf "%.6f", total }'
+}
+
+# The start (whole minutes, in seconds) of the busiest SECONDS-long part
+# of model $1's arrival curve.
+rt_busiest() {
+  q "$1" "SELECT minute, SUM(sessions) FROM arrival GROUP BY minute ORDER BY minute" |
+    awk -F'|' -v w="$(($2 / 60))" '
+      NR == 1 { lo = $1 }
+      { c[$1 - lo] = $2; hi = $1 - lo }
+      END { for (s = 0; s <= hi; s++) {
+              t = 0; for (m = s; m < s + w; m++) t += c[m]
+              if (t > best) { best = t; bs = s } }
+            print bs * 60 }'
 }
 
 rt_run() {
@@ -50,18 +66,19 @@ rt_run() {
   need jq sqlite3 awk
   local t_start=$SECONDS
   "$MIMIC" capture -q -o "$WORK/a.db" "$log"
-  local lambda scale
-  lambda=$(rt_expected "$WORK/a.db" "$((dur * x))")
+  local lambda scale from=0
+  [ "${RT_FROM:-}" = busiest ] && from=$(rt_busiest "$WORK/a.db" "$((dur * x))")
+  lambda=$(rt_expected "$WORK/a.db" "$((dur * x))" "$from")
   scale=$(awk -v w="$want" -v l="$lambda" 'BEGIN { if (l <= 0) exit 1; s = w / l; printf "%.6g", s < 1 ? 1 : s }') ||
-    { echo "A has no arrivals in its first $((dur * x)) s"; exit 1; }
+    { echo "A has no arrivals in $((dur * x)) s from $from s"; exit 1; }
   local run_scale
   run_scale=$(awk -v s="$scale" -v m="$mult" 'BEGIN { printf "%.6g", s * m }')
   echo "A: $(q "$WORK/a.db" "SELECT value FROM meta WHERE key='requests'") requests," \
     "$(q "$WORK/a.db" "SELECT value FROM meta WHERE key='sessions'") sessions;" \
-    "its first $((dur * x)) s hold $lambda sessions: --scale $run_scale"
+    "its $((dur * x)) s from ${from} s hold $lambda sessions: --scale $run_scale"
 
   local url blog capture_args=(--session-key header:X-Mimic-Session)
-  local compare_args=(--time-scale "$x")
+  local compare_args=(--time-scale "$x" --from "${from}s")
   if [ "$target" = nginx ]; then
     nginx_start || { echo "nginx did not start"; exit 1; }
     url=$NGINX_URL
@@ -77,7 +94,8 @@ rt_run() {
 
   local t0=$SECONDS rc
   rc=$(run_status "$MIMIC" replay "$WORK/a.db" --target "$url" \
-    --time-scale "$x" --scale "$run_scale" --duration "${dur}s" \
+    --time-scale "$x" --scale "$run_scale" --from "${from}s" \
+    --duration "${dur}s" \
     --drain-timeout "${drain}s" --timeout "${RT_TIMEOUT:-30}s" \
     --seed "$RT_SEED" --quiet \
     --report "$WORK/report.json")
