@@ -795,9 +795,11 @@ static int finish_sessions(struct learn *l, struct model *m) {
     struct model_shape *x = model_push(m, shapes);
     if (!x) return -ENOMEM;
     /* The first length of class k (classes 4 on halve (2^p, 2^(p+1)]). */
-    uint32_t pw = 2 + (k - 4) / 2;
-    uint64_t base = (uint64_t)1 << pw;
-    uint64_t n = k < 4 ? k + 1 : base + 1 + ((k - 4) % 2) * (base / 2);
+    uint64_t n = k + 1;
+    if (k >= 4) {
+      uint64_t base = (uint64_t)1 << (2 + (k - 4) / 2);
+      n = base + 1 + ((k - 4) % 2) * (base / 2);
+    }
     hist_init(&x->duration);
     model_length_class((uint32_t)n, &x->lo, &x->hi);
     if ((rc = hist_copy(&x->duration, &l->shape[k]))) return rc;

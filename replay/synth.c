@@ -33,6 +33,7 @@
 #define SHAPES 64     /* length classes (model_length_class) */
 #define THINK_SETS 64 /* think-time sets drawn for a held session */
 #define OUTLAST 2     /* ... never over this x its length's longest */
+#define PATH_KEEP 512 /* steps of a held session's path kept while drawing */
 #define GEN_MAX 64    /* longest generated value, NUL included */
 
 /* How to make up a path value when the pool is empty. */
@@ -901,41 +902,52 @@ void synth_begin(const struct synth *s, struct rng *r, struct synth_walk *w) {
   double want = (double)hist_sample(&s->samplers[shape], r);
   rng_seed(&w->rng, rng_next(r));
   w->held = 1;
-  /* The response times inside the session, walking it once ahead. */
+  /* The path (kept when short enough to keep) and the response times
+   * inside it, walking it once ahead. */
+  const struct edge *path[PATH_KEEP];
+  size_t npath = 0;
   struct synth_walk ahead = *w;
   ahead.ep = first_edge(s, c, w->length, &ahead.rng)->to;
   double lat = 0;
   for (const struct edge *e; (e = next_edge(s, &ahead, &ahead.rng));) {
     lat += s->lat_mid[ahead.ep];
+    if (npath < PATH_KEEP) path[npath] = e;
+    npath++;
     ahead.ep = e->to;
     ahead.step++;
   }
   if (s->end_to_start) want = want > lat ? want - lat : 0;
   /* Sets of think times for that path: keep the closest to the duration
-   * (in ratio; an empty sum only when nothing else is there), as drawn. */
+   * (in ratio; for a duration of 0, the smallest), as drawn. A set is
+   * dropped as soon as its running sum cannot come closer, and the search
+   * ends at a set within 1%. */
   double best = -1, best_gap = INFINITY;
   uint64_t best_seed = 0;
-  for (int k = 0; k < THINK_SETS; k++) {
+  for (int k = 0; k < THINK_SETS && !(best_gap < 0.01); k++) {
     uint64_t seed = rng_next(r);
     struct rng tr;
     rng_seed(&tr, seed);
-    ahead = *w;
-    ahead.ep = first_edge(s, c, w->length, &ahead.rng)->to;
-    double sum = 0;
-    for (const struct edge *e; (e = next_edge(s, &ahead, &ahead.rng));) {
-      sum += (double)raw_think(s, e, &tr);
-      ahead.ep = e->to;
-      ahead.step++;
+    double limit = want > 0 ? want * exp(best_gap) : best_gap, sum = 0;
+    if (npath <= PATH_KEEP) {
+      for (size_t i = 0; i < npath && !(sum > limit); i++)
+        sum += (double)raw_think(s, path[i], &tr);
+    } else {
+      ahead = *w;
+      ahead.ep = first_edge(s, c, w->length, &ahead.rng)->to;
+      for (const struct edge *e;
+           !(sum > limit) && (e = next_edge(s, &ahead, &ahead.rng));) {
+        sum += (double)raw_think(s, e, &tr);
+        ahead.ep = e->to;
+        ahead.step++;
+      }
     }
-    double gap = sum > 0 && want > 0 ? fabs(log(sum / want))
-                 : sum == want       ? 0
-                                     : INFINITY;
+    if (sum > limit) continue;
+    double gap = want > 0 ? fabs(log((sum > 1 ? sum : 1) / want)) : sum;
     if (best < 0 || gap < best_gap) {
       best = sum;
       best_gap = gap;
       best_seed = seed;
     }
-    if (gap == 0) break;
   }
   rng_seed(&w->think, best_seed);
   /* A long path through slow transitions can overshoot in every set: it
