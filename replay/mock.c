@@ -23,13 +23,14 @@
 #include "rng.h"
 #include "route.h"
 
-#define RING 8              /* answers queued per connection (pipelining) */
-#define URL_MAX 4096        /* longer request targets get 414 */
-#define FILLER (64u << 10)  /* body bytes come from one static buffer */
-#define LOGBUF (64u << 10)  /* per worker, flushed when nearly full */
-#define READBUF (64u << 10) /* per worker, shared by its connections */
-#define SLACK_US 500        /* answers this close to due leave now */
-#define GRACE_MS 3000       /* at stop, answers still due get this long */
+#define RING 8             /* answers queued per connection (pipelining) */
+#define URL_MAX 4096       /* longer request targets get 414 */
+#define FILLER (64u << 10) /* body bytes come from one static buffer */
+#define LOGBUF (64u << 10) /* per worker, flushed when nearly full */
+#define LOGLINE (2 * URL_MAX + 1024) /* longest line (the target quoted) */
+#define READBUF (64u << 10)          /* per worker, shared by its connections */
+#define SLACK_US 500                 /* answers this close to due leave now */
+#define GRACE_MS 3000 /* at stop, answers still due get this long */
 
 /* ---- the table ------------------------------------------------------------
  */
@@ -161,6 +162,8 @@ enum { SLOT_FREE, SLOT_WAIT, SLOT_READY, SLOT_WRITING };
 struct slot {
   uv_write_t req;
   uint64_t bytes;
+  char *line; /* its log line while the answer waits (pooled), or NULL */
+  uint32_t line_len;
   uint32_t hlen;
   uint8_t state, keep;
   char head[224];
@@ -214,6 +217,8 @@ struct worker {
   char rbuf[READBUF];
   char *logbuf;
   size_t loglen;
+  char **lpool; /* free log-line buffers, reused */
+  size_t nlpool, cap_lpool;
   int64_t log_sec;
   char log_time[32];
   uint64_t requests;
@@ -342,8 +347,9 @@ static size_t quote(char *dst, size_t cap, const char *src, size_t n) {
  * and the session header: `mimic capture --session-key header:NAME` reads
  * it back. The time is when the answer is due to leave (as nginx logs the
  * end of a request). */
-static void log_request(struct worker *w, struct conn *c, uint64_t due,
-                        uint64_t delay, int status, uint64_t bytes) {
+static size_t format_log(struct worker *w, const struct conn *c, uint64_t due,
+                         uint64_t delay, int status, uint64_t bytes, char *out,
+                         size_t cap) {
   struct shared *sh = w->sh;
   int64_t wall = sh->wall0_us + (int64_t)(due - sh->t0_us);
   int64_t sec = wall / 1000000;
@@ -354,19 +360,45 @@ static void log_request(struct worker *w, struct conn *c, uint64_t due,
     strftime(w->log_time, sizeof w->log_time, "%d/%b/%Y:%H:%M:%S", &tm);
     w->log_sec = sec;
   }
-  if (w->loglen + URL_MAX + 1024 > LOGBUF) log_flush(w);
   char ua[600], sess[200], url[2 * URL_MAX + 8];
   quote(ua, sizeof ua, c->ua, c->ua_len);
   quote(sess, sizeof sess, c->sess, c->sess_len);
   quote(url, sizeof url, c->url, c->url_len);
-  int n = snprintf(w->logbuf + w->loglen, LOGBUF - w->loglen,
+  int n = snprintf(out, cap,
                    "%s - - [%s.%03d +0000] \"%s %s HTTP/%d.%d\" %d %" PRIu64
                    " \"-\" \"%s\" %.3f \"%s\"\n",
                    c->peer, w->log_time, (int)(wall / 1000 % 1000),
                    http_method_str((enum http_method)c->parser.method), url,
                    c->parser.http_major, c->parser.http_minor, status, bytes,
                    ua[0] ? ua : "-", (double)delay / 1e6, sess[0] ? sess : "-");
-  if (n > 0 && (size_t)n < LOGBUF - w->loglen) w->loglen += (size_t)n;
+  return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
+static void log_append(struct worker *w, const char *line, size_t n) {
+  if (w->loglen + n > LOGBUF) log_flush(w);
+  memcpy(w->logbuf + w->loglen, line, n);
+  w->loglen += n;
+}
+
+/* A delayed answer's line waits in its slot and is written when the
+ * answer is due, so that the log is in time order (as a server logs a
+ * request when it ends) whatever the delays. */
+static void log_due(struct worker *w, struct slot *s) {
+  if (!s->line) return;
+  log_append(w, s->line, s->line_len);
+  if (w->nlpool == w->cap_lpool) {
+    size_t ncap = w->cap_lpool ? w->cap_lpool * 2 : 64;
+    char **np = realloc(w->lpool, ncap * sizeof *np);
+    if (!np) {
+      free(s->line);
+      s->line = NULL;
+      return;
+    }
+    w->lpool = np;
+    w->cap_lpool = ncap;
+  }
+  w->lpool[w->nlpool++] = s->line;
+  s->line = NULL;
 }
 
 /* ---- connections ------------------------------------------------------------
@@ -548,11 +580,24 @@ static int answer(struct conn *c) {
   uint64_t now = now_us(), due = now + a.delay_us;
   if (due < c->last_due) due = c->last_due;
   c->last_due = due;
-  if (sh->log) log_request(w, c, due, due - now, a.status, bytes);
+  s->line = NULL;
   c->tail++;
   if (due <= now + SLACK_US) {
+    if (sh->log) {
+      if (w->loglen + LOGLINE > LOGBUF) log_flush(w);
+      w->loglen += format_log(w, c, due, due - now, a.status, bytes,
+                              w->logbuf + w->loglen, LOGBUF - w->loglen);
+    }
     s->state = SLOT_READY;
   } else {
+    if (sh->log) {
+      char *line = w->nlpool ? w->lpool[--w->nlpool] : malloc(LOGLINE);
+      if (line) {
+        s->line = line;
+        s->line_len = (uint32_t)format_log(w, c, due, due - now, a.status,
+                                           bytes, line, LOGLINE);
+      }
+    }
     s->state = SLOT_WAIT;
     if (heap_push(w, (struct due){due, c, c->tail - 1})) return -ENOMEM;
     c->inheap++;
@@ -746,6 +791,7 @@ static void on_timer(uv_timer_t *t) {
     struct due d = heap_pop(w);
     struct conn *c = d.c;
     c->inheap--;
+    log_due(w, &c->ring[d.idx % RING]);
     if (c->closed) {
       if (c->inheap == 0) free(c);
       continue;
@@ -834,9 +880,14 @@ static void *worker_main(void *arg) {
   /* Free connections whose timer entries outlived them. */
   while (w->nheap) {
     struct due d = heap_pop(w);
+    log_due(w, &d.c->ring[d.idx % RING]);
     if (--d.c->inheap == 0 && d.c->closed) free(d.c);
   }
   if (w->sh->log) log_flush(w);
+  for (size_t i = 0; i < w->nlpool; i++) free(w->lpool[i]);
+  free(w->lpool);
+  w->lpool = NULL;
+  w->nlpool = 0;
   return NULL;
 }
 

@@ -99,10 +99,26 @@ conns=$(curl -s -o /dev/null -w '%{num_connects}\n' "$URL/nope" "$URL/nope" \
   "$URL/nope" | awk '{ n += $1 } END { print n }')
 check "curl reused its connection (3 requests, 1 connect)" 1 "$conns"
 
+# A slow answer asked first and a quick one asked meanwhile: the log has
+# them in the order they ended, as a server logs requests.
+curl -s -o /dev/null "$URL/slow?order=1" &
+slow_pid=$!
+sleep 0.1
+curl -s -o /dev/null "$URL/nope?order=2"
+wait "$slow_pid"
+
 # --- the access log reads back into capture -------------------------------------
 stop_mock
-# 5 single requests, 500, 1, 3 pipelined and 3 on one connection.
-check "SIGTERM: the log holds every request" 512 "$(wc -l <"$WORK/mock.log")"
+check "the log is in the order answers ended (quick one first)" "2 1" \
+  "$(grep -o 'order=[12]' "$WORK/mock.log" | cut -d= -f2 | paste -sd' ')"
+# (Each worker writes its lines in chunks, at least every second.)
+back=$(awk '{ t = substr($4, 14, 12); split(t, a, ":")
+  s = a[1] * 3600 + a[2] * 60 + a[3]; if (s > top) top = s
+  if (top - s > worst) worst = top - s } END { printf "%.3f", worst }' "$WORK/mock.log")
+check_true "log times go back by at most the 1 s between writes ($back s)" \
+  awk -v b="$back" 'BEGIN { exit !(b <= 1.2) }'
+# 5 single requests, 500, 1, 3 pipelined, 3 on one connection and 2.
+check "SIGTERM: the log holds every request" 514 "$(wc -l <"$WORK/mock.log")"
 check_true "log lines carry millisecond times" \
   grep -qE '\[[0-9]{2}/[A-Za-z]{3}/[0-9]{4}:[0-9:]{8}\.[0-9]{3} \+0000\]' "$WORK/mock.log"
 "$MIMIC" capture -q -o "$WORK/back.db" --session-key header:X-Mimic-Session \
@@ -112,7 +128,7 @@ check "capture: millisecond resolution" 1000 \
   "$(q "$WORK/back.db" "SELECT value FROM meta WHERE key='time_resolution_us'")"
 sessions=$(q "$WORK/back.db" "SELECT value FROM meta WHERE key='sessions'")
 missing=$(q "$WORK/back.db" "SELECT value FROM meta WHERE key='session_key_missing'")
-check "capture: 12 lines without the header" 12 "$missing"
+check "capture: 14 lines without the header" 14 "$missing"
 check_true "capture: the 10 header sessions are told apart ($sessions sessions)" \
   test "$sessions" -ge 10
 check "capture: the learned template comes back" 500 \
