@@ -20,7 +20,7 @@ $m capture --force -o build/sample.db build/sample.log
 # The replay runs the day's timeline 120 times faster; the mock answers
 # 120 times faster than the shop did, to match.
 x=120
-rm -f build/mock.err
+: >build/mock.err # there before the reader looks
 $m mock build/sample.db --listen 127.0.0.1:0 --time-scale "$x" \
   --log build/mock.log --max-seconds 300 2>build/mock.err &
 mock_pid=$!

@@ -154,6 +154,7 @@ rt_run() {
 RT_MOCK_PID=
 RT_MOCK_URL=
 rt_start_mock() {
+  : >"$WORK/mock.err" # there before the reader looks
   "$MIMIC" mock "$WORK/a.db" --listen 127.0.0.1:0 --max-seconds 300 "$@" \
     2>"$WORK/mock.err" &
   RT_MOCK_PID=$!

@@ -26,6 +26,7 @@ dur=8
 lambda=$(rt_expected "$WORK/a.db" $((dur * x)))
 scale=$(awk -v l="$lambda" 'BEGIN { printf "%.4g", 600 / l }')
 nginx_start || { echo "nginx did not start"; exit 1; }
+: >"$WORK/mock.err" # there before the reader looks
 "$MIMIC" mock "$WORK/wrong.db" --listen 127.0.0.1:0 --max-seconds 120 \
   --log "$WORK/mock.log" --time-scale $x 2>"$WORK/mock.err" &
 RT_MOCK_PID=$!

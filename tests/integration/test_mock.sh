@@ -33,6 +33,7 @@ trap 'stop_mock; rm -rf "$WORK"' EXIT
 # start_mock ARGS...: starts it on a free port (it prints the port it got);
 # sets URL. --max-seconds bounds it even if this script is killed.
 start_mock() {
+  : >"$WORK/mock.err" # there before the reader looks
   "$MIMIC" mock "$WORK/m.db" --listen 127.0.0.1:0 --max-seconds 120 "$@" \
     2>"$WORK/mock.err" &
   mock_pid=$!

@@ -154,6 +154,7 @@ bench() {
 
 start_mock() { # start_mock [--log FILE]
   local port
+  : > "$tmp/mock.err" # there before the reader looks
   "${server_pin[@]}" "$mimic" mock "$tmp/root.db" --listen 127.0.0.1:0 \
     --threads 1 "$@" 2> "$tmp/mock.err" &
   mock_pid=$!
