@@ -89,6 +89,7 @@ struct learn {
   size_t cap_live;
   int spill_err;
   uint64_t spill_bytes;
+  struct hist shape[64]; /* durations by length class (session_shape) */
 };
 
 int learn_new(const struct learn_opts *opts, struct learn **out) {
@@ -113,6 +114,8 @@ int learn_new(const struct learn_opts *opts, struct learn **out) {
   if (opts->personas != 1 && opts->spill_dir &&
       (rc = spill_new(opts->spill_dir, &l->spill)))
     l->spill_err = rc; /* one persona; the caller says why */
+  for (size_t i = 0; i < sizeof l->shape / sizeof l->shape[0]; i++)
+    hist_init(&l->shape[i]);
   *out = l;
   return 0;
 fail:
@@ -149,6 +152,8 @@ void learn_free(struct learn *l) {
   spill_free(l->spill);
   for (size_t i = 0; i < l->cap_live; i++) spill_buf_cleanup(&l->live[i]);
   free(l->live);
+  for (size_t i = 0; i < sizeof l->shape / sizeof l->shape[0]; i++)
+    hist_cleanup(&l->shape[i]);
   free(l);
 }
 
@@ -448,7 +453,12 @@ int learn_session_end(struct learn *l, uint32_t sid, uint32_t last,
   l->sessions++;
   int rc = hist_record(&l->length, requests);
   if (rc) return rc;
-  return hist_record(&l->duration, duration_us > 0 ? (uint64_t)duration_us : 0);
+  uint64_t d = duration_us > 0 ? (uint64_t)duration_us : 0;
+  uint32_t lo, hi, k = model_length_class(requests, &lo, &hi);
+  if (k < sizeof l->shape / sizeof l->shape[0] &&
+      (rc = hist_record(&l->shape[k], d)))
+    return rc;
+  return hist_record(&l->duration, d);
 }
 
 void learn_note_dropped(struct learn *l, const char *loc, const char *name,
@@ -847,6 +857,20 @@ static int finish_sessions(struct learn *l, struct model *m) {
   if ((rc = set_dist(&p->length, &l->length)) ||
       (rc = set_dist(&p->duration, &l->duration)))
     return rc;
+  for (uint32_t k = 0; k < sizeof l->shape / sizeof l->shape[0]; k++) {
+    if (!l->shape[k].n) continue;
+    struct model_shape *x = model_push(m, shapes);
+    if (!x) return -ENOMEM;
+    /* The first length of class k (classes 4 on halve (2^p, 2^(p+1)]). */
+    uint64_t n = k + 1;
+    if (k >= 4) {
+      uint64_t base = (uint64_t)1 << (2 + (k - 4) / 2);
+      n = base + 1 + ((k - 4) % 2) * (base / 2);
+    }
+    hist_init(&x->duration);
+    model_length_class((uint32_t)n, &x->lo, &x->hi);
+    if ((rc = hist_copy(&x->duration, &l->shape[k]))) return rc;
+  }
   size_t first = m->narrivals;
   uint64_t key, val;
   for (size_t it = 0; hmap_next(&l->arrivals, &it, &key, &val);) {

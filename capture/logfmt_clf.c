@@ -189,6 +189,11 @@ static int clf_parse(struct logfmt *f, const char *line, size_t len,
     r->latency_us = logfmt_uint(tok.p, tok.len);
   }
   if (f->rt_detected && f->rt_unit == LOGFMT_RT_SECONDS) r->ts_is_end = 1;
+  /* mimic's own logs (replay --log, mock --log) and nginx configs such as
+   * `combined $request_time "$http_x_session"` quote the session header's
+   * value right after the request time. */
+  if (f->session_header && logfmt_field(&p, e, &tok, &quoted) == 1 && quoted)
+    r->session = logfmt_dash(tok.p, tok.len);
   return LOGFMT_OK;
 }
 

@@ -18,7 +18,8 @@
 struct live {
   uint64_t client;
   int64_t first_start, last_start, last_ts, last_end;
-  uint32_t last_ep, nreq, res_us;
+  int64_t last_off; /* where in its tick the latest request was put */
+  uint32_t last_ep, nreq;
   uint32_t prev, next; /* LRU by last activity; also the free list */
   uint8_t half;        /* split-half baseline: which half */
 };
@@ -147,7 +148,7 @@ static void count_client(struct sessionizer *s, uint64_t client) {
 }
 
 static int start_session(struct sessionizer *s, const struct sess_event *ev,
-                         int64_t start, int64_t end) {
+                         int64_t start, int64_t end, int64_t off) {
   uint32_t i;
   int rc = alloc_slot(s, &i);
   if (rc) return rc;
@@ -160,7 +161,7 @@ static int start_session(struct sessionizer *s, const struct sess_event *ev,
   x->last_end = end;
   x->last_ep = ev->ep;
   x->nreq = 1;
-  x->res_us = ev->res_us;
+  x->last_off = off;
   lru_append(s, i);
   if (s->opts.half) {
     x->half = (uint8_t)half_pick(s->opts.half, ev->client, start);
@@ -168,6 +169,25 @@ static int start_session(struct sessionizer *s, const struct sess_event *ev,
       return rc;
   }
   return learn_session_start(s->learn, i, start, ev->ep, ev->status);
+}
+
+/* Logged times are whole ticks (seconds, milliseconds): a request's true
+ * time lies somewhere in its tick, so it is spread there, keeping the
+ * session's order: a session's first request of a tick anywhere in it, a
+ * later one in the same tick uniformly in the rest of the tick. Think
+ * times and durations are differences of the same spread times, so a
+ * session's think times add up to its duration (a replay holding both
+ * needs them to agree), nothing sits on the tick grid, and a burst of
+ * requests within one second stays within it. Returns the offset within
+ * the tick (0 for exact times). */
+static int64_t spread(struct sessionizer *s, const struct sess_event *ev,
+                      const struct live *x) {
+  if (ev->res_us <= 1) return 0;
+  double r = (double)ev->res_us;
+  if (x && ev->ts_us == x->last_ts && x->last_off < ev->res_us)
+    return x->last_off +
+           (int64_t)((r - (double)x->last_off) * rng_double(&s->rng));
+  return (int64_t)(r * rng_double(&s->rng));
 }
 
 int sess_feed(struct sessionizer *s, const struct sess_event *ev) {
@@ -178,35 +198,27 @@ int sess_feed(struct sessionizer *s, const struct sess_event *ev) {
     if ((rc = end_session(s, s->head))) return rc;
   }
   count_client(s, ev->client);
-  int has_lat = ev->lat_us >= 0;
-  int64_t start = ev->ts_is_end && has_lat ? ev->ts_us - ev->lat_us : ev->ts_us;
-  int64_t end = !ev->ts_is_end && has_lat ? ev->ts_us + ev->lat_us : ev->ts_us;
-  if (!has_lat) end = start;
-
   uint64_t *ix = hmap_get(&s->index, ev->client);
-  if (!ix) return start_session(s, ev, start, end);
-  uint32_t i = (uint32_t)*ix;
-  struct live *x = &s->slots[i];
-  if (ev->ts_us - x->last_ts > s->opts.idle_us) {
+  uint32_t i = ix ? (uint32_t)*ix : NIL;
+  struct live *x = ix ? &s->slots[i] : NULL;
+  if (x && ev->ts_us - x->last_ts > s->opts.idle_us) {
     if ((rc = end_session(s, i))) return rc;
-    return start_session(s, ev, start, end);
+    x = NULL;
   }
+  int64_t off = spread(s, ev, x);
+  int64_t ts = ev->ts_us + off;
+  int has_lat = ev->lat_us >= 0;
+  int64_t start = ev->ts_is_end && has_lat ? ts - ev->lat_us : ts;
+  int64_t end = !ev->ts_is_end && has_lat ? ts + ev->lat_us : ts;
+  if (!has_lat) end = start;
+  if (!x) return start_session(s, ev, start, end, off);
   if (start - x->first_start > s->opts.max_duration_us ||
       x->nreq >= s->opts.max_requests) {
     s->split++;
     if ((rc = end_session(s, i))) return rc;
-    return start_session(s, ev, start, end);
+    return start_session(s, ev, start, end, off);
   }
   int64_t think = start - x->last_end;
-  /* Whole-second (or millisecond) timestamps quantise think times onto a
-   * grid; both true times lie uniformly inside their tick, so add the
-   * difference of two uniform offsets (zero gaps stay non-negative). */
-  uint32_t res = ev->res_us > x->res_us ? ev->res_us : x->res_us;
-  if (res > 1) {
-    double u = rng_double(&s->rng) - rng_double(&s->rng);
-    if (ev->ts_us == x->last_ts) u = fabs(u);
-    think += (int64_t)(u * res);
-  }
   if (think < 0) think = 0;
   s->transitions++;
   if (has_lat || x->last_end != x->last_start) s->from_end++;
@@ -217,11 +229,13 @@ int sess_feed(struct sessionizer *s, const struct sess_event *ev) {
                                       think, ev->status)))
     return rc;
   x->last_start = start > x->last_start ? start : x->last_start;
-  x->last_ts = ev->ts_us > x->last_ts ? ev->ts_us : x->last_ts;
+  if (ev->ts_us >= x->last_ts) {
+    x->last_ts = ev->ts_us;
+    x->last_off = off;
+  }
   x->last_end = end > x->last_end ? end : x->last_end;
   x->last_ep = ev->ep;
   x->nreq++;
-  x->res_us = ev->res_us;
   lru_unlink(s, i);
   lru_append(s, i);
   return 0;

@@ -327,3 +327,18 @@ CREATE TABLE trace_chunk (
   raw_bytes INTEGER NOT NULL,
   data      BLOB NOT NULL
 );
+
+-- Session duration by session length (mimic replay holds each session to
+-- a duration drawn for its length, so that long sessions last as long as
+-- they did, not as long as independent think times add up to): per
+-- persona and class of requests per session, lo..hi inclusive: 1, 2, 3,
+-- 4, then each power-of-two range halved (5-6, 7-8, 9-12, 13-16, 17-24,
+-- ...). Classes without sessions are absent; a model without the table
+-- replays sessions unheld.
+CREATE TABLE session_shape (
+  persona_id    INTEGER NOT NULL REFERENCES persona(id),
+  length_lo     INTEGER NOT NULL,
+  length_hi     INTEGER NOT NULL,
+  duration_dist INTEGER NOT NULL REFERENCES dist(id),  -- us
+  PRIMARY KEY (persona_id, length_lo)
+) WITHOUT ROWID;

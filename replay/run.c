@@ -91,7 +91,8 @@ struct arrivals {
   size_t n;
   double scale, time_scale;
   struct rng rng;
-  double t; /* seconds of log time since the curve's first minute */
+  double t;    /* seconds of log time since the curve's first minute */
+  double from; /* where the replay began in it (--from) */
   uint64_t k;
   int none; /* the curve is all zeros */
   /* A load shape: arrivals are drawn at scale x its peak factor and each
@@ -218,8 +219,9 @@ static int64_t rel_us(const struct worker *w, uint64_t engine_us) {
 
 static void arrivals_init(struct arrivals *a, const double *per_minute,
                           size_t n, double scale, double time_scale,
-                          uint64_t seed) {
+                          double from, uint64_t seed) {
   memset(a, 0, sizeof *a);
+  a->t = a->from = from;
   a->per_minute = per_minute;
   a->n = n;
   a->scale = scale;
@@ -255,7 +257,7 @@ static int64_t next_own_arrival(struct worker *w) {
   for (;;) {
     uint64_t k = a->k;
     double t = arrivals_next(a);
-    int64_t at = (int64_t)(t / a->time_scale * 1e6);
+    int64_t at = (int64_t)((t - a->from) / a->time_scale * 1e6);
     if (at >= w->sh->end_us) return INT64_MAX;
     if (a->sc) {
       /* Every worker draws the same decision: same stream, same order. */
@@ -1002,7 +1004,8 @@ static int worker_seed_users(struct worker *w) {
     }
     if (sh->sc) scale *= scenario_rate_peak(sh->sc);
     arrivals_init(&w->arr, curve, n, scale,
-                  o->time_scale > 0 ? o->time_scale : 1, o->seed);
+                  o->time_scale > 0 ? o->time_scale : 1,
+                  (double)o->from_us / 1e6, o->seed);
     if (sh->sc) {
       w->arr.sc = sh->sc;
       w->arr.peak = scenario_rate_peak(sh->sc);
@@ -1510,6 +1513,7 @@ static int write_report(struct shared *sh, const struct stats *st,
   json_object_set_new(set, "spawn_rate", json_real(o->spawn_rate));
   json_object_set_new(set, "scale", json_real(o->scale));
   json_object_set_new(set, "time_scale", json_real(o->time_scale));
+  json_object_set_new(set, "from_seconds", json_real((double)o->from_us / 1e6));
   json_object_set_new(set, "keep_think_time", json_boolean(o->keep_think_time));
   json_object_set_new(set, "delay_min_ms",
                       o->have_delay ? json_real((double)o->delay_min_us / 1e3)
@@ -2051,7 +2055,8 @@ int run_replay(const struct run_opts *o) {
   int64_t first_minute;
   synth_arrivals(sh.synth, &nmin, &first_minute);
   double ts = o->time_scale > 0 ? o->time_scale : 1;
-  sh.span_us = (int64_t)((double)nmin * 60e6 / ts);
+  sh.span_us = (int64_t)(((double)nmin * 60e6 - (double)o->from_us) / ts);
+  if (sh.span_us < 0) sh.span_us = 0;
   if (o->duration_us > 0)
     sh.end_us = o->duration_us;
   else if (!sh.closed)

@@ -25,6 +25,8 @@ struct run_opts {
   /* Open model (users == 0): sessions arrive along the learned curve. */
   double scale;        /* K times the learned arrival rate (default 1) */
   double time_scale;   /* X: the timeline runs X times faster (default 1) */
+  int64_t from_us;     /* begin this far into the learned curve (learned
+                          time; the curve repeats after its end) */
   int keep_think_time; /* do not divide think times by time_scale */
 
   int have_delay; /* think times drawn uniformly from [delay_min,

@@ -26,7 +26,15 @@
  * (a handful of personas, at most ~20000 endpoints). */
 #define MAX_ROWS ((size_t)1 << 26)
 #define NONE UINT32_MAX
-#define GEN_MAX 64 /* longest generated value, NUL included */
+/* The length-conditioned walk keeps, per chain, the probability of ending
+ * in exactly r more requests from each endpoint, for r up to a bound that
+ * keeps these tables within BRIDGE_CELLS floats in all (64 MB). */
+#define BRIDGE_CELLS ((size_t)16 << 20)
+#define SHAPES 64     /* length classes (model_length_class) */
+#define THINK_SETS 64 /* think-time sets drawn for a held session */
+#define OUTLAST 2     /* ... never over this x its length's longest */
+#define PATH_KEEP 512 /* steps of a held session's path kept while drawing */
+#define GEN_MAX 64    /* longest generated value, NUL included */
 
 /* How to make up a path value when the pool is empty. */
 enum gen {
@@ -51,7 +59,8 @@ struct edge {
 };
 
 struct row {
-  uint32_t first, n; /* edges[first .. first+n) */
+  uint32_t first, n;      /* edges[first .. first+n) */
+  uint64_t end_lo, end_n; /* the edge to END: cum below it, and its count */
 };
 
 struct value {
@@ -89,6 +98,15 @@ struct synth {
   struct hist_sampler *samplers;
   size_t nsamplers;
   uint32_t *pooled;  /* per chain: sampler of synth_pause, or NONE */
+  uint32_t *lengths; /* per chain: sampler of session lengths, or NONE */
+  /* beta[c][r * nep + e]: chance that a session at endpoint e ends after
+   * exactly r more requests (chain c), each r scaled to a maximum of 1;
+   * r <= rmax[c] (NULL / 0: no table). */
+  float **beta;
+  uint32_t *rmax;
+  uint32_t *shapes;  /* nchains x SHAPES: duration sampler, or NONE */
+  double *lat_mid;   /* per endpoint: median response time (us), or 0 */
+  int end_to_start;  /* think times were measured from response ends */
   uint16_t *pick_id; /* personas that can start a session ... */
   double *pick_cum;  /* ... and their cumulative weights */
   uint32_t npick;
@@ -294,6 +312,10 @@ static int build_rows(struct synth *s, char *err, size_t errlen) {
       return fail(err, errlen, ERR_CORRUPT, "transition counts overflow");
     e->to = t->to;
     e->think = NONE;
+    if (t->to == MODEL_END) {
+      row->end_lo = e->cum - t->count;
+      row->end_n = t->count;
+    }
     row->n++;
   }
   return 0;
@@ -317,14 +339,25 @@ static int build_think(struct synth *s, uint32_t min) {
   int rc = 0;
   uint32_t *bo = NULL; /* chain x endpoint: fallback sampler, or NONE */
   uint32_t *cursor = NULL;
-  s->samplers = calloc(m->ntransitions + m->nbackoffs + 1, sizeof *s->samplers);
+  s->samplers =
+      calloc(m->ntransitions + m->nbackoffs + s->nchains + m->nshapes + 1,
+             sizeof *s->samplers);
   s->pooled = malloc(s->nchains * sizeof *s->pooled);
+  s->lengths = malloc(s->nchains * sizeof *s->lengths);
   bo = malloc((size_t)s->nchains * s->nep * sizeof *bo);
-  if (!s->samplers || !s->pooled || !bo) {
+  if (!s->samplers || !s->pooled || !s->lengths || !bo) {
     rc = -ENOMEM;
     goto out;
   }
-  for (uint32_t c = 0; c < s->nchains; c++) s->pooled[c] = NONE;
+  for (uint32_t c = 0; c < s->nchains; c++) {
+    s->pooled[c] = NONE;
+    s->lengths[c] = NONE;
+    const struct model_persona *p = c < m->npersonas ? &m->personas[c] : NULL;
+    if (p && p->length.has && p->length.h.n > 0) {
+      s->lengths[c] = add_sampler(s, &p->length.h, &rc);
+      if (rc) goto out;
+    }
+  }
   for (size_t i = 0; i < (size_t)s->nchains * s->nep; i++) bo[i] = NONE;
   for (size_t i = 0; i < m->nbackoffs; i++) {
     const struct model_backoff *b = &m->backoffs[i];
@@ -371,6 +404,125 @@ out:
   free(cursor);
   free(bo);
   return rc;
+}
+
+/* Duration samplers by persona and length class, the mean response time of
+ * each endpoint, and how think times were measured. */
+static int build_shapes(struct synth *s) {
+  const struct model *m = s->m;
+  s->shapes = malloc((size_t)s->nchains * SHAPES * sizeof *s->shapes);
+  s->lat_mid = calloc(s->nep, sizeof *s->lat_mid);
+  if (!s->shapes || !s->lat_mid) return -ENOMEM;
+  for (size_t i = 0; i < (size_t)s->nchains * SHAPES; i++) s->shapes[i] = NONE;
+  int rc = 0;
+  for (size_t i = 0; i < m->nshapes; i++) {
+    const struct model_shape *x = &m->shapes[i];
+    uint32_t lo, hi, k = model_length_class(x->lo, &lo, &hi);
+    if (x->persona >= s->nchains || k >= SHAPES || x->duration.n == 0 ||
+        lo != x->lo || hi != x->hi)
+      continue;
+    uint32_t *slot = &s->shapes[(size_t)x->persona * SHAPES + k];
+    if (*slot != NONE) continue;
+    *slot = add_sampler(s, &x->duration, &rc);
+    if (rc) return rc;
+  }
+  for (uint32_t e = 0; e < s->nep; e++)
+    if (m->endpoints[e].latency.has)
+      s->lat_mid[e] = (double)hist_quantile(&m->endpoints[e].latency.h, 0.5);
+  const char *basis = model_meta_get(m, "think_basis");
+  s->end_to_start = basis && strcmp(basis, "end-to-start") == 0;
+  return 0;
+}
+
+/* Tables for the length-conditioned walk (see synth_begin): for each chain
+ * with a length distribution, beta_r(e) = P(the chain, at e, makes exactly
+ * r more requests), by beta_0(e) = P(e -> END) (1 at a dead end) and
+ * beta_r(e) = sum_e' P(e -> e') beta_{r-1}(e'). Each r is rescaled to a
+ * maximum of 1: only ratios within one r are used, and long sessions
+ * would otherwise underflow. */
+static int build_bridge(struct synth *s) {
+  s->beta = calloc(s->nchains, sizeof *s->beta);
+  s->rmax = calloc(s->nchains, sizeof *s->rmax);
+  if (!s->beta || !s->rmax) return -ENOMEM;
+  uint32_t users = 0;
+  for (uint32_t c = 0; c < s->nchains; c++) users += s->lengths[c] != NONE;
+  if (!users || !s->nep) return 0;
+  size_t per = BRIDGE_CELLS / users / s->nep;
+  for (uint32_t c = 0; c < s->nchains; c++) {
+    if (s->lengths[c] == NONE) continue;
+    uint64_t longest = s->samplers[s->lengths[c]].h->max;
+    size_t rmax = longest > 1 ? (size_t)longest - 1 : 0;
+    if (rmax > per - 1) rmax = per ? per - 1 : 0;
+    if (rmax >= MAX_STEPS) rmax = MAX_STEPS - 1;
+    float *b = malloc((rmax + 1) * s->nep * sizeof *b);
+    if (!b) return -ENOMEM;
+    const struct row *rows = &s->rows[(size_t)c * (s->nep + 1) + 1];
+    for (uint32_t e = 0; e < s->nep; e++) {
+      const struct row *row = &rows[e];
+      uint64_t total = row->n ? s->edges[row->first + row->n - 1].cum : 0;
+      b[e] = total ? (float)((double)row->end_n / (double)total) : 1.0f;
+    }
+    for (size_t r = 1; r <= rmax; r++) {
+      const float *prev = b + (r - 1) * s->nep;
+      float *cur = b + r * s->nep;
+      double top = 0;
+      for (uint32_t e = 0; e < s->nep; e++) {
+        const struct row *row = &rows[e];
+        double v = 0, below = 0;
+        for (uint32_t k = 0; k < row->n; k++) {
+          const struct edge *x = &s->edges[row->first + k];
+          double cnt = (double)(x->cum - (k ? x[-1].cum : 0));
+          below += cnt;
+          if (x->to >= 0) v += cnt * prev[x->to];
+        }
+        cur[e] = (float)(below > 0 ? v / below : 0);
+        if (cur[e] > top) top = cur[e];
+      }
+      if (top > 0)
+        for (uint32_t e = 0; e < s->nep; e++) cur[e] = (float)(cur[e] / top);
+    }
+    s->beta[c] = b;
+    s->rmax[c] = (uint32_t)rmax;
+  }
+  return 0;
+}
+
+/* Draws an edge of row (not END) with weights count x beta_r(to), i.e.
+ * the chain's next step given that the session makes exactly r more
+ * requests after it; NULL when no edge can. */
+static const struct edge *draw_bridge(const struct synth *s,
+                                      const struct row *row,
+                                      const float *beta_r, struct rng *r) {
+  double total = 0;
+  for (uint32_t k = 0; k < row->n; k++) {
+    const struct edge *x = &s->edges[row->first + k];
+    if (x->to >= 0)
+      total += (double)(x->cum - (k ? x[-1].cum : 0)) * beta_r[x->to];
+  }
+  if (!(total > 0)) return NULL;
+  double u = rng_double(r) * total;
+  const struct edge *last = NULL;
+  for (uint32_t k = 0; k < row->n; k++) {
+    const struct edge *x = &s->edges[row->first + k];
+    if (x->to < 0) continue;
+    double w = (double)(x->cum - (k ? x[-1].cum : 0)) * beta_r[x->to];
+    if (w <= 0) continue;
+    last = x;
+    if (u < w) return x;
+    u -= w;
+  }
+  return last; /* rounding at the very end */
+}
+
+/* Draws an edge of row other than END, by count; NULL when END is all. */
+static const struct edge *draw_on(const struct synth *s, const struct row *row,
+                                  struct rng *r) {
+  uint64_t total = s->edges[row->first + row->n - 1].cum;
+  if (total == row->end_n) return NULL;
+  uint64_t u = rng_below(r, total - row->end_n);
+  if (row->end_n && u >= row->end_lo) u += row->end_n;
+  const struct edge *e = s->edges + row->first;
+  return e + search(e, sizeof *e, row->n, u);
 }
 
 /* Personas that can begin a session (selected, with an edge out of START),
@@ -632,6 +784,7 @@ int synth_new(const struct model *m, const struct synth_opts *opts,
   s->eps = calloc(s->nep, sizeof *s->eps);
   if (!s->eps) goto out;
   if ((rc = build_rows(s, err, errlen)) || (rc = build_think(s, min)) ||
+      (rc = build_bridge(s)) || (rc = build_shapes(s)) ||
       (rc = build_personas(s, sel)))
     goto out;
   if (s->npick == 0) {
@@ -664,6 +817,12 @@ void synth_free(struct synth *s) {
   free(s->rows);
   free(s->edges);
   free(s->pooled);
+  free(s->lengths);
+  for (uint32_t c = 0; s->beta && c < s->nchains; c++) free(s->beta[c]);
+  free(s->beta);
+  free(s->rmax);
+  free(s->shapes);
+  free(s->lat_mid);
   free(s->pick_id);
   free(s->pick_cum);
   free(s->ua_cum);
@@ -676,6 +835,47 @@ void synth_free(struct synth *s) {
   free(s);
 }
 
+/* The first endpoint of a session of w->length requests (0: any). */
+static const struct edge *first_edge(const struct synth *s, uint32_t c,
+                                     uint32_t length, struct rng *r) {
+  const struct row *start = &s->rows[(size_t)c * (s->nep + 1)];
+  const struct edge *e = NULL;
+  if (length && s->beta[c] && length - 1 <= s->rmax[c])
+    e = draw_bridge(s, start, s->beta[c] + (size_t)(length - 1) * s->nep, r);
+  /* build_personas kept only chains with an edge out of START, and START
+   * rows hold no edge to END. */
+  return e ? e : draw_edge(s, start, r);
+}
+
+/* The edge of the next step, or NULL when the session ends. */
+static const struct edge *next_edge(const struct synth *s,
+                                    const struct synth_walk *w, struct rng *r) {
+  if (w->ep < 0 || (uint32_t)w->ep >= s->nep || w->persona >= s->nchains ||
+      w->step >= MAX_STEPS)
+    return NULL;
+  const struct row *row =
+      &s->rows[(size_t)w->persona * (s->nep + 1) + (size_t)w->ep + 1];
+  /* An endpoint with no way out (a session cut by the capture) ends. */
+  if (row->n == 0) return NULL;
+  const struct edge *e = NULL;
+  if (w->length) {
+    /* Held to its length: END at it, never before; within reach of the
+     * tables, each step is the chain's given the requests left. */
+    if (w->step >= w->length) return NULL;
+    uint32_t left = w->length - w->step - 1; /* after the next request */
+    if (s->beta[w->persona] && left <= s->rmax[w->persona])
+      e = draw_bridge(s, row, s->beta[w->persona] + (size_t)left * s->nep, r);
+    return e ? e : draw_on(s, row, r); /* NULL: nowhere but END */
+  }
+  e = draw_edge(s, row, r);
+  return e->to < 0 ? NULL : e;
+}
+
+static uint64_t raw_think(const struct synth *s, const struct edge *e,
+                          struct rng *r) {
+  return e->think != NONE ? hist_sample(&s->samplers[e->think], r) : 0;
+}
+
 void synth_begin(const struct synth *s, struct rng *r, struct synth_walk *w) {
   uint32_t c = draw_persona(s, r);
   w->persona = (uint16_t)c;
@@ -683,35 +883,97 @@ void synth_begin(const struct synth *s, struct rng *r, struct synth_walk *w) {
   if (s->nua)
     w->ua = (uint16_t)search(s->ua_cum, sizeof *s->ua_cum, s->nua,
                              rng_below(r, s->ua_cum[s->nua - 1]));
-  /* build_personas kept only chains with an edge out of START, and START
-   * rows hold no edge to END. */
-  const struct edge *e = draw_edge(s, &s->rows[(size_t)c * (s->nep + 1)], r);
-  w->ep = e->to;
   w->step = 1;
+  w->length = 0;
+  w->held = 0;
+  w->shrink = 1;
+  uint32_t shape = NONE;
+  if (s->lengths[c] != NONE) {
+    uint64_t n = hist_sample(&s->samplers[s->lengths[c]], r);
+    w->length = n < 1 ? 1 : n > MAX_STEPS ? MAX_STEPS : (uint32_t)n;
+    uint32_t lo, hi, k = model_length_class(w->length, &lo, &hi);
+    if (k < SHAPES) shape = s->shapes[(size_t)c * SHAPES + k];
+  }
+  if (shape == NONE) {
+    w->ep = first_edge(s, c, w->length, r)->to;
+    return;
+  }
+  /* Held to a duration. */
+  double want = (double)hist_sample(&s->samplers[shape], r);
+  rng_seed(&w->rng, rng_next(r));
+  w->held = 1;
+  /* The path (kept when short enough to keep) and the response times
+   * inside it, walking it once ahead. */
+  const struct edge *path[PATH_KEEP];
+  size_t npath = 0;
+  struct synth_walk ahead = *w;
+  ahead.ep = first_edge(s, c, w->length, &ahead.rng)->to;
+  double lat = 0;
+  for (const struct edge *e; (e = next_edge(s, &ahead, &ahead.rng));) {
+    lat += s->lat_mid[ahead.ep];
+    if (npath < PATH_KEEP) path[npath] = e;
+    npath++;
+    ahead.ep = e->to;
+    ahead.step++;
+  }
+  if (s->end_to_start) want = want > lat ? want - lat : 0;
+  /* Sets of think times for that path: keep the closest to the duration
+   * (in ratio; for a duration of 0, the smallest), as drawn. A set is
+   * dropped as soon as its running sum cannot come closer, and the search
+   * ends at a set within 1%. */
+  double best = -1, best_gap = INFINITY;
+  uint64_t best_seed = 0;
+  for (int k = 0; k < THINK_SETS && !(best_gap < 0.01); k++) {
+    uint64_t seed = rng_next(r);
+    struct rng tr;
+    rng_seed(&tr, seed);
+    double limit = want > 0 ? want * exp(best_gap) : best_gap, sum = 0;
+    if (npath <= PATH_KEEP) {
+      for (size_t i = 0; i < npath && !(sum > limit); i++)
+        sum += (double)raw_think(s, path[i], &tr);
+    } else {
+      ahead = *w;
+      ahead.ep = first_edge(s, c, w->length, &ahead.rng)->to;
+      for (const struct edge *e;
+           !(sum > limit) && (e = next_edge(s, &ahead, &ahead.rng));) {
+        sum += (double)raw_think(s, e, &tr);
+        ahead.ep = e->to;
+        ahead.step++;
+      }
+    }
+    if (sum > limit) continue;
+    double gap = want > 0 ? fabs(log((sum > 1 ? sum : 1) / want)) : sum;
+    if (best < 0 || gap < best_gap) {
+      best = sum;
+      best_gap = gap;
+      best_seed = seed;
+    }
+  }
+  rng_seed(&w->think, best_seed);
+  /* A long path through slow transitions can overshoot in every set: it
+   * is shrunk to at most twice the longest learned session of its length
+   * (shrinking to the duration itself squeezed too many think times). */
+  double longest = (double)s->samplers[shape].h->max;
+  if (s->end_to_start) longest = longest > lat ? longest - lat : 0;
+  w->shrink =
+      best > longest * OUTLAST ? (float)(longest * OUTLAST / best) : 1.0f;
+  w->ep = first_edge(s, c, w->length, &w->rng)->to;
 }
 
 int synth_step(const struct synth *s, struct rng *r, struct synth_walk *w,
                int64_t *think_us) {
   *think_us = 0;
-  if (w->ep < 0 || (uint32_t)w->ep >= s->nep || w->persona >= s->nchains ||
-      w->step >= MAX_STEPS)
-    goto end;
-  const struct row *row =
-      &s->rows[(size_t)w->persona * (s->nep + 1) + (size_t)w->ep + 1];
-  /* An endpoint with no way out (a session cut by the capture) ends. */
-  if (row->n == 0) goto end;
-  const struct edge *e = draw_edge(s, row, r);
-  if (e->to < 0) goto end;
-  if (e->think != NONE) {
-    uint64_t t = hist_sample(&s->samplers[e->think], r);
-    *think_us = t > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)t;
+  const struct edge *e = next_edge(s, w, w->held ? &w->rng : r);
+  if (!e) {
+    w->ep = -1;
+    return 0;
   }
+  uint64_t t = raw_think(s, e, w->held ? &w->think : r);
+  if (w->held && w->shrink < 1) t = (uint64_t)((double)t * w->shrink);
+  *think_us = t > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)t;
   w->ep = e->to;
   w->step++;
   return 1;
-end:
-  w->ep = -1;
-  return 0;
 }
 
 int64_t synth_pause(const struct synth *s, struct rng *r) {

@@ -1,9 +1,10 @@
 /* synth: turns a model into traffic. It samples sessions (persona by
  * weight, a Markov walk from START to END over the persona's transitions,
  * think times from the transition's distribution with per-endpoint and
- * pooled fallbacks) and builds requests (paths from templates with values
- * drawn from the parameter pools, query strings by learned presence, user
- * agents by frequency).
+ * pooled fallbacks; the session's length drawn from the persona's length
+ * distribution, see synth_begin) and builds requests (paths from templates with
+ * values drawn from the parameter pools, query strings by learned presence,
+ * user agents by frequency).
  *
  * Everything random is drawn from the caller's rng, and nothing depends on
  * time or on responses, so the same seed gives the same plan. A synth is
@@ -14,8 +15,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rng.h"
+
 struct model;
-struct rng;
 struct synth;
 
 struct synth_opts {
@@ -31,8 +33,14 @@ struct synth_opts {
 struct synth_walk {
   int32_t ep; /* current endpoint, or -1 before the first / at END */
   uint16_t persona;
-  uint16_t ua;   /* user agent index (synth_ua) */
-  uint32_t step; /* requests issued in this session so far */
+  uint16_t ua;     /* user agent index (synth_ua) */
+  uint32_t step;   /* requests issued in this session so far */
+  uint32_t length; /* requests this session will make (0: as the chain
+                      goes) */
+  uint8_t held;    /* its duration is held too: the path comes from rng,
+                      think times from think, times shrink */
+  float shrink;
+  struct rng rng, think;
 };
 
 /* Compiles m (which must outlive the synth) into sampling tables. Fails
@@ -43,7 +51,31 @@ int synth_new(const struct model *m, const struct synth_opts *opts,
               struct synth **out, char *err, size_t errlen);
 void synth_free(struct synth *s);
 
-/* Starts a session: persona, user agent and first endpoint (w->ep). */
+/* Starts a session: persona, user agent, first endpoint (w->ep), length and
+ * duration.
+ *
+ * A first-order chain alone ends sessions with roughly geometric lengths, and
+ * independent think times add up to durations, neither of which real sessions
+ * have (one-request probes next to long browsing; a session's pauses are
+ * alike). So the length is drawn from the persona's learned distribution and
+ * the walk is the chain's walk given that length: each step is drawn with
+ * weights P(e -> e') x P(the chain from e' makes exactly the requests left),
+ * END exactly at the length (earlier only at an endpoint with no other way
+ * out). Then a duration is drawn from the learned durations of sessions of
+ * that length (table session_shape), and the session's think times follow it:
+ * the path is walked once ahead (on a copy of the walk's own stream), 64 sets
+ * of think times are drawn for it as usual, and the set whose sum comes
+ * closest to the duration (less the median learned response times when the
+ * model measured think times from the end of responses) is the one the session
+ * uses (shrunk only where it would last over twice the longest learned session
+ * of that length). That keeps long sessions as long as they were (a first-
+ * order walk with independent pauses makes them far longer) while every pause
+ * is still a draw from its own learned distribution: scaling a set to meet the
+ * duration exactly would stretch or squeeze pauses that belong to other kinds
+ * of sessions of the same length (a crawler's quick 40 requests next to a
+ * reader's slow ones), and measurably distorted the think times of busy
+ * transitions. A persona without length distribution walks the chain alone; a
+ * model without session_shape leaves durations unheld. */
 void synth_begin(const struct synth *s, struct rng *r, struct synth_walk *w);
 
 /* Moves to the next endpoint of the session. Returns 1 with w->ep set and

@@ -19,6 +19,7 @@
 #define MAX_LISTED 50      /* absent endpoints kept in the report */
 #define MIN_ARRIVAL_MIN 5  /* B's minutes needed to see an arrival shape */
 #define TOO_FEW_SESSIONS 2 /* x min_samples: below, A cannot tell */
+#define WEAK 0.5           /* effective thresholds this high tell little */
 
 /* ---- distances -------------------------------------------------------- */
 
@@ -319,7 +320,11 @@ static int top_cmp(const void *x, const void *y) {
 
 /* The metrics of view v (side 1 against side 0). */
 static int measure(struct view *v, const struct compare_opts *o, double scale,
-                   double floor_us, struct measure *out) {
+                   double res_a, double res_b, struct measure *out) {
+  /* Below the coarser timestamp resolution think times and durations were
+   * made up by de-quantisation: not compared. */
+  double floor_us = fmax(res_a, res_b);
+  if (floor_us < 2) floor_us = 0;
   for (int i = 0; i < COMPARE_NMETRICS; i++) {
     out->v[i] = NAN;
     out->why[i] = NULL;
@@ -444,6 +449,7 @@ struct compare_report {
   int have_half;
   double def[COMPARE_NMETRICS], thr[COMPARE_NMETRICS];
   int gated[COMPARE_NMETRICS];
+  int weak[COMPARE_NMETRICS]; /* threshold >= WEAK */
   int pass, too_small;
   double rate_ratio, floor_us;
   uint64_t sessions[2], requests[2];
@@ -616,9 +622,11 @@ static int rates(struct compare_report *r) {
   } else if (nb < 2 || !(span_b > 0)) {
     note(r, "B's sessions do not span any time: no rate ratio");
   } else {
-    /* A replay starts at the beginning of A's first minute; B's first
-     * session comes a moment later, so B's span is the window. */
-    double expect = curve_at(&c, span_b * x);
+    /* A replay starts at the beginning of A's first minute (or --from
+     * into the curve); B's first session comes a moment later, so B's
+     * span is the window. */
+    double from = r->o.from_s, base = curve_at(&c, from);
+    double expect = curve_at(&c, from + span_b * x) - base;
     if (expect > 0) r->rate_ratio = (double)(nb - 1) / expect;
     /* Arrival shape: B's per-minute counts against A's curve in the same
      * window, both as cumulative shares, at B's minute edges. */
@@ -644,7 +652,7 @@ static int rates(struct compare_report *r) {
         cum += per[k];
         double edge = (double)(lo + (int64_t)k + 1) * 60 - first / 1e6;
         if (edge <= 0 || edge >= span_b) continue;
-        double fa = curve_at(&c, edge * x) / expect;
+        double fa = (curve_at(&c, from + edge * x) - base) / expect;
         double g = fabs(fa - cum / tot);
         if (g > d) d = g;
       }
@@ -706,15 +714,13 @@ int compare_models(const struct model *a, const struct model *b,
     r->methods[map_b[i]] = b->endpoints[i].method;
   }
 
-  /* Below the coarser time resolution of the two sources think times and
-   * durations were made up by de-quantisation: not compared. */
   double res_a = meta_f64(a, "time_resolution_us", 1);
   double res_b = meta_f64(b, "time_resolution_us", 1) * r->o.time_scale;
   r->floor_us = fmax(res_a, res_b);
   if (r->floor_us < 2) r->floor_us = 0;
 
   if ((rc = view_build(&v, nep, a, map_a, b, map_b))) goto fail;
-  if ((rc = measure(&v, &r->o, r->o.time_scale, r->floor_us, &r->main)))
+  if ((rc = measure(&v, &r->o, r->o.time_scale, res_a, res_b, &r->main)))
     goto fail;
   r->sessions[0] = total_sessions(a);
   r->sessions[1] = total_sessions(b);
@@ -732,7 +738,7 @@ int compare_models(const struct model *a, const struct model *b,
   if (r->have_half) {
     if ((rc = view_build(&hv, a->nendpoints, a->half[0], map_a, a->half[1],
                          map_a)) ||
-        (rc = measure(&hv, &r->o, 1, r->floor_us, &r->half)))
+        (rc = measure(&hv, &r->o, 1, res_a, res_a, &r->half)))
       goto fail;
   } else if (!r->o.no_split_half) {
     note(r, "A has no split-half baseline (captured by an older mimic): "
@@ -756,6 +762,22 @@ int compare_models(const struct model *a, const struct model *b,
     if (r->gated[i] && !isnan(r->main.v[i]) && !(r->main.v[i] <= r->thr[i]))
       r->pass = 0;
   }
+  /* A threshold raised this far is a metric the source is too small (or
+   * too uneven: a few sessions make most of its traffic) to judge by. */
+  char weak[256] = "";
+  size_t nweak = 0;
+  for (int i = 0; i < COMPARE_NMETRICS; i++) {
+    if (!r->gated[i] || !(r->thr[i] >= WEAK)) continue;
+    r->weak[i] = 1;
+    nweak += (size_t)snprintf(weak + nweak, sizeof weak - nweak, "%s%s %.2f",
+                              nweak ? ", " : "", NAMES[i], r->half.v[i]);
+    if (nweak >= sizeof weak) nweak = sizeof weak - 1;
+  }
+  if (nweak)
+    note(r,
+         "A's two halves already differ this much (%s): thresholds of %.1f or "
+         "more, so these metrics say little; a larger source would tell more",
+         weak, WEAK);
   if (r->too_small)
     note(r,
          "A has %" PRIu64 " sessions: too few for a meaningful comparison "
@@ -858,6 +880,10 @@ static int print_json(const struct compare_report *r, FILE *out) {
   json_object_set_new(root, "gated", gated);
   json_object_set_new(root, "not_computed", why);
   json_object_set_new(root, "too_small", json_boolean(r->too_small));
+  json_t *weak = json_array();
+  for (int i = 0; i < COMPARE_NMETRICS; i++)
+    if (r->weak[i]) json_array_append_new(weak, json_string(NAMES[i]));
+  json_object_set_new(root, "weak", weak);
   json_object_set_new(root, "rate_ratio", num(r->rate_ratio));
   json_object_set_new(root, "expected_rate_ratio",
                       r->o.scale > 0 ? json_real(r->o.scale) : json_null());
@@ -922,8 +948,10 @@ int compare_print(const struct compare_report *r, FILE *out, int json) {
       verdict = r->main.why[i] ? r->main.why[i] : "not computed";
     else if (!r->gated[i])
       verdict = "reported";
+    else if (!(r->main.v[i] <= r->thr[i]))
+      verdict = "OVER";
     else
-      verdict = r->main.v[i] <= r->thr[i] ? "ok" : "OVER";
+      verdict = r->weak[i] ? "ok (weak)" : "ok";
     fprintf(out, "%-16s %9s %11s %10s  %s\n", NAMES[i], v, h, t, verdict);
   }
   if (!isnan(r->rate_ratio)) {

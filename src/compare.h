@@ -67,6 +67,7 @@ struct compare_opts {
   double time_scale; /* B's times x this are A's times (default 1) */
   double scale;      /* expected session-rate ratio B/A; 0: report the
                         ratio without gating it */
+  double from_s;     /* B was replayed from this far into A's curve (s) */
   int ignore_status; /* status mix reported, not gated */
   int no_split_half; /* gate on the defaults alone */
   /* Per metric: > 0 replaces the default threshold. */

@@ -9,6 +9,7 @@
 #include "compare.h"
 #include "err.h"
 #include "model.h"
+#include "units.h"
 
 static const char USAGE[] =
     "usage: mimic compare A.db B.db [options]\n"
@@ -33,6 +34,9 @@ static const char USAGE[] =
     "                           multiplied by X before comparing\n"
     "      --scale K            B was replayed at K times A's session rate:\n"
     "                           gate the measured ratio (rate_error, 0.03)\n"
+    "      --from DUR           B was replayed from DUR into A's arrival\n"
+    "                           curve (replay --from): the rate is measured\n"
+    "                           over that part of it\n"
     "      --ignore-status      report the status mix without gating it (B's\n"
     "                           target is not A's service)\n"
     "      --threshold NAME=V   replace a default threshold (repeatable)\n"
@@ -47,6 +51,7 @@ static const char USAGE[] =
 enum {
   OPT_TIMESCALE = 256,
   OPT_SCALE,
+  OPT_FROM,
   OPT_IGNORE_STATUS,
   OPT_THRESHOLD,
   OPT_NO_HALF,
@@ -86,6 +91,7 @@ int compare_main(int argc, char **argv) {
   static const struct option longopts[] = {
       {"time-scale", required_argument, NULL, OPT_TIMESCALE},
       {"scale", required_argument, NULL, OPT_SCALE},
+      {"from", required_argument, NULL, OPT_FROM},
       {"ignore-status", no_argument, NULL, OPT_IGNORE_STATUS},
       {"threshold", required_argument, NULL, OPT_THRESHOLD},
       {"no-split-half", no_argument, NULL, OPT_NO_HALF},
@@ -110,6 +116,14 @@ int compare_main(int argc, char **argv) {
       if (parse_pos(optarg, &o.scale))
         return usage_error("--scale '%s': expected a positive factor", optarg);
       break;
+    case OPT_FROM: {
+      int64_t us;
+      if (units_parse_duration(optarg, &us) || us < 0)
+        return usage_error("--from '%s': expected a duration such as 5h",
+                           optarg);
+      o.from_s = (double)us / 1e6;
+      break;
+    }
     case OPT_IGNORE_STATUS: o.ignore_status = 1; break;
     case OPT_THRESHOLD:
       if (parse_threshold(optarg, &o))

@@ -11,6 +11,7 @@
 #include "err.h"
 #include "exact.h"
 #include "inspect.h"
+#include "mock.h"
 #include "model.h"
 #include "persona.h"
 #include "run.h"
@@ -30,6 +31,7 @@ static const char MAIN_USAGE[] =
     "  compare   report how faithfully one model reproduces another\n"
     "  scenarios list the load shapes of replay --scenario\n"
     "  cleanup   delete what a replay created (from its journal)\n"
+    "  mock      serve a fake target that answers as the model learned\n"
     "  version   print the version\n"
     "  help      show this help, or a command's help (mimic help capture)\n"
     "\n"
@@ -153,6 +155,8 @@ static const char REPLAY_USAGE[] =
     "day in\n"
     "                             an hour); think times shrink with it...\n"
     "      --keep-think-time      ...unless this is given\n"
+    "      --from DUR             begin DUR into the learned curve (learned\n"
+    "                             time, e.g. 5h for the busy hours)\n"
     "Both:\n"
     "      --delay-min MS         think times drawn uniformly from [MS, "
     "MS2]\n"
@@ -292,6 +296,7 @@ enum {
   OPT_SCALE,
   OPT_TIMESCALE,
   OPT_KEEPTHINK,
+  OPT_FROM,
   OPT_DELAYMIN,
   OPT_DELAYMAX,
   OPT_DURATION,
@@ -499,6 +504,7 @@ static int cmd_replay(int argc, char **argv) {
       {"scale", required_argument, NULL, OPT_SCALE},
       {"time-scale", required_argument, NULL, OPT_TIMESCALE},
       {"keep-think-time", no_argument, NULL, OPT_KEEPTHINK},
+      {"from", required_argument, NULL, OPT_FROM},
       {"delay-min", required_argument, NULL, OPT_DELAYMIN},
       {"delay-max", required_argument, NULL, OPT_DELAYMAX},
       {"duration", required_argument, NULL, OPT_DURATION},
@@ -616,6 +622,13 @@ static int cmd_replay(int argc, char **argv) {
       else
         o.delay_max_us = (int64_t)(d * 1000);
       o.have_delay |= c == OPT_DELAYMIN ? 1 : 2;
+      break;
+    case OPT_FROM:
+      if (units_parse_duration(optarg, &o.from_us) || o.from_us < 0) {
+        usage_error("replay", "--from '%s': expected a duration such as 5h",
+                    optarg);
+        goto out;
+      }
       break;
     case OPT_DURATION:
     case OPT_DRAIN:
@@ -837,6 +850,7 @@ static const struct command {
     {"capture", cmd_capture},     {"inspect", cmd_inspect},
     {"replay", cmd_replay},       {"compare", compare_main},
     {"scenarios", scenario_main}, {"cleanup", cleanup_main},
+    {"mock", mock_main},
 };
 
 static const struct command *find_command(const char *name) {

@@ -24,6 +24,21 @@ int model_new(struct model **out) {
   return 0;
 }
 
+uint32_t model_length_class(uint32_t n, uint32_t *lo, uint32_t *hi) {
+  if (n <= 4) {
+    *lo = *hi = n ? n : 1;
+    return n ? n - 1 : 0;
+  }
+  /* (2^p, 2^(p+1)] in two halves. */
+  uint32_t p = 2;
+  while (p < 31 && (n - 1) >> (p + 1)) p++;
+  uint64_t base = (uint64_t)1 << p, mid = base + base / 2;
+  int upper = n > mid;
+  *lo = (uint32_t)(upper ? mid + 1 : base + 1);
+  *hi = (uint32_t)(upper ? 2 * base : mid);
+  return 4 + 2 * (p - 2) + (uint32_t)upper;
+}
+
 static void dist_cleanup(struct model_dist *d) {
   hist_cleanup(&d->h);
 }
@@ -65,6 +80,7 @@ void model_free(struct model *m) {
   for (size_t i = 0; i < m->ntransitions; i++)
     dist_cleanup(&m->transitions[i].think);
   for (size_t i = 0; i < m->nbackoffs; i++) hist_cleanup(&m->backoffs[i].think);
+  for (size_t i = 0; i < m->nshapes; i++) hist_cleanup(&m->shapes[i].duration);
   for (size_t i = 0; i < m->nuas; i++) free(m->uas[i].value);
   for (size_t i = 0; i < m->nredactions; i++) {
     free(m->redactions[i].loc);
@@ -103,6 +119,7 @@ void model_free(struct model *m) {
   free(m->transitions);
   free(m->backoffs);
   free(m->arrivals);
+  free(m->shapes);
   free(m->profiles);
   free(m->uas);
   free(m->redactions);
@@ -388,6 +405,19 @@ static int save_tables(struct saver *s, const struct model *m) {
     sqlite3_bind_int64(st, 3, m->profiles[i].bucket);
     sqlite3_bind_int64(st, 4, (int64_t)m->profiles[i].sessions);
     STEP("arrival_profile");
+  }
+
+  PREP("INSERT INTO session_shape(persona_id, length_lo, length_hi,"
+       " duration_dist) VALUES (?,?,?,?)");
+  for (size_t i = 0; i < m->nshapes; i++) {
+    const struct model_shape *x = &m->shapes[i];
+    int64_t id = 0;
+    if ((rc = save_hist(s, "us", &x->duration, &id))) goto out;
+    sqlite3_bind_int64(st, 1, x->persona);
+    sqlite3_bind_int64(st, 2, x->lo);
+    sqlite3_bind_int64(st, 3, x->hi);
+    sqlite3_bind_int64(st, 4, id);
+    STEP("session_shape");
   }
 
   sqlite3_stmt *pv = NULL;
@@ -909,6 +939,51 @@ damaged:
   return corrupt(l, "a packet capture table names a missing row");
 }
 
+/* Durations by session length, when the file has them (older captures do
+ * not: sessions are then replayed unheld). */
+static int load_shapes(struct loader *l, struct model *m) {
+  sqlite3_stmt *st = NULL;
+  int rc = 0, step;
+  if (sqlite3_prepare_v2(l->db,
+                         "SELECT 1 FROM sqlite_master WHERE type='table'"
+                         " AND name='session_shape'",
+                         -1, &st, NULL) != SQLITE_OK)
+    return load_fail(l, "sqlite_master");
+  step = sqlite3_step(st);
+  sqlite3_finalize(st);
+  if (step != SQLITE_ROW) return 0;
+  if (sqlite3_prepare_v2(l->db,
+                         "SELECT persona_id, length_lo, length_hi,"
+                         " duration_dist FROM session_shape"
+                         " ORDER BY persona_id, length_lo",
+                         -1, &st, NULL) != SQLITE_OK)
+    return load_fail(l, "session_shape");
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    int64_t p = sqlite3_column_int64(st, 0);
+    int64_t lo = sqlite3_column_int64(st, 1), hi = sqlite3_column_int64(st, 2);
+    if (p < 0 || (uint64_t)p >= m->npersonas || lo < 1 || hi < lo ||
+        hi > UINT32_MAX) {
+      rc = corrupt(l, "a session_shape row names a missing persona or an "
+                      "empty length range");
+      goto out;
+    }
+    struct model_shape *x = model_push(m, shapes);
+    if (!x) {
+      rc = -ENOMEM;
+      goto out;
+    }
+    x->persona = (uint32_t)p;
+    x->lo = (uint32_t)lo;
+    x->hi = (uint32_t)hi;
+    hist_init(&x->duration);
+    if ((rc = get_hist(l, sqlite3_column_int64(st, 3), &x->duration))) goto out;
+  }
+  if (step != SQLITE_DONE) rc = load_fail(l, "session_shape");
+out:
+  sqlite3_finalize(st);
+  return rc;
+}
+
 static int load_rows(struct loader *l, struct model *m) {
   sqlite3_stmt *st = NULL;
   int rc = 0, step;
@@ -1079,6 +1154,9 @@ static int load_rows(struct loader *l, struct model *m) {
   }
   if (step != SQLITE_DONE) goto sqlfail;
   sqlite3_finalize(st);
+  st = NULL;
+
+  if ((rc = load_shapes(l, m))) goto out;
 
   LOAD_BEGIN("SELECT id, endpoint_id, loc, position, name, type, presence,"
              " distinct_values, distinct_exact, redacted FROM param"

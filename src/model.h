@@ -89,6 +89,13 @@ struct model_backoff {
   struct hist think;
 };
 
+/* Session durations of one persona's sessions of lo..hi requests. */
+struct model_shape {
+  uint32_t persona;
+  uint32_t lo, hi;
+  struct hist duration;
+};
+
 struct model_arrival {
   uint32_t persona;
   int64_t minute; /* unix minutes, UTC */
@@ -164,6 +171,7 @@ struct model {
   MODEL_ARRAY(struct model_transition, transitions);
   MODEL_ARRAY(struct model_backoff, backoffs);
   MODEL_ARRAY(struct model_arrival, arrivals);
+  MODEL_ARRAY(struct model_shape, shapes);
   MODEL_ARRAY(struct model_profile, profiles);
   MODEL_ARRAY(struct model_ua, uas);
   MODEL_ARRAY(struct model_redaction, redactions);
@@ -180,6 +188,10 @@ struct model {
   MODEL_ARRAY(struct model_correl, correls);
   MODEL_ARRAY(struct model_trace, traces);
 };
+
+/* The length class of a session of n >= 1 requests (table session_shape):
+ * its index, and its bounds in *lo..*hi. */
+uint32_t model_length_class(uint32_t n, uint32_t *lo, uint32_t *hi);
 
 /* An empty model. Returns 0 or -ENOMEM. */
 int model_new(struct model **out);

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <math.h>
+
 #include <string.h>
 
 #include "learn.h"
@@ -169,10 +171,17 @@ static void test_whole_second_dequantised(void **state) {
   double mean = hist_mean(ab);
   assert_true(mean > 9.9 * S && mean < 10.1 * S);
   assert_true(ab->max - ab->min > S); /* spread, not a spike */
-  /* Same-second requests: between 0 and 1 s, mean 1/3 s. */
+  /* Same-second requests: the later one in the rest of the second after
+   * the earlier (itself anywhere in it): between 0 and 1 s, mean 1/4 s. */
   assert_true(bc->max < (uint64_t)S);
   double m2 = hist_mean(bc);
-  assert_true(m2 > 0.3 * S && m2 < 0.37 * S);
+  assert_true(m2 > 0.22 * S && m2 < 0.28 * S);
+  /* Durations are differences of the same spread times: they add up the
+   * think times, and are spread too (not whole seconds). */
+  const struct hist *d = &m->personas[0].duration.h;
+  double md = hist_mean(d);
+  assert_true(fabs(md - (mean + m2)) < 0.002 * md);
+  assert_true(d->min > 9 * S && d->max < 12 * S && d->max - d->min > S);
   stop(&f);
 }
 
