@@ -20,6 +20,7 @@
 #define MAX_NAME 64         /* query names longer than this are ignored */
 #define MAX_VALUE 256       /* longer query values are cut */
 #define UA_POOL 256
+#define SHAPE_CLASSES 64 /* length classes of session_shape (model.h) */
 
 /* Value shapes seen for a query parameter (bit set). */
 enum {
@@ -89,7 +90,8 @@ struct learn {
   size_t cap_live;
   int spill_err;
   uint64_t spill_bytes;
-  struct hist shape[64]; /* durations by length class (session_shape) */
+  struct hist shape[SHAPE_CLASSES]; /* durations by length class
+                                       (session_shape) */
 };
 
 int learn_new(const struct learn_opts *opts, struct learn **out) {
@@ -114,8 +116,7 @@ int learn_new(const struct learn_opts *opts, struct learn **out) {
   if (opts->personas != 1 && opts->spill_dir &&
       (rc = spill_new(opts->spill_dir, &l->spill)))
     l->spill_err = rc; /* one persona; the caller says why */
-  for (size_t i = 0; i < sizeof l->shape / sizeof l->shape[0]; i++)
-    hist_init(&l->shape[i]);
+  for (size_t i = 0; i < SHAPE_CLASSES; i++) hist_init(&l->shape[i]);
   *out = l;
   return 0;
 fail:
@@ -152,8 +153,7 @@ void learn_free(struct learn *l) {
   spill_free(l->spill);
   for (size_t i = 0; i < l->cap_live; i++) spill_buf_cleanup(&l->live[i]);
   free(l->live);
-  for (size_t i = 0; i < sizeof l->shape / sizeof l->shape[0]; i++)
-    hist_cleanup(&l->shape[i]);
+  for (size_t i = 0; i < SHAPE_CLASSES; i++) hist_cleanup(&l->shape[i]);
   free(l);
 }
 
@@ -455,9 +455,7 @@ int learn_session_end(struct learn *l, uint32_t sid, uint32_t last,
   if (rc) return rc;
   uint64_t d = duration_us > 0 ? (uint64_t)duration_us : 0;
   uint32_t lo, hi, k = model_length_class(requests, &lo, &hi);
-  if (k < sizeof l->shape / sizeof l->shape[0] &&
-      (rc = hist_record(&l->shape[k], d)))
-    return rc;
+  if (k < SHAPE_CLASSES && (rc = hist_record(&l->shape[k], d))) return rc;
   return hist_record(&l->duration, d);
 }
 
@@ -846,6 +844,29 @@ static int arrival_cmp(const void *a, const void *b) {
   return (x->minute > y->minute) - (x->minute < y->minute);
 }
 
+/* Writes the session durations by length class of persona p (table
+ * session_shape) from shape[0..n), one histogram per class. */
+static int emit_shapes(struct model *m, uint32_t p, const struct hist *shape,
+                       size_t n) {
+  for (uint32_t k = 0; k < n; k++) {
+    if (!shape[k].n) continue;
+    struct model_shape *x = model_push(m, shapes);
+    if (!x) return -ENOMEM;
+    /* The first length of class k (classes 4 on halve (2^p, 2^(p+1)]). */
+    uint64_t len = k + 1;
+    if (k >= 4) {
+      uint64_t base = (uint64_t)1 << (2 + (k - 4) / 2);
+      len = base + 1 + ((k - 4) % 2) * (base / 2);
+    }
+    x->persona = p;
+    hist_init(&x->duration);
+    model_length_class((uint32_t)len, &x->lo, &x->hi);
+    int rc = hist_copy(&x->duration, &shape[k]);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
 static int finish_sessions(struct learn *l, struct model *m) {
   struct model_persona *p = model_push(m, personas);
   if (!p) return -ENOMEM;
@@ -857,20 +878,7 @@ static int finish_sessions(struct learn *l, struct model *m) {
   if ((rc = set_dist(&p->length, &l->length)) ||
       (rc = set_dist(&p->duration, &l->duration)))
     return rc;
-  for (uint32_t k = 0; k < sizeof l->shape / sizeof l->shape[0]; k++) {
-    if (!l->shape[k].n) continue;
-    struct model_shape *x = model_push(m, shapes);
-    if (!x) return -ENOMEM;
-    /* The first length of class k (classes 4 on halve (2^p, 2^(p+1)]). */
-    uint64_t n = k + 1;
-    if (k >= 4) {
-      uint64_t base = (uint64_t)1 << (2 + (k - 4) / 2);
-      n = base + 1 + ((k - 4) % 2) * (base / 2);
-    }
-    hist_init(&x->duration);
-    model_length_class((uint32_t)n, &x->lo, &x->hi);
-    if ((rc = hist_copy(&x->duration, &l->shape[k]))) return rc;
-  }
+  if ((rc = emit_shapes(m, 0, l->shape, SHAPE_CLASSES))) return rc;
   size_t first = m->narrivals;
   uint64_t key, val;
   for (size_t it = 0; hmap_next(&l->arrivals, &it, &key, &val);) {
@@ -941,7 +949,8 @@ static int finish_misc(struct learn *l, struct model *m) {
 struct pchain {
   uint64_t sessions, errors;
   struct hist length, duration;
-  struct hmap arrivals; /* minute key -> sessions */
+  struct hist shape[SHAPE_CLASSES]; /* durations by length class */
+  struct hmap arrivals;             /* minute key -> sessions */
   uint64_t tod15[96], dow_hour[168];
 };
 
@@ -978,6 +987,7 @@ static int pacc_init(struct pacc *a, uint32_t k, uint32_t nep) {
   for (uint32_t c = 0; c < k; c++) {
     hist_init(&a->chain[c].length);
     hist_init(&a->chain[c].duration);
+    for (size_t j = 0; j < SHAPE_CLASSES; j++) hist_init(&a->chain[c].shape[j]);
     hmap_init(&a->chain[c].arrivals);
   }
   return 0;
@@ -987,6 +997,8 @@ static void pacc_cleanup(struct pacc *a) {
   for (uint32_t c = 0; a->chain && c < a->k; c++) {
     hist_cleanup(&a->chain[c].length);
     hist_cleanup(&a->chain[c].duration);
+    for (size_t j = 0; j < SHAPE_CLASSES; j++)
+      hist_cleanup(&a->chain[c].shape[j]);
     hmap_cleanup(&a->chain[c].arrivals);
   }
   free(a->chain);
@@ -1037,6 +1049,10 @@ static int pacc_session(struct pacc *a, uint32_t c,
   if ((rc = hist_record(&ch->length, ss->n)) ||
       (rc = hist_record(&ch->duration, (uint64_t)ss->duration_us)))
     return rc;
+  uint32_t lo, hi, sk = model_length_class(ss->n, &lo, &hi);
+  if (sk < SHAPE_CLASSES &&
+      (rc = hist_record(&ch->shape[sk], (uint64_t)ss->duration_us)))
+    return rc;
   struct when w = when_of(ss->start_us);
   uint64_t *slot;
   if (hmap_put(&ch->arrivals, (uint64_t)w.minute ^ (1ULL << 63), 0, &slot) < 0)
@@ -1076,6 +1092,7 @@ static int pacc_emit(struct pacc *a, struct model *m, char **names,
     p->weight = sessions ? (double)p->sessions / (double)sessions : 0;
     move_dist(&p->length, &a->chain[c].length);
     move_dist(&p->duration, &a->chain[c].duration);
+    if ((rc = emit_shapes(m, c, a->chain[c].shape, SHAPE_CLASSES))) goto out;
   }
   for (size_t i = 0; i < a->ntrans; i++) order[i] = &a->trans[i];
   if (a->ntrans) qsort(order, a->ntrans, sizeof *order, ptrans_cmp);

@@ -190,6 +190,21 @@ static void test_two_kinds(void **state) {
       pooled += b->backoffs[i].persona == c && b->backoffs[i].from == MODEL_ANY;
     EXPECT_EQ(pooled, 1);
   }
+  /* Durations by length (session_shape), per persona: each persona's
+   * classes hold all its sessions, and the lengths fit their class. */
+  for (uint32_t c = 0; c < b->npersonas; c++) {
+    uint64_t n = 0;
+    for (size_t i = 0; i < b->nshapes; i++) {
+      const struct model_shape *x = &b->shapes[i];
+      if (x->persona != c) continue;
+      n += x->duration.n;
+      uint32_t lo, hi;
+      model_length_class(x->lo, &lo, &hi);
+      EXPECT_EQ(lo, x->lo);
+      EXPECT_EQ(hi, x->hi);
+    }
+    EXPECT_U64(n, ==, b->personas[c].sessions);
+  }
   stop(&one);
   stop(&many);
   testutil_rmdir(dir);
