@@ -13,8 +13,15 @@ test_pkgs=(clang clang-format libclang-rt-14-dev sqlite3 jq zstd gzip time gawk
 pkgs=("${build_pkgs[@]}")
 [ "${1:-}" = "--test" ] && pkgs+=("${test_pkgs[@]}")
 
+# Node.js and npm count as present when their commands are: a machine whose
+# Node.js came from elsewhere (NodeSource ships npm inside its nodejs) can't
+# take Debian's npm package beside it.
 missing=()
 for p in "${pkgs[@]}"; do
+  case "$p" in
+    nodejs) command -v node >/dev/null && continue ;;
+    npm) command -v npm >/dev/null && continue ;;
+  esac
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
     missing+=("$p")
 done
