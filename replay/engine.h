@@ -80,8 +80,10 @@ struct engine_req {
   unsigned capture;           /* ENGINE_CAP_* */
   int64_t timeout_ms;         /* this request's whole timeout */
   enum engine_fault fault;
-  int64_t max_recv_bps; /* slow reads: the response is read at most this
-                           fast, in bytes/s (0: no limit) */
+  int64_t max_recv_bps; /* slow reads: the response body is taken at most
+                           this fast, in bytes/s from its first byte, also
+                           when it is all buffered already: n bytes take
+                           n / max_recv_bps s (0: no limit) */
 };
 
 /* Why a request failed before an HTTP status came back. */

@@ -1044,6 +1044,61 @@ static void test_timeout_override(void **state) {
   t_finish(&t);
 }
 
+/* Slow reads: a response is read at most max_recv_bps fast however it
+ * arrives. /big (100000 bytes) is written in one go, so most of it is in
+ * the socket buffer when the engine first reads: curl's own limiter
+ * (CURLOPT_MAX_RECV_SPEED_LARGE) waits only between reads, and let such a
+ * response through at once. The slot's next request, with no limit, is
+ * fast again (nothing sticks to the reused handle); a slow read still
+ * going when the engine closes is aborted. */
+static void test_slow_read(void **state) {
+  (void)state;
+  struct t t;
+  char url[64];
+  t_init(&t);
+  t_server(&t, SRV_OK, url, sizeof url);
+  t_engine(&t, url, 1, 5000);
+  struct engine_req q = {
+      .method = "GET", .target = "/big", .max_recv_bps = 200000};
+  EXPECT_EQ(engine_submit(t.e, &q), 0);
+  EXPECT_EQ(run_until(&t, &t.completed, 1, 5000), 0);
+  EXPECT_EQ(t.last.err, ENGINE_OK);
+  EXPECT_EQ(t.last.status, 200);
+  EXPECT_EQ(t.last.resp_bytes, 100000);
+  uint64_t took = t.last.end_us - t.last.start_us;
+  EXPECT_U64(took, >=, 499000); /* 100000 bytes at 200000 bytes/s */
+  EXPECT_U64(took, <, 2500000);
+  q.max_recv_bps = 0;
+  EXPECT_EQ(engine_submit(t.e, &q), 0);
+  EXPECT_EQ(run_until(&t, &t.completed, 2, 5000), 0);
+  EXPECT_EQ(t.last.err, ENGINE_OK);
+  EXPECT_EQ(t.last.resp_bytes, 100000);
+  EXPECT_U64(t.last.end_us - t.last.start_us, <, 400000);
+  EXPECT_EQ(t.srv.accepted, 1);
+  /* 10 s to read, 300 ms allowed: the timeout ends it while paused, and
+   * the slot's next request is whole and fast (no pause left behind). */
+  q.max_recv_bps = 10000;
+  q.timeout_ms = 300;
+  EXPECT_EQ(engine_submit(t.e, &q), 0);
+  EXPECT_EQ(run_until(&t, &t.completed, 3, 3000), 0);
+  EXPECT_EQ(t.last.err, ENGINE_E_TIMEOUT);
+  EXPECT_U64(t.last.resp_bytes, <, 100000);
+  q.max_recv_bps = 0;
+  q.timeout_ms = 0;
+  EXPECT_EQ(engine_submit(t.e, &q), 0);
+  EXPECT_EQ(run_until(&t, &t.completed, 4, 5000), 0);
+  EXPECT_EQ(t.last.err, ENGINE_OK);
+  EXPECT_EQ(t.last.resp_bytes, 100000);
+  EXPECT_U64(t.last.end_us - t.last.start_us, <, 400000);
+  /* Still paused when the engine closes: aborted, every handle closed. */
+  q.max_recv_bps = 10000;
+  EXPECT_EQ(engine_submit(t.e, &q), 0);
+  run_until(&t, &t.completed, 5, 300);
+  EXPECT_EQ(t.completed, 4);
+  t_finish(&t);
+  EXPECT_EQ(t.n_aborted, 1);
+}
+
 static void test_error_names(void **state) {
   (void)state;
   EXPECT_STR(engine_error_name(ENGINE_OK), "ok");
@@ -1086,6 +1141,7 @@ int main(void) {
       cmocka_unit_test(test_fault_stall),
       cmocka_unit_test(test_fault_abort),
       cmocka_unit_test(test_timeout_override),
+      cmocka_unit_test(test_slow_read),
       cmocka_unit_test(test_error_names),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
