@@ -176,9 +176,16 @@ struct shared {
   FILE *log;
   uint64_t t0_hr_us; /* uv_hrtime()/1000 at the start */
   int64_t wall0_us;  /* wall clock at the start */
-  int64_t end_us;    /* no new sessions after this (INT64_MAX: none) */
-  int closed;        /* closed model */
-  int64_t span_us;   /* the learned curve's length, replayed */
+  /* The start: the clock starts once every worker is set up (its engine
+   * makes a curl handle per slot: tens of ms, more on a busy machine),
+   * else the arrivals due meanwhile would all go at once, late. */
+  pthread_mutex_t start_lock;
+  pthread_cond_t start_cond;
+  unsigned ready; /* workers set up, or failed */
+  int go;
+  int64_t end_us;  /* no new sessions after this (INT64_MAX: none) */
+  int closed;      /* closed model */
+  int64_t span_us; /* the learned curve's length, replayed */
   struct metrics *metrics;
   struct metrics_server *msrv;
   struct scenario *sc; /* --scenario / --phases; NULL: none */
@@ -1041,6 +1048,17 @@ static struct engine_opts engine_opts_of(const struct run_opts *o) {
   return eo;
 }
 
+/* Says the worker is set up (or failed: then it does not wait), and waits
+ * for the run's clock to start. */
+static void worker_ready(struct worker *w, int wait) {
+  struct shared *sh = w->sh;
+  pthread_mutex_lock(&sh->start_lock);
+  sh->ready++;
+  pthread_cond_broadcast(&sh->start_cond);
+  while (wait && !sh->go) pthread_cond_wait(&sh->start_cond, &sh->start_lock);
+  pthread_mutex_unlock(&sh->start_lock);
+}
+
 static void *worker_main(void *arg) {
   struct worker *w = arg;
   struct shared *sh = w->sh;
@@ -1049,6 +1067,7 @@ static void *worker_main(void *arg) {
   if (rc) {
     snprintf(w->err, sizeof w->err, "event loop: %s", uv_strerror(rc));
     w->failed = ERR_USAGE;
+    worker_ready(w, 0);
     goto out;
   }
   struct engine_opts eo = engine_opts_of(o);
@@ -1057,6 +1076,7 @@ static void *worker_main(void *arg) {
   if (rc) {
     w->failed = rc;
     uv_loop_close(&w->loop);
+    worker_ready(w, 0);
     goto out;
   }
   uv_timer_init(&w->loop, &w->timer);
@@ -1067,6 +1087,8 @@ static void *worker_main(void *arg) {
   pthread_mutex_lock(&w->lock);
   w->alive = 1;
   pthread_mutex_unlock(&w->lock);
+  worker_ready(w, 1);
+  uv_update_time(&w->loop); /* the loop's clock stood still meanwhile */
   uv_timer_start(&w->tick, on_tick, 1000, 1000);
   rc = process_due(w, now_us(w));
   if (rc) fail_worker(w, rc);
@@ -1595,6 +1617,8 @@ int run_replay(const struct run_opts *o) {
   atomic_init(&sh.stop, STOP_NONE);
   atomic_init(&sh.finished, 0);
   pthread_mutex_init(&sh.log_lock, NULL);
+  pthread_mutex_init(&sh.start_lock, NULL);
+  pthread_cond_init(&sh.start_cond, NULL);
   struct stats total;
   memset(&total, 0, sizeof total);
   int curl_ready = 0;
@@ -1657,6 +1681,7 @@ int run_replay(const struct run_opts *o) {
       goto out;
     }
   }
+  /* (A real run sets both again when its workers are ready.) */
   struct timespec rt;
   clock_gettime(CLOCK_REALTIME, &rt);
   sh.wall0_us = (int64_t)rt.tv_sec * 1000000 + rt.tv_nsec / 1000;
@@ -1704,12 +1729,21 @@ int run_replay(const struct run_opts *o) {
         break;
       }
     }
+    pthread_mutex_lock(&sh.start_lock);
+    while (sh.ready < started)
+      pthread_cond_wait(&sh.start_cond, &sh.start_lock);
+    clock_gettime(CLOCK_REALTIME, &rt);
+    sh.wall0_us = (int64_t)rt.tv_sec * 1000000 + rt.tv_nsec / 1000;
+    sh.t0_hr_us = uv_hrtime() / 1000;
+    sh.go = 1;
+    pthread_cond_broadcast(&sh.start_cond);
+    pthread_mutex_unlock(&sh.start_lock);
     int tty = !o->quiet && isatty(fileno(o->err));
     struct progress p;
     hist_init(&p.window);
     uint64_t last_requests = 0;
     double last_show = 0, stopped_at = -1;
-    uint64_t hr0 = uv_hrtime();
+    uint64_t hr0 = sh.t0_hr_us * 1000;
     while (atomic_load(&sh.finished) < started) {
       struct timespec wait = {0, 200 * 1000000L};
       int sig = sigtimedwait(&set, NULL, &wait);
@@ -1820,6 +1854,8 @@ out:
   synth_free(sh.synth);
   model_free(sh.model);
   pthread_mutex_destroy(&sh.log_lock);
+  pthread_mutex_destroy(&sh.start_lock);
+  pthread_cond_destroy(&sh.start_cond);
   if (curl_ready) curl_global_cleanup();
   return status;
 }
