@@ -25,6 +25,7 @@
 NGINX_HTTP_CONFIG='limit_req_zone $server_port zone=mimic:1m rate=300r/s;'
 . "$(dirname "$0")/nginx.sh"
 . "$(dirname "$0")/scenario_model.sh"
+. "$(dirname "$0")/wire.sh"
 need jq awk sqlite3
 : "${MIMIC_SRC:?}"
 
@@ -164,6 +165,12 @@ cat >"$WORK/open.json" <<'JSON'
 ]}
 JSON
 : >"$NGINX_LOG"
+# The cap is counted as the requests leave mimic (wire.sh), where it holds
+# it: nginx, when the machine is busy, reads and logs late and catches up,
+# and its log can show a second with a request more than was ever sent in
+# one. Without the right to capture, nginx's log is used instead.
+wired=0
+wire_start "$NGINX_PORT" && wired=1
 "$MIMIC" replay "$WORK/lim.db" --target "$NGINX_URL" --phases "$WORK/open.json" \
   --time-scale 10 --threads 1 --drain-timeout 0 --quiet --report "$WORK/phases.json"
 nginx_wait_requests "$(jq .responses "$WORK/phases.json")" 5 || true
@@ -173,9 +180,19 @@ echo "phases: $(tr '\n' ' ' <"$WORK/phases.rates")"
 p1=$(mean "$WORK/phases.rates" 0 2); p2=$(mean "$WORK/phases.rates" 4 5)
 check_true "phases: phase 2 at 3x phase 1 ($p2 vs $p1)" ratio_in "$p2" "$p1" 2.5 3.5
 check_true "phases: phase 1 at the mean ($p1)" ratio_in "$p1" 100 0.85 1.15
+cap_rates=$WORK/phases.rates where="nginx's log"
+if [ "$wired" = 1 ]; then
+  dropped=0
+  wire_stop "$(jq .requests "$WORK/phases.json")" >"$WORK/phases.wire" || dropped=1
+  check "phases: every request captured as sent, none dropped" \
+    "$(jq .requests "$WORK/phases.json") 0" "$(wc -l <"$WORK/phases.wire") $dropped"
+  per_second "$WORK/phases.wire" "$(head -n 1 "$WORK/phases.wire")" 9 >"$WORK/phases.sent"
+  echo "phases, sent: $(tr '\n' ' ' <"$WORK/phases.sent")"
+  cap_rates=$WORK/phases.sent where=sent
+fi
 for s in 7 8; do
-  v=$(sed -n "$((s + 1))p" "$WORK/phases.rates")
-  check_true "phases: phase 3 capped at 150/s, second $s ($v)" ratio_in "$v" 150 0.8 1.0
+  v=$(sed -n "$((s + 1))p" "$cap_rates")
+  check_true "phases: phase 3 capped at 150/s, second $s ($v $where)" ratio_in "$v" 150 0.8 1.0
 done
 e=$(jq .elapsed_seconds "$WORK/phases.json")
 check_true "phases: the run lasts their sum ($e s)" ratio_in "$e" 9 0.98 1.1
