@@ -37,6 +37,10 @@
  * send and the target's clock, so that the target never sees more than
  * the cap in any second of its own log either. */
 #define RATE_WINDOW_US 1010000
+/* Sends the pacing grid may fall behind while requests wait for it (a
+ * timer that fires late on a busy machine) are caught up, as far back as
+ * this: else every late wake-up costs the rate what it missed. */
+#define RATE_CATCHUP_US 100000
 #define STOP_GRACE_US                                                          \
   4000000 /* after a signal, in-flight requests get                            \
              this long before they are aborted */
@@ -566,14 +570,25 @@ static int64_t rate_next(const struct worker *w) {
   return t;
 }
 
+/* A request finds nothing waiting: the grid restarts from now, so that an
+ * idle spell earns no burst. */
+static void rate_rest(struct worker *w, int64_t now) {
+  if (w->interval_us && w->next_allowed_us < now - w->interval_us)
+    w->next_allowed_us = now - w->interval_us;
+}
+
 /* Takes the cap's permission for a send at now (rate_next(w) <= now). */
 static void rate_take(struct worker *w, int64_t now) {
   if (!w->interval_us) return;
-  /* On the grid: a send that a millisecond timer made late does not push
-   * the next one later too (else the rate runs ~10% low); a long idle
-   * spell earns no burst. */
+  /* On the grid: while requests wait, a late timer (by a millisecond's
+   * rounding, or by tens of them on a busy machine) does not push the
+   * next sends later too, else the rate runs low: the sends it missed go
+   * now, up to RATE_CATCHUP_US of them (the window below still holds the
+   * cap). */
+  int64_t back =
+      w->interval_us > RATE_CATCHUP_US ? w->interval_us : RATE_CATCHUP_US;
   int64_t next = w->next_allowed_us + w->interval_us;
-  if (next < now - w->interval_us) next = now - w->interval_us;
+  if (next < now - back) next = now - back;
   w->next_allowed_us = next;
   if (!w->win_cap) return;
   size_t slot = (w->win_head + w->win_len) % w->win_cap;
@@ -596,6 +611,7 @@ static int dispatch(struct worker *w, uint32_t i) {
     return 0;
   }
   int64_t now = now_us(w);
+  if (!w->ready_len) rate_rest(w, now);
   if (w->ready_len || !slot_free(w) || now < rate_next(w))
     return ready_push(w, i);
   rate_take(w, now);
