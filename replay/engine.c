@@ -141,6 +141,7 @@ struct engine {
   size_t nshared;
   char **extra; /* copies of the extra header lines */
 
+  void (*sent)(void *arg, void *ctx, uint64_t t_us); /* optional */
   char errtext[CURL_ERROR_SIZE]; /* survives a resubmit in the callback */
   struct capture *spare;         /* swapped with a capturing slot's */
   int64_t timeout_ms;            /* the default request timeout */
@@ -668,6 +669,19 @@ static size_t on_read(char *p, size_t size, size_t n, void *ud) {
   return k;
 }
 
+/* CURLOPT_PREREQFUNCTION, set only when the caller wants engine_opts.sent:
+ * the request is about to be written. */
+static int on_prereq(void *ud, char *conn_primary_ip, char *conn_local_ip,
+                     int conn_primary_port, int conn_local_port) {
+  struct slot *s = ud;
+  (void)conn_primary_ip;
+  (void)conn_local_ip;
+  (void)conn_primary_port;
+  (void)conn_local_port;
+  s->eng->sent(s->eng->arg, s->ctx, now_us());
+  return CURL_PREREQFUNC_OK;
+}
+
 static int slot_setup(struct engine *e, struct slot *s,
                       const struct engine_opts *o, int tls) {
   int rc = line_init(&s->url, e->base, e->baselen + 128);
@@ -716,6 +730,10 @@ static int slot_setup(struct engine *e, struct slot *s,
    * every transfer (1% of a request). */
   c |= curl_easy_setopt(h, CURLOPT_NOPROXY, "");
   c |= curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  if (e->sent) {
+    c |= curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, on_prereq);
+    c |= curl_easy_setopt(h, CURLOPT_PREREQDATA, s);
+  }
   if (o->http2 && !tls && engine_h2c_reuse_broken()) {
     /* One connection per request: slow, but every answer is right. */
     c |= curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
@@ -851,6 +869,7 @@ int engine_new(uv_loop_t *loop, const struct engine_opts *opts,
   e->done = done;
   e->arg = arg;
   e->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 30000;
+  e->sent = opts->sent;
   rc = parse_target(e, opts->target, &tls, err, errlen);
   if (rc) goto fail;
   if (opts->http2 &&

@@ -32,6 +32,12 @@ struct engine_opts {
   const char *session_header; /* header name carrying engine_req.session;
                                  NULL: none */
   size_t slots;               /* requests in flight at most (0: 1024) */
+  /* Optional: called just before each request goes out on its connection
+   * (after connecting and TLS; again if curl resends it on a fresh one),
+   * with engine_new's arg, the request's ctx and the time
+   * (uv_hrtime()/1000 clock). It runs inside a curl callback: it must not
+   * call the engine. NULL: no call, no cost. */
+  void (*sent)(void *arg, void *ctx, uint64_t t_us);
 };
 
 /* Per-request header lines at most (engine_req.headers). */

@@ -76,6 +76,7 @@ struct due {
 struct flight {
   uint32_t user, ep, next_free;
   int64_t intended_us;
+  uint64_t win_seq; /* its entry in the rate window (0: none) */
   char target[TARGET_MAX];
 };
 
@@ -142,6 +143,8 @@ struct worker {
   int64_t interval_us, next_allowed_us;
   int64_t *win;
   size_t win_cap, win_len, win_head;
+  uint64_t win_total; /* entries ever made (the newest one's number) */
+  uint64_t win_taken; /* the entry of the send just allowed (0: none) */
   /* phase */
   int stop_sessions, stop_requests;
   int64_t drain_at_us;
@@ -516,6 +519,8 @@ static int submit(struct worker *w, uint32_t i) {
   f->user = i;
   f->ep = (uint32_t)u->walk.ep;
   f->intended_us = u->due_us;
+  f->win_seq = w->win_taken;
+  w->win_taken = 0;
   synth_target(s, &u->rng, f->ep, f->target, sizeof f->target);
   char session[48];
   session_id(session, u->id, u->session);
@@ -581,6 +586,7 @@ static void rate_rest(struct worker *w, int64_t now) {
 
 /* Takes the cap's permission for a send at now (rate_next(w) <= now). */
 static void rate_take(struct worker *w, int64_t now) {
+  w->win_taken = 0;
   if (!w->interval_us) return;
   /* On the grid: while requests wait, a late timer (by a millisecond's
    * rounding, or by tens of them on a busy machine) does not push the
@@ -601,6 +607,24 @@ static void rate_take(struct worker *w, int64_t now) {
     w->win_len++;
   }
   w->win[slot] = now;
+  w->win_taken = ++w->win_total;
+}
+
+/* engine_opts.sent: a request goes out now. Its entry in the rate window
+ * moves from when it was allowed to when it left: a busy machine can
+ * delay that by tens of ms (more than RATE_WINDOW_US's margin), and the
+ * sends that follow must keep clear of when it really left. (The oldest
+ * entry stays the one checked: a later one moved past it only makes the
+ * check stricter.) */
+static void on_sent(void *arg, void *ctx, uint64_t t_us) {
+  struct worker *w = arg;
+  const struct flight *f = &w->flights[(uint32_t)(uintptr_t)ctx];
+  if (!f->win_seq || !w->win_cap || f->win_seq + w->win_len <= w->win_total)
+    return; /* no entry, or already pushed out of the window */
+  size_t k = (size_t)(f->win_seq + w->win_len - 1 - w->win_total);
+  size_t slot = (w->win_head + k) % w->win_cap;
+  int64_t t = rel_us(w, t_us);
+  if (t > w->win[slot]) w->win[slot] = t;
 }
 
 static int dispatch(struct worker *w, uint32_t i) {
@@ -1090,6 +1114,9 @@ static void *worker_main(void *arg) {
   }
   struct engine_opts eo = engine_opts_of(o);
   eo.slots = w->nflights;
+  /* A rate cap (--max-rps, or a phase's) wants to know when requests
+   * leave. */
+  if (o->max_rps > 0 || o->phases_path) eo.sent = on_sent;
   rc = engine_new(&w->loop, &eo, on_done, w, &w->engine, w->err, sizeof w->err);
   if (rc) {
     w->failed = rc;

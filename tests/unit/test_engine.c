@@ -1099,6 +1099,43 @@ static void test_slow_read(void **state) {
   EXPECT_EQ(t.n_aborted, 1);
 }
 
+/* engine_opts.sent: once per request, with its ctx, between its submit
+ * and its completion; on a fresh connection too. */
+static struct {
+  int calls[64];
+  uint64_t t[64];
+} sent_seen;
+
+static void on_sent_test(void *arg, void *ctx, uint64_t t_us) {
+  (void)arg;
+  intptr_t i = (intptr_t)ctx;
+  if (i < 0 || i >= 64) fail_msg("sent: ctx %ld", (long)i);
+  sent_seen.calls[i]++;
+  sent_seen.t[i] = t_us;
+}
+
+static void test_sent_hook(void **state) {
+  (void)state;
+  struct t t;
+  char url[64];
+  memset(&sent_seen, 0, sizeof sent_seen);
+  t_init(&t);
+  t_server(&t, SRV_CLOSE, url, sizeof url); /* a new connection each */
+  struct engine_opts o = {.target = url, .slots = 4, .sent = on_sent_test};
+  char err[256] = "";
+  EXPECT_EQ(engine_new(&t.loop, &o, on_done, &t, &t.e, err, sizeof err), 0);
+  t.total = 40;
+  for (int i = 0; i < 4; i++) submit_one(&t);
+  EXPECT_EQ(run_until(&t, &t.completed, 40, 10000), 0);
+  EXPECT_EQ(t.n_ok, 40);
+  for (int i = 0; i < 40; i++) EXPECT_EQ(sent_seen.calls[i], 1);
+  /* The last one's time lies within its request. */
+  intptr_t k = (intptr_t)t.last.ctx;
+  EXPECT_U64(sent_seen.t[k], >=, t.last.start_us);
+  EXPECT_U64(sent_seen.t[k], <=, t.last.end_us);
+  t_finish(&t);
+}
+
 static void test_error_names(void **state) {
   (void)state;
   EXPECT_STR(engine_error_name(ENGINE_OK), "ok");
@@ -1142,6 +1179,7 @@ int main(void) {
       cmocka_unit_test(test_fault_abort),
       cmocka_unit_test(test_timeout_override),
       cmocka_unit_test(test_slow_read),
+      cmocka_unit_test(test_sent_hook),
       cmocka_unit_test(test_error_names),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
