@@ -33,11 +33,11 @@
 #define LOGBUF (64u << 10)
 #define SLOTS_MAX 1024
 #define TIMER_SLACK_US 200 /* events this close are due now (ms timers) */
-/* The rate cap's window: a second, plus room for the jitter between our
- * decision and the request on the wire, and on an idle machine between
- * that and the target's clock. (A target that is itself late, on a busy
- * machine, catches up and can log a few more in one of its seconds: the
- * tests count the cap as requests leave, tests/integration/wire.sh.) */
+/* The rate cap's window: a second, plus room for the jitter between a
+ * request leaving (on_sent) and the target's clock on an idle machine. (A
+ * target that is itself late, on a busy machine, catches up and can log a
+ * few more in one of its seconds: the tests count the cap as requests
+ * leave, tests/integration/wire.sh.) */
 #define RATE_WINDOW_US 1010000
 /* Sends the pacing grid may fall behind while requests wait for it (a
  * timer that fires late on a busy machine) are caught up, as far back as
