@@ -15,6 +15,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,7 @@ struct capture {
 
 struct slot {
   CURL *easy;
+  struct engine *eng;
   struct slot *next_free;
   void *ctx;
   int busy;
@@ -101,6 +103,14 @@ struct slot {
   uint64_t stall_until;    /* STALL: when the client gives up (us) */
   int stall_over;          /* STALL: past it, unpaused to be aborted */
   size_t body_cap;         /* engine_opts.body_cap */
+  /* Slow reads (engine_req.max_recv_bps): the body is taken no faster
+   * than recv_bps from its first byte. A chunk that comes early is paused
+   * (curl keeps it and stops reading the socket, so a large response
+   * backs up to the server) until the pace timer resumes the transfer. */
+  int64_t recv_bps;
+  uint64_t body_t0; /* when the first body byte came (0: not yet) */
+  uv_timer_t pace;  /* made on the slot's first early chunk */
+  int pace_made, paused;
   char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -137,6 +147,7 @@ struct engine {
   size_t nshared;
   char **extra; /* copies of the extra header lines */
 
+  void (*sent)(void *arg, void *ctx, uint64_t t_us); /* optional */
   char errtext[CURL_ERROR_SIZE]; /* survives a resubmit in the callback */
   struct capture *spare;         /* swapped with a capturing slot's */
   int64_t timeout_ms;            /* the default request timeout */
@@ -310,8 +321,9 @@ static void maybe_freed(struct engine *e) {
 
 static void on_handle_closed(uv_handle_t *h) {
   struct engine *e = h->data;
-  if (h != (uv_handle_t *)&e->timer && h != (uv_handle_t *)&e->stall_timer)
-    free(h); /* a struct sock */
+  /* Polls are struct socks of their own; the timers live in e and its
+   * slots. */
+  if (h->type == UV_POLL) free(h);
   e->handles--;
   maybe_freed(e);
 }
@@ -484,6 +496,8 @@ static int on_timer(CURLM *multi, long ms, void *userp) {
 /* ---- results ------------------------------------------------------------ */
 
 static void slot_release(struct engine *e, struct slot *s) {
+  if (s->paused) uv_timer_stop(&s->pace);
+  s->paused = 0;
   s->busy = 0;
   s->next_free = e->free_list;
   e->free_list = s;
@@ -557,13 +571,57 @@ static void check_done(struct engine *e) {
   if (e->closing && !e->released && e->depth == 0) finish_close(e);
 }
 
+/* ---- slow reads --------------------------------------------------------- */
+
+/* The pace timer: the paused chunk's time has come. Resuming delivers it
+ * to on_body at once (which may pause again, on a later chunk that curl
+ * had kept with it); curl then reads on from its own timer. */
+static void on_pace(uv_timer_t *h) {
+  struct engine *e = h->data;
+  struct slot *s = (struct slot *)((char *)h - offsetof(struct slot, pace));
+  if (!s->busy || !s->paused || e->released) return;
+  s->paused = 0;
+  curl_easy_pause(s->easy, CURLPAUSE_CONT);
+  check_done(e);
+}
+
+/* Whether a chunk of len body bytes comes too early for the slot's rate:
+ * then the pace timer is set for its time. (curl's own limit,
+ * CURLOPT_MAX_RECV_SPEED_LARGE, waits only between two reads of the
+ * socket and never after the last one: a response that is already in the
+ * socket buffer when curl reads, as a small one on a busy machine is, came
+ * through at once.) */
+static int pace_early(struct engine *e, struct slot *s, size_t len) {
+  uint64_t now = now_us();
+  if (!s->body_t0) s->body_t0 = now;
+  uint64_t due = s->body_t0 + (uint64_t)((double)(s->bytes + len) * 1e6 /
+                                         (double)s->recv_bps);
+  if (due <= now) return 0;
+  if (!s->pace_made) {
+    uv_timer_init(e->loop, &s->pace);
+    s->pace.data = e;
+    s->pace_made = 1;
+    e->handles++;
+  }
+  /* In the loop's own milliseconds, rounded up: it fires at due or
+   * after, never before. */
+  uint64_t due_ms = (due + 999) / 1000, loop_ms = uv_now(e->loop);
+  uv_timer_start(&s->pace, on_pace, due_ms > loop_ms ? due_ms - loop_ms : 0, 0);
+  s->paused = 1;
+  return 1;
+}
+
 /* ---- setup -------------------------------------------------------------- */
 
 /* Response bodies are counted, and kept (a bounded prefix) only when the
- * request asked for it. */
+ * request asked for it; under a slow read, a chunk that comes early waits
+ * (curl keeps it and gives it again when resumed). */
 static size_t on_body(char *p, size_t size, size_t n, void *ud) {
   struct slot *s = ud;
-  s->bytes += (uint64_t)size * n;
+  size_t len = size * n;
+  if (s->recv_bps > 0 && len > 0 && pace_early(s->eng, s, len))
+    return CURL_WRITEFUNC_PAUSE;
+  s->bytes += (uint64_t)len;
   if ((s->capture & ENGINE_CAP_BODY) && s->cap)
     s->cap->truncated |= buf_add(&s->cap->body, p, size * n, s->body_cap);
   return size * n;
@@ -640,6 +698,19 @@ static size_t on_read(char *p, size_t size, size_t n, void *ud) {
   return k;
 }
 
+/* CURLOPT_PREREQFUNCTION, set only when the caller wants engine_opts.sent:
+ * the request is about to be written. */
+static int on_prereq(void *ud, char *conn_primary_ip, char *conn_local_ip,
+                     int conn_primary_port, int conn_local_port) {
+  struct slot *s = ud;
+  (void)conn_primary_ip;
+  (void)conn_local_ip;
+  (void)conn_primary_port;
+  (void)conn_local_port;
+  s->eng->sent(s->eng->arg, s->ctx, now_us());
+  return CURL_PREREQFUNC_OK;
+}
+
 static int slot_setup(struct engine *e, struct slot *s,
                       const struct engine_opts *o, int tls) {
   int rc = line_init(&s->url, e->base, e->baselen + 128);
@@ -651,6 +722,7 @@ static int slot_setup(struct engine *e, struct slot *s,
     rc = line_init(&s->sess, pre, strlen(pre) + 48);
   }
   if (rc) return rc;
+  s->eng = e;
   s->easy = curl_easy_init();
   s->cu = curl_url();
   if (!s->easy || !s->cu) return -ENOMEM;
@@ -688,6 +760,10 @@ static int slot_setup(struct engine *e, struct slot *s,
    * every transfer (1% of a request). */
   c |= curl_easy_setopt(h, CURLOPT_NOPROXY, "");
   c |= curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  if (e->sent) {
+    c |= curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, on_prereq);
+    c |= curl_easy_setopt(h, CURLOPT_PREREQDATA, s);
+  }
   if (o->http2 && !tls && engine_h2c_reuse_broken()) {
     /* One connection per request: slow, but every answer is right. */
     c |= curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
@@ -823,6 +899,7 @@ int engine_new(uv_loop_t *loop, const struct engine_opts *opts,
   e->done = done;
   e->arg = arg;
   e->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 30000;
+  e->sent = opts->sent;
   rc = parse_target(e, opts->target, &tls, err, errlen);
   if (rc) goto fail;
   if (opts->http2 &&
@@ -1140,14 +1217,13 @@ int engine_submit(struct engine *e, const struct engine_req *req) {
   if (!s) return -EAGAIN;
   int rc = prepare(e, s, req);
   if (rc) return rc;
-  /* Set on every request: the handle is reused, 0 lifts the limit. */
-  curl_easy_setopt(s->easy, CURLOPT_MAX_RECV_SPEED_LARGE,
-                   (curl_off_t)(req->max_recv_bps > 0 ? req->max_recv_bps : 0));
   e->free_list = s->next_free;
   e->nfree--;
   s->busy = 1;
   s->ctx = req->ctx;
   s->bytes = 0;
+  s->recv_bps = req->max_recv_bps > 0 ? req->max_recv_bps : 0;
+  s->body_t0 = 0;
   s->errbuf[0] = '\0';
   s->start_us = now_us();
   CURLMcode m = curl_multi_add_handle(e->multi, s->easy);
@@ -1179,6 +1255,9 @@ static void finish_close(struct engine *e) {
     complete(e, s, CURLE_OK, "aborted");
   }
   e->released = 1;
+  for (size_t i = 0; i < e->nslots; i++)
+    if (e->slots[i].pace_made)
+      uv_close((uv_handle_t *)&e->slots[i].pace, on_handle_closed);
   /* Closes cached connections through on_closesocket. */
   curl_multi_cleanup(e->multi);
   e->multi = NULL;

@@ -34,6 +34,12 @@ struct engine_opts {
   size_t slots;               /* requests in flight at most (0: 1024) */
   size_t body_cap;            /* longest body prefix a request captures (0:
                                  ENGINE_BODY_CAP) */
+  /* Optional: called just before each request goes out on its connection
+   * (after connecting and TLS; again if curl resends it on a fresh one),
+   * with engine_new's arg, the request's ctx and the time
+   * (uv_hrtime()/1000 clock). It runs inside a curl callback: it must not
+   * call the engine. NULL: no call, no cost. */
+  void (*sent)(void *arg, void *ctx, uint64_t t_us);
 };
 
 /* Per-request header lines at most (engine_req.headers). */
@@ -89,8 +95,10 @@ struct engine_req {
   size_t ncapture_names;
   int64_t timeout_ms; /* this request's whole timeout */
   enum engine_fault fault;
-  int64_t max_recv_bps; /* slow reads: the response is read at most this
-                           fast, in bytes/s (0: no limit) */
+  int64_t max_recv_bps; /* slow reads: the response body is taken at most
+                           this fast, in bytes/s from its first byte, also
+                           when it is all buffered already: n bytes take
+                           n / max_recv_bps s (0: no limit) */
 };
 
 /* Why a request failed before an HTTP status came back. */

@@ -37,11 +37,16 @@
 #define LOGBUF (64u << 10)
 #define SLOTS_MAX 1024
 #define TIMER_SLACK_US 200 /* events this close are due now (ms timers) */
-/* The rate cap's window: a second, plus room for the jitter between our
- * send and the target's clock, so that the target never sees more than
- * the cap in any second of its own log either. */
-#define RATE_WINDOW_US 1020000
-#define RATE_CATCHUP_US 25000 /* the most lag the pacing makes up for */
+/* The rate cap's window: a second, plus room for the jitter between a
+ * request leaving (on_sent) and the target's clock on an idle machine. (A
+ * target that is itself late, on a busy machine, catches up and can log a
+ * few more in one of its seconds: the tests count the cap as requests
+ * leave, tests/integration/wire.sh.) */
+#define RATE_WINDOW_US 1010000
+/* Sends the pacing grid may fall behind while requests wait for it (a
+ * timer that fires late on a busy machine) are caught up, as far back as
+ * this: else every late wake-up costs the rate what it missed. */
+#define RATE_CATCHUP_US 100000
 #define STOP_GRACE_US                                                          \
   4000000 /* after a signal, in-flight requests get                            \
              this long before they are aborted */
@@ -79,6 +84,7 @@ struct flight {
   int64_t intended_us;
   struct flow_note note; /* note.fault: the injected fault (FAULT_NONE, or
                             a kind: faults_name) of this request */
+  uint64_t win_seq; /* its entry in the rate window (0: none) */
   char target[TARGET_MAX];
 };
 
@@ -147,6 +153,8 @@ struct worker {
   int64_t interval_us, next_allowed_us;
   int64_t *win;
   size_t win_cap, win_len, win_head;
+  uint64_t win_total; /* entries ever made (the newest one's number) */
+  uint64_t win_taken; /* the entry of the send just allowed (0: none) */
   /* phase */
   int stop_sessions, stop_requests;
   int64_t drain_at_us;
@@ -193,9 +201,16 @@ struct shared {
   FILE *log;
   uint64_t t0_hr_us; /* uv_hrtime()/1000 at the start */
   int64_t wall0_us;  /* wall clock at the start */
-  int64_t end_us;    /* no new sessions after this (INT64_MAX: none) */
-  int closed;        /* closed model */
-  int64_t span_us;   /* the learned curve's length, replayed */
+  /* The start: the clock starts once every worker is set up (its engine
+   * makes a curl handle per slot: tens of ms, more on a busy machine),
+   * else the arrivals due meanwhile would all go at once, late. */
+  pthread_mutex_t start_lock;
+  pthread_cond_t start_cond;
+  unsigned ready; /* workers set up, or failed */
+  int go;
+  int64_t end_us;  /* no new sessions after this (INT64_MAX: none) */
+  int closed;      /* closed model */
+  int64_t span_us; /* the learned curve's length, replayed */
   struct metrics *metrics;
   struct metrics_server *msrv;
   struct scenario *sc; /* --scenario / --phases; NULL: none */
@@ -560,6 +575,8 @@ static int submit(struct worker *w, uint32_t i) {
   f->user = i;
   f->ep = (uint32_t)u->walk.ep;
   f->intended_us = u->due_us;
+  f->win_seq = w->win_taken;
+  w->win_taken = 0;
   f->note.fault = FAULT_NONE;
   struct engine_req req;
   if (w->fw) {
@@ -638,18 +655,26 @@ static int64_t rate_next(const struct worker *w) {
   return t;
 }
 
+/* A request finds nothing waiting: the grid restarts from now, so that an
+ * idle spell earns no burst. */
+static void rate_rest(struct worker *w, int64_t now) {
+  if (w->interval_us && w->next_allowed_us < now - w->interval_us)
+    w->next_allowed_us = now - w->interval_us;
+}
+
 /* Takes the cap's permission for a send at now (rate_next(w) <= now). */
 static void rate_take(struct worker *w, int64_t now) {
+  w->win_taken = 0;
   if (!w->interval_us) return;
-  /* On the grid: a send that a late timer (or a busy machine) held back
-   * does not push the next ones later too (else the rate runs low), within
-   * RATE_CATCHUP_US of lag: a token bucket 25 ms deep. A
-   * longer idle spell earns no more burst, and the window below holds the
-   * cap whatever the lag. */
-  int64_t lag =
-      RATE_CATCHUP_US > w->interval_us ? RATE_CATCHUP_US : w->interval_us;
+  /* On the grid: while requests wait, a late timer (by a millisecond's
+   * rounding, or by tens of them on a busy machine) does not push the
+   * next sends later too, else the rate runs low: the sends it missed go
+   * now, up to RATE_CATCHUP_US of them (the window below still holds the
+   * cap). */
+  int64_t back =
+      w->interval_us > RATE_CATCHUP_US ? w->interval_us : RATE_CATCHUP_US;
   int64_t next = w->next_allowed_us + w->interval_us;
-  if (next < now - lag) next = now - lag;
+  if (next < now - back) next = now - back;
   w->next_allowed_us = next;
   if (!w->win_cap) return;
   size_t slot = (w->win_head + w->win_len) % w->win_cap;
@@ -660,6 +685,24 @@ static void rate_take(struct worker *w, int64_t now) {
     w->win_len++;
   }
   w->win[slot] = now;
+  w->win_taken = ++w->win_total;
+}
+
+/* engine_opts.sent: a request goes out now. Its entry in the rate window
+ * moves from when it was allowed to when it left: a busy machine can
+ * delay that by tens of ms (more than RATE_WINDOW_US's margin), and the
+ * sends that follow must keep clear of when it really left. (The oldest
+ * entry stays the one checked: a later one moved past it only makes the
+ * check stricter.) */
+static void on_sent(void *arg, void *ctx, uint64_t t_us) {
+  struct worker *w = arg;
+  const struct flight *f = &w->flights[(uint32_t)(uintptr_t)ctx];
+  if (!f->win_seq || !w->win_cap || f->win_seq + w->win_len <= w->win_total)
+    return; /* no entry, or already pushed out of the window */
+  size_t k = (size_t)(f->win_seq + w->win_len - 1 - w->win_total);
+  size_t slot = (w->win_head + k) % w->win_cap;
+  int64_t t = rel_us(w, t_us);
+  if (t > w->win[slot]) w->win[slot] = t;
 }
 
 static int dispatch(struct worker *w, uint32_t i) {
@@ -672,6 +715,7 @@ static int dispatch(struct worker *w, uint32_t i) {
     return 0;
   }
   int64_t now = now_us(w);
+  if (!w->ready_len) rate_rest(w, now);
   if (w->ready_len || !slot_free(w) || now < rate_next(w))
     return ready_push(w, i);
   rate_take(w, now);
@@ -1145,6 +1189,17 @@ static struct engine_opts engine_opts_of(const struct run_opts *o) {
   return eo;
 }
 
+/* Says the worker is set up (or failed: then it does not wait), and waits
+ * for the run's clock to start. */
+static void worker_ready(struct worker *w, int wait) {
+  struct shared *sh = w->sh;
+  pthread_mutex_lock(&sh->start_lock);
+  sh->ready++;
+  pthread_cond_broadcast(&sh->start_cond);
+  while (wait && !sh->go) pthread_cond_wait(&sh->start_cond, &sh->start_lock);
+  pthread_mutex_unlock(&sh->start_lock);
+}
+
 static void *worker_main(void *arg) {
   struct worker *w = arg;
   struct shared *sh = w->sh;
@@ -1153,14 +1208,19 @@ static void *worker_main(void *arg) {
   if (rc) {
     snprintf(w->err, sizeof w->err, "event loop: %s", uv_strerror(rc));
     w->failed = ERR_USAGE;
+    worker_ready(w, 0);
     goto out;
   }
   struct engine_opts eo = engine_opts_of(o);
   eo.slots = w->nflights;
+  /* A rate cap (--max-rps, or a phase's) wants to know when requests
+   * leave. */
+  if (o->max_rps > 0 || o->phases_path) eo.sent = on_sent;
   rc = engine_new(&w->loop, &eo, on_done, w, &w->engine, w->err, sizeof w->err);
   if (rc) {
     w->failed = rc;
     uv_loop_close(&w->loop);
+    worker_ready(w, 0);
     goto out;
   }
   uv_timer_init(&w->loop, &w->timer);
@@ -1171,6 +1231,8 @@ static void *worker_main(void *arg) {
   pthread_mutex_lock(&w->lock);
   w->alive = 1;
   pthread_mutex_unlock(&w->lock);
+  worker_ready(w, 1);
+  uv_update_time(&w->loop); /* the loop's clock stood still meanwhile */
   uv_timer_start(&w->tick, on_tick, 1000, 1000);
   rc = process_due(w, now_us(w));
   if (rc) fail_worker(w, rc);
@@ -2024,6 +2086,8 @@ int run_replay(const struct run_opts *o) {
   atomic_init(&sh.stop, STOP_NONE);
   atomic_init(&sh.finished, 0);
   pthread_mutex_init(&sh.log_lock, NULL);
+  pthread_mutex_init(&sh.start_lock, NULL);
+  pthread_cond_init(&sh.start_cond, NULL);
   struct stats total;
   memset(&total, 0, sizeof total);
   int curl_ready = 0;
@@ -2094,6 +2158,7 @@ int run_replay(const struct run_opts *o) {
       goto out;
     }
   }
+  /* (A real run sets both again when its workers are ready.) */
   struct timespec rt;
   clock_gettime(CLOCK_REALTIME, &rt);
   sh.wall0_us = (int64_t)rt.tv_sec * 1000000 + rt.tv_nsec / 1000;
@@ -2142,12 +2207,21 @@ int run_replay(const struct run_opts *o) {
         break;
       }
     }
+    pthread_mutex_lock(&sh.start_lock);
+    while (sh.ready < started)
+      pthread_cond_wait(&sh.start_cond, &sh.start_lock);
+    clock_gettime(CLOCK_REALTIME, &rt);
+    sh.wall0_us = (int64_t)rt.tv_sec * 1000000 + rt.tv_nsec / 1000;
+    sh.t0_hr_us = uv_hrtime() / 1000;
+    sh.go = 1;
+    pthread_cond_broadcast(&sh.start_cond);
+    pthread_mutex_unlock(&sh.start_lock);
     int tty = !o->quiet && isatty(fileno(o->err));
     struct progress p;
     hist_init(&p.window);
     uint64_t last_requests = 0;
     double last_show = 0, stopped_at = -1;
-    uint64_t hr0 = uv_hrtime();
+    uint64_t hr0 = sh.t0_hr_us * 1000;
     while (atomic_load(&sh.finished) < started) {
       struct timespec wait = {0, 200 * 1000000L};
       int sig = sigtimedwait(&set, NULL, &wait);
@@ -2268,6 +2342,8 @@ out:
   synth_free(sh.synth);
   model_free(sh.model);
   pthread_mutex_destroy(&sh.log_lock);
+  pthread_mutex_destroy(&sh.start_lock);
+  pthread_cond_destroy(&sh.start_cond);
   if (curl_ready) curl_global_cleanup();
   return status;
 }

@@ -7,8 +7,9 @@ set -euo pipefail
 build_pkgs=(build-essential cmake pkg-config
   libuv1-dev libcurl4-openssl-dev libsqlite3-dev libzstd-dev libpcap-dev
   zlib1g-dev libhttp-parser-dev libjansson-dev libpcre2-dev libcmocka-dev)
-test_pkgs=(clang clang-format libclang-rt-14-dev sqlite3 jq zstd gzip time gawk
-  tshark nginx curl prometheus nodejs npm)
+test_pkgs=(clang clang-format libclang-rt-14-dev sqlite3 jq zstd gzip time gawk)
+test_pkgs+=(nginx prometheus curl nodejs npm) # replay metrics and load-shape tests
+test_pkgs+=(tshark) # dumpcap: requests as sent (tests/integration/wire.sh)
 
 pkgs=("${build_pkgs[@]}")
 [ "${1:-}" = "--test" ] && pkgs+=("${test_pkgs[@]}")

@@ -7,6 +7,7 @@
 # back into `mimic capture`.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nginx.sh"
+. "$(dirname "$0")/wire.sh"
 need jq awk sqlite3
 : "${GENLOG:?}"
 
@@ -78,32 +79,45 @@ check_false "another seed, another plan" cmp -s "$WORK/plan1.txt" "$WORK/plan3.t
 check "dry run sends nothing" 0 "$(: >"$NGINX_LOG"; "$MIMIC" replay "$WORK/m.db" \
   --target "$NGINX_URL" --users 3 --seed 3 --dry-run >/dev/null 2>&1; sleep 0.3; nginx_requests)"
 
-# --- the rate cap holds in every second of nginx's log -----------------------
+# --- the rate cap holds in every second of the sends ---------------------------
+# Counted as the requests leave mimic (wire.sh): on a busy machine nginx
+# reads and logs late and catches up, and its log showed windows of up to
+# 210 requests that no second of sends held. Without the right to
+# capture, nginx's log is used instead.
 : >"$NGINX_LOG"
+wired=0
+wire_start "$NGINX_PORT" && wired=1
 "$MIMIC" replay "$WORK/m.db" --target "$NGINX_URL" --users 50 \
   --min-request-count 1000 --max-request-count 1000 --delay-min 0 \
   --delay-max 0 --max-rps 200 --duration 4s --drain-timeout 0 --threads 2 \
   --quiet --report "$WORK/rps.json"
 sleep 0.5
-# $NF is nginx's $msec: seconds with milliseconds.
-awk '{ n[int($NF)]++ } END { for (s in n) print n[s] }' "$NGINX_LOG" | sort -n >"$WORK/rps.txt"
+# Send times (seconds with a fraction), one a line.
+if [ "$wired" = 1 ]; then
+  dropped=0
+  wire_stop "$(jq .requests "$WORK/rps.json")" >"$WORK/sent.txt" || dropped=1
+  check "every request captured as sent, none dropped" \
+    "$(jq .requests "$WORK/rps.json") 0" "$(wc -l <"$WORK/sent.txt") $dropped"
+else
+  awk '{ print $NF }' "$NGINX_LOG" | sort -n >"$WORK/sent.txt" # $msec
+fi
+awk '{ n[int($1)]++ } END { for (s in n) print n[s] }' "$WORK/sent.txt" | sort -n >"$WORK/rps.txt"
 max=$(tail -n1 "$WORK/rps.txt")
 check_true "no second above --max-rps 200 (busiest: $max)" test "$max" -le 200
 check_true "the cap is used, not starved (busiest second: $max)" test "$max" -ge 150
-# Any 1-second window, not only calendar seconds (nginx's 1 ms stamps: a
-# window [t, t + 1 s) holds the sends at most 999 ms after its first).
-slide=$(awk '{ print int($NF * 1000 + 0.5) }' "$NGINX_LOG" | sort -n |
+# Any 1-second window, not only calendar seconds (in 1 ms steps: a window
+# [t, t + 1 s) holds the sends at most 999 ms after its first).
+slide=$(awk '{ print int($1 * 1000 + 0.5) }' "$WORK/sent.txt" |
   awk '{ t[NR] = $1; while (t[NR] - t[lo + 1] >= 1000) lo++
          if (NR - lo > m) m = NR - lo } END { print m + 0 }')
 check_true "no sliding 1-second window above 200 (busiest: $slide)" \
   test "$slide" -le 200
 # The cap is kept on average too: the pacing does not lose time to
 # millisecond timers (at least 97% of 200/s over the middle 2 s).
-mid=$(awk '{ print $NF }' "$NGINX_LOG" | sort -n |
-  awk 'NR == 1 { t0 = $1 } { t[NR] = $1 }
+mid=$(awk 'NR == 1 { t0 = $1 } { t[NR] = $1 }
        END { n = 0; for (i = 1; i <= NR; i++)
                if (t[i] >= t0 + 1 && t[i] < t0 + 3) n++
-             print n }')
+             print n }' "$WORK/sent.txt")
 check_true "the cap is reached on average ($mid in the middle 2 s, >= 388)" \
   test "$mid" -ge 388
 

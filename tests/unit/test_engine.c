@@ -1044,6 +1044,98 @@ static void test_timeout_override(void **state) {
   t_finish(&t);
 }
 
+/* Slow reads: a response is read at most max_recv_bps fast however it
+ * arrives. /big (100000 bytes) is written in one go, so most of it is in
+ * the socket buffer when the engine first reads: curl's own limiter
+ * (CURLOPT_MAX_RECV_SPEED_LARGE) waits only between reads, and let such a
+ * response through at once. The slot's next request, with no limit, is
+ * fast again (nothing sticks to the reused handle); a slow read still
+ * going when the engine closes is aborted. */
+static void test_slow_read(void **state) {
+  (void)state;
+  struct t t;
+  char url[64];
+  t_init(&t);
+  t_server(&t, SRV_OK, url, sizeof url);
+  t_engine(&t, url, 1, 5000);
+  struct engine_req q = {
+      .method = "GET", .target = "/big", .max_recv_bps = 200000};
+  EXPECT_EQ(engine_submit(t.e, &q), 0);
+  EXPECT_EQ(run_until(&t, &t.completed, 1, 5000), 0);
+  EXPECT_EQ(t.last.err, ENGINE_OK);
+  EXPECT_EQ(t.last.status, 200);
+  EXPECT_EQ(t.last.resp_bytes, 100000);
+  uint64_t took = t.last.end_us - t.last.start_us;
+  EXPECT_U64(took, >=, 499000); /* 100000 bytes at 200000 bytes/s */
+  EXPECT_U64(took, <, 2500000);
+  q.max_recv_bps = 0;
+  EXPECT_EQ(engine_submit(t.e, &q), 0);
+  EXPECT_EQ(run_until(&t, &t.completed, 2, 5000), 0);
+  EXPECT_EQ(t.last.err, ENGINE_OK);
+  EXPECT_EQ(t.last.resp_bytes, 100000);
+  EXPECT_U64(t.last.end_us - t.last.start_us, <, 400000);
+  EXPECT_EQ(t.srv.accepted, 1);
+  /* 10 s to read, 300 ms allowed: the timeout ends it while paused, and
+   * the slot's next request is whole and fast (no pause left behind). */
+  q.max_recv_bps = 10000;
+  q.timeout_ms = 300;
+  EXPECT_EQ(engine_submit(t.e, &q), 0);
+  EXPECT_EQ(run_until(&t, &t.completed, 3, 3000), 0);
+  EXPECT_EQ(t.last.err, ENGINE_E_TIMEOUT);
+  EXPECT_U64(t.last.resp_bytes, <, 100000);
+  q.max_recv_bps = 0;
+  q.timeout_ms = 0;
+  EXPECT_EQ(engine_submit(t.e, &q), 0);
+  EXPECT_EQ(run_until(&t, &t.completed, 4, 5000), 0);
+  EXPECT_EQ(t.last.err, ENGINE_OK);
+  EXPECT_EQ(t.last.resp_bytes, 100000);
+  EXPECT_U64(t.last.end_us - t.last.start_us, <, 400000);
+  /* Still paused when the engine closes: aborted, every handle closed. */
+  q.max_recv_bps = 10000;
+  EXPECT_EQ(engine_submit(t.e, &q), 0);
+  run_until(&t, &t.completed, 5, 300);
+  EXPECT_EQ(t.completed, 4);
+  t_finish(&t);
+  EXPECT_EQ(t.n_aborted, 1);
+}
+
+/* engine_opts.sent: once per request, with its ctx, between its submit
+ * and its completion; on a fresh connection too. */
+static struct {
+  int calls[64];
+  uint64_t t[64];
+} sent_seen;
+
+static void on_sent_test(void *arg, void *ctx, uint64_t t_us) {
+  (void)arg;
+  intptr_t i = (intptr_t)ctx;
+  if (i < 0 || i >= 64) fail_msg("sent: ctx %ld", (long)i);
+  sent_seen.calls[i]++;
+  sent_seen.t[i] = t_us;
+}
+
+static void test_sent_hook(void **state) {
+  (void)state;
+  struct t t;
+  char url[64];
+  memset(&sent_seen, 0, sizeof sent_seen);
+  t_init(&t);
+  t_server(&t, SRV_CLOSE, url, sizeof url); /* a new connection each */
+  struct engine_opts o = {.target = url, .slots = 4, .sent = on_sent_test};
+  char err[256] = "";
+  EXPECT_EQ(engine_new(&t.loop, &o, on_done, &t, &t.e, err, sizeof err), 0);
+  t.total = 40;
+  for (int i = 0; i < 4; i++) submit_one(&t);
+  EXPECT_EQ(run_until(&t, &t.completed, 40, 10000), 0);
+  EXPECT_EQ(t.n_ok, 40);
+  for (int i = 0; i < 40; i++) EXPECT_EQ(sent_seen.calls[i], 1);
+  /* The last one's time lies within its request. */
+  intptr_t k = (intptr_t)t.last.ctx;
+  EXPECT_U64(sent_seen.t[k], >=, t.last.start_us);
+  EXPECT_U64(sent_seen.t[k], <=, t.last.end_us);
+  t_finish(&t);
+}
+
 static void test_error_names(void **state) {
   (void)state;
   EXPECT_STR(engine_error_name(ENGINE_OK), "ok");
@@ -1086,6 +1178,8 @@ int main(void) {
       cmocka_unit_test(test_fault_stall),
       cmocka_unit_test(test_fault_abort),
       cmocka_unit_test(test_timeout_override),
+      cmocka_unit_test(test_slow_read),
+      cmocka_unit_test(test_sent_hook),
       cmocka_unit_test(test_error_names),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
