@@ -14,8 +14,12 @@
 #
 # rt_run NAME TARGET MULT X DURATION DRAIN
 #   NAME      file in $MIMIC_REAL_DATA/logs (skipped when absent)
-#   TARGET    nginx (status mix not gated: nginx answers 200 to all) or
-#             mock (status mix gated)
+#   TARGET    nginx (status mix not gated: nginx answers 200 to all),
+#             mock (status mix gated), or pcap: nginx again, but model B
+#             is learned from the packets of the replay (dumpcap on lo
+#             writes them to a pcapng file, mimic capture reads it), not
+#             from nginx's log; needs the right to capture (root or
+#             CAP_NET_RAW), else the test is skipped
 #   MULT      1, or 10 for the same run at ten times the session rate
 #   X         --time-scale (at most 50)
 #   DURATION  --duration in seconds
@@ -79,12 +83,17 @@ rt_run() {
 
   local url blog capture_args=(--session-key header:X-Mimic-Session)
   local compare_args=(--time-scale "$x" --from "${from}s")
-  if [ "$target" = nginx ]; then
+  if [ "$target" = nginx ] || [ "$target" = pcap ]; then
     nginx_start || { echo "nginx did not start"; exit 1; }
     url=$NGINX_URL
     blog=$NGINX_LOG
     capture_args+=(--log-format "$NGINX_LOG_FORMAT")
     compare_args+=(--ignore-status)
+    if [ "$target" = pcap ]; then
+      rt_start_dumpcap "$NGINX_PORT"
+      blog=$WORK/replay.pcapng
+      capture_args=(--session-key header:X-Mimic-Session)
+    fi
   else
     rt_start_mock --time-scale "$x" --log "$WORK/mock.log"
     url=$RT_MOCK_URL
@@ -102,8 +111,9 @@ rt_run() {
   local replay_s=$((SECONDS - t0))
   check "replay exit" 0 "$rc"
   [ "$rc" = 0 ] || cat "$WORK/last.err"
-  if [ "$target" = nginx ]; then
+  if [ "$target" = nginx ] || [ "$target" = pcap ]; then
     nginx_wait_requests "$(jq .responses "$WORK/report.json")" 10 || true
+    [ "$target" = pcap ] && rt_stop_dumpcap
     nginx_stop
   else
     rt_stop_mock
@@ -122,11 +132,19 @@ rt_run() {
     echo "note: $((sessions - completed)) of $sessions sessions were cut by the" \
       "${drain} s drain: $RT_CUT_OK"
   fi
-  if [ "$target" = nginx ]; then
+  if [ "$target" != mock ]; then
     check "nginx answered every request" "$requests" "$(jq .responses "$WORK/report.json")"
   fi
 
   "$MIMIC" capture -q -o "$WORK/b.db" "${capture_args[@]}" "$blog"
+  if [ "$target" = pcap ]; then
+    check "B: the packets hold every request sent" "$requests" \
+      "$(q "$WORK/b.db" "SELECT value FROM meta WHERE key='pcap_requests'")"
+    check "B: and every response" "$(jq .responses "$WORK/report.json")" \
+      "$(q "$WORK/b.db" "SELECT value FROM meta WHERE key='pcap_responses'")"
+    check "B: no bytes lost in gaps" 0 \
+      "$(q "$WORK/b.db" "SELECT value FROM meta WHERE key='pcap_gap_bytes'")"
+  fi
   check "B: every logged line understood" 0 \
     "$(q "$WORK/b.db" "SELECT value FROM meta WHERE key='malformed'")"
   check "B: every line had the session header" 0 \
@@ -149,6 +167,41 @@ rt_run() {
     "duration=${dur}s drain=${drain}s sessions=$sessions completed=$completed" \
     "requests=$requests errors=$errors replay_s=$replay_s total_s=$((SECONDS - t_start))" \
     "$(jq -c '{pass, rate_ratio, metrics, thresholds, split_half}' "$WORK/compare.json")"
+}
+
+# The replay's packets to and from PORT on lo, in full, to
+# $WORK/replay.pcapng (a large kernel buffer: a busy second must not drop
+# any). Skips the test when it cannot capture.
+RT_DUMPCAP_PID=
+rt_start_dumpcap() {
+  command -v dumpcap >/dev/null 2>&1 || skip "dumpcap is not installed (Debian package tshark)"
+  : >"$WORK/dumpcap.err"
+  # -a duration: it never outlives a test that dies before rt_stop_dumpcap.
+  dumpcap -q -i lo -B 64 -a duration:300 -f "tcp port $1" \
+    -w "$WORK/replay.pcapng" 2>"$WORK/dumpcap.err" </dev/null &
+  RT_DUMPCAP_PID=$!
+  for _ in $(seq 400); do
+    grep -q '^File:' "$WORK/dumpcap.err" && return 0
+    kill -0 "$RT_DUMPCAP_PID" 2>/dev/null || break
+    sleep 0.05
+  done
+  rt_stop_dumpcap
+  skip "dumpcap cannot capture on lo: $(head -c 300 "$WORK/dumpcap.err")"
+}
+
+rt_stop_dumpcap() {
+  [ -n "$RT_DUMPCAP_PID" ] || return 0
+  sleep 1 # the last segments reach the file a little late
+  kill -INT "$RT_DUMPCAP_PID" 2>/dev/null || true
+  wait "$RT_DUMPCAP_PID" 2>/dev/null || true
+  RT_DUMPCAP_PID=
+  # "Packets received/dropped on interface 'Loopback: lo': 1661/0 (...)"
+  if grep -q 'dropped on interface' "$WORK/dumpcap.err"; then
+    check_true "dumpcap: no packet dropped" \
+      grep -q 'dropped on interface.*: [0-9]*/0 ' "$WORK/dumpcap.err"
+  fi
+  echo "pcap: $(stat -c %s "$WORK/replay.pcapng") bytes;" \
+    "$(grep -o 'received/dropped.*' "$WORK/dumpcap.err" | head -1)"
 }
 
 RT_MOCK_PID=
