@@ -84,7 +84,7 @@ struct flight {
   int64_t intended_us;
   struct flow_note note; /* note.fault: the injected fault (FAULT_NONE, or
                             a kind: faults_name) of this request */
-  uint64_t win_seq; /* its entry in the rate window (0: none) */
+  uint64_t win_seq;      /* its entry in the rate window (0: none) */
   char target[TARGET_MAX];
 };
 
