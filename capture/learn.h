@@ -15,7 +15,8 @@
  * (capture/spill.h). learn_finish reads that file twice: once to cluster a
  * bounded sample of sessions (capture/persona.h), once to give every
  * session to its nearest persona and learn each persona's chain, think
- * times, lengths, durations and arrivals. Should the file fail (a full
+ * times, lengths, durations, arrivals and user agents (sessions by the user
+ * agent of their first request). Should the file fail (a full
  * disk), what was learned stays: the model gets one persona, "all", from
  * the totals kept alongside, and learn_spill_error says why. */
 #ifndef MIMIC_LEARN_H
