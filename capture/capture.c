@@ -434,7 +434,9 @@ static int filtered_out(struct run *r, const struct logrec *rec) {
   return 0;
 }
 
-static uint64_t client_key(struct run *r, const struct logrec *rec) {
+/* uah: learn_ua_hash of the request's user agent. */
+static uint64_t client_key(struct run *r, const struct logrec *rec,
+                           uint64_t uah) {
   const struct slice *k = NULL;
   switch (r->o->key) {
   case CAPTURE_KEY_IP: k = &rec->client; break;
@@ -446,7 +448,7 @@ static uint64_t client_key(struct run *r, const struct logrec *rec) {
   if (k && k->len) return hash64(k->p, k->len, 0x6d696d6963ULL);
   if (k) r->key_missing++; /* fall back to ip+ua */
   uint64_t h = hash64(rec->client.p, rec->client.len, 0x6970ULL);
-  return hash_mix(h, hash64(rec->ua.p, rec->ua.len, 0x7561ULL));
+  return hash_mix(h, uah);
 }
 
 /* ---- reordering ------------------------------------------------------ */
@@ -523,10 +525,12 @@ static int process(struct run *r, struct source *s) {
   if (rec->user.len) r->users_dropped++;
   if (rec->session.len) r->sessions_dropped++;
   if (rec->latency_us >= 0) r->have_latency = 1;
+  uint64_t uah = learn_ua_hash(rec->ua.p, rec->ua.len);
   struct sess_event ev = {
       .ts_us = rec->ts_us,
       .lat_us = rec->latency_us,
-      .client = client_key(r, rec),
+      .client = client_key(r, rec, uah),
+      .ua = learn_ua_key(rec->ua.p, rec->ua.len, uah),
       .ep = ep,
       .res_us = rec->ts_res_us > 0 && rec->ts_res_us < UINT32_MAX
                     ? (uint32_t)rec->ts_res_us

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "hash.h"
 #include "hist.h"
 #include "hmap.h"
 #include "model.h"
@@ -378,10 +379,11 @@ static struct spill_buf *live_buf(struct learn *l, uint32_t sid) {
 }
 
 static void keep_start(struct learn *l, uint32_t sid, int64_t start_us,
-                       uint32_t ep, int status) {
+                       uint32_t ep, int status, uint32_t ua) {
   struct spill_buf *b = l->spill ? live_buf(l, sid) : NULL;
   int rc;
-  if (b && (rc = spill_buf_begin(b, start_us, ep, status))) spill_drop(l, rc);
+  if (b && (rc = spill_buf_begin(b, start_us, ep, status, ua)))
+    spill_drop(l, rc);
 }
 
 static void keep_step(struct learn *l, uint32_t sid, uint32_t ep,
@@ -418,8 +420,8 @@ static struct when when_of(int64_t start_us) {
 }
 
 int learn_session_start(struct learn *l, uint32_t sid, int64_t start_us,
-                        uint32_t ep, int status) {
-  keep_start(l, sid, start_us, ep, status);
+                        uint32_t ep, int status, uint32_t ua) {
+  keep_start(l, sid, start_us, ep, status, ua);
   struct trans *t = trans_get(l, MODEL_START, (int32_t)ep);
   if (!t) return -ENOMEM;
   t->count++;
@@ -457,6 +459,17 @@ int learn_session_end(struct learn *l, uint32_t sid, uint32_t last,
   uint32_t lo, hi, k = model_length_class(requests, &lo, &hi);
   if (k < SHAPE_CLASSES && (rc = hist_record(&l->shape[k], d))) return rc;
   return hist_record(&l->duration, d);
+}
+
+uint64_t learn_ua_hash(const char *ua, size_t len) {
+  return hash64(ua, len, 0x7561ULL);
+}
+
+uint32_t learn_ua_key(const char *ua, size_t len, uint64_t hash) {
+  if (len == 0) return 0;
+  if (len > TOPK_VALUE_MAX) hash = learn_ua_hash(ua, TOPK_VALUE_MAX);
+  uint32_t k = (uint32_t)(hash >> 32) ^ (uint32_t)hash;
+  return k ? k : 1;
 }
 
 void learn_note_dropped(struct learn *l, const char *loc, const char *name,
@@ -910,7 +923,9 @@ static int finish_sessions(struct learn *l, struct model *m) {
   return 0;
 }
 
-static int finish_misc(struct learn *l, struct model *m) {
+/* The user agent pool, before the personas: they count their sessions by
+ * these. */
+static int finish_uas(struct learn *l, struct model *m) {
   size_t n = topk_len(l->uas);
   struct topk_item *items = malloc((n ? n : 1) * sizeof *items);
   if (!items) return -ENOMEM;
@@ -925,6 +940,10 @@ static int finish_misc(struct learn *l, struct model *m) {
     u->is_bot = is_bot_ua(u->value);
   }
   free(items);
+  return 0;
+}
+
+static int finish_misc(struct learn *l, struct model *m) {
   static const char *const types[] = {"email", "token", "hash"};
   for (size_t i = 0; i < 3; i++) {
     uint64_t c = templ_redacted(l->templ, types[i]);
@@ -962,9 +981,11 @@ struct ptrans {
 };
 
 struct pacc {
-  uint32_t k, nep;
+  uint32_t k, nep, nua;
   struct pchain *chain;
-  uint64_t *ep_req; /* k x nep requests, for the names */
+  uint64_t *ep_req;  /* k x nep requests, for the names */
+  uint64_t *ua_ses;  /* k x nua sessions by user agent (persona_user_agent) */
+  struct hmap ua_ix; /* learn_ua_key of m->uas[i] -> i */
   struct hmap tindex;
   struct ptrans *trans;
   size_t ntrans, cap_trans;
@@ -976,14 +997,27 @@ static uint64_t ptrans_key(uint32_t c, int32_t from, int32_t to) {
          (uint32_t)(to + 3);
 }
 
-static int pacc_init(struct pacc *a, uint32_t k, uint32_t nep) {
+static int pacc_init(struct pacc *a, uint32_t k, const struct model *m) {
   memset(a, 0, sizeof *a);
   a->k = k;
-  a->nep = nep;
+  a->nep = (uint32_t)m->nendpoints;
+  a->nua = (uint32_t)m->nuas;
   hmap_init(&a->tindex);
+  hmap_init(&a->ua_ix);
   a->chain = calloc(k, sizeof *a->chain);
-  a->ep_req = calloc((size_t)k * nep, sizeof *a->ep_req);
-  if (!a->chain || !a->ep_req) return -ENOMEM;
+  a->ep_req = calloc((size_t)k * a->nep, sizeof *a->ep_req);
+  a->ua_ses = calloc((size_t)k * a->nua + 1, sizeof *a->ua_ses);
+  if (!a->chain || !a->ep_req || !a->ua_ses) return -ENOMEM;
+  /* Two kept user agents with one key (about 1 in 10^5 models): the
+   * sessions go to the first, the more frequent. */
+  for (uint32_t i = 0; i < a->nua; i++) {
+    const char *v = m->uas[i].value;
+    size_t n = strlen(v);
+    uint64_t *slot;
+    if (hmap_put(&a->ua_ix, learn_ua_key(v, n, learn_ua_hash(v, n)), i, &slot) <
+        0)
+      return -ENOMEM;
+  }
   for (uint32_t c = 0; c < k; c++) {
     hist_init(&a->chain[c].length);
     hist_init(&a->chain[c].duration);
@@ -1003,6 +1037,8 @@ static void pacc_cleanup(struct pacc *a) {
   }
   free(a->chain);
   free(a->ep_req);
+  free(a->ua_ses);
+  hmap_cleanup(&a->ua_ix);
   for (size_t i = 0; i < a->ntrans; i++) hist_cleanup(&a->trans[i].think);
   free(a->trans);
   hmap_cleanup(&a->tindex);
@@ -1034,6 +1070,9 @@ static int pacc_session(struct pacc *a, uint32_t c,
   struct ptrans *t = pacc_trans(a, c, MODEL_START, fe[0]);
   if (!t) return -ENOMEM;
   t->count++;
+  /* A user agent outside the pool (or none) is not counted. */
+  const uint64_t *ua = ss->ua ? hmap_get(&a->ua_ix, ss->ua) : NULL;
+  if (ua) a->ua_ses[(size_t)c * a->nua + *ua]++;
   int rc;
   for (uint32_t i = 0; i < ss->n; i++) {
     a->ep_req[(size_t)c * a->nep + (uint32_t)fe[i]]++;
@@ -1109,6 +1148,15 @@ static int pacc_emit(struct pacc *a, struct model *m, char **names,
   }
   if ((rc = add_backoffs(m, first_trans))) goto out;
   rc = -ENOMEM;
+  for (uint32_t c = 0; c < a->k; c++) {
+    for (uint32_t u = 0; u < a->nua; u++) {
+      uint64_t n = a->ua_ses[(size_t)c * a->nua + u];
+      if (!n) continue;
+      struct model_persona_ua *pu = model_push(m, persona_uas);
+      if (!pu) goto out;
+      *pu = (struct model_persona_ua){.persona = c, .ua = u, .count = n};
+    }
+  }
   for (uint32_t c = 0; c < a->k; c++) {
     const struct pchain *ch = &a->chain[c];
     size_t first = m->narrivals;
@@ -1212,7 +1260,7 @@ static int finish_personas(struct learn *l, struct model *m,
 
   /* Pass 2: every session to its nearest persona. */
   if ((rc = spill_rewind(sp))) goto spill_failed;
-  if ((rc = pacc_init(&acc, fit.k, nep))) goto out;
+  if ((rc = pacc_init(&acc, fit.k, m))) goto out;
   while ((rc = spill_get(sp, &ss)) == 1) {
     if ((rc = map_session(&ss, final, nh, &fe, &fcap))) goto spill_failed;
     persona_features(&space, (const uint32_t *)fe, ss.cls, ss.think_us, ss.n,
@@ -1283,6 +1331,7 @@ int learn_finish(struct learn *l, struct model *m) {
   int32_t *final = malloc((nh ? nh : 1) * sizeof *final);
   if (!final) return -ENOMEM;
   rc = finish_endpoints(l, m, final, nh);
+  if (!rc) rc = finish_uas(l, m);
   int personas = 0;
   if (!rc && l->spill) rc = finish_personas(l, m, final, nh, &personas);
   if (l->spill) { /* done with it: give its disk space back now */

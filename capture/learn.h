@@ -15,12 +15,14 @@
  * (capture/spill.h). learn_finish reads that file twice: once to cluster a
  * bounded sample of sessions (capture/persona.h), once to give every
  * session to its nearest persona and learn each persona's chain, think
- * times, lengths, durations and arrivals. Should the file fail (a full
+ * times, lengths, durations, arrivals and user agents (sessions by the user
+ * agent of their first request). Should the file fail (a full
  * disk), what was learned stays: the model gets one persona, "all", from
  * the totals kept alongside, and learn_spill_error says why. */
 #ifndef MIMIC_LEARN_H
 #define MIMIC_LEARN_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "logrec.h"
@@ -52,15 +54,25 @@ int learn_request(struct learn *l, const struct logrec *r, uint32_t *ep);
 
 /* Session structure, from the sessionizer. sid tells live sessions apart
  * (a small number, reused once a session ended: the sessionizer's slot);
- * status is the HTTP status of the request (0 unknown); think_us >= 0.
- * Return 0 or -ENOMEM (a failing temporary file is not an error here: see
- * learn_spill_error). */
+ * status is the HTTP status of the request (0 unknown); think_us >= 0; ua
+ * is the learn_ua_key of the session's first request (its persona's user
+ * agents are counted by it). Return 0 or -ENOMEM (a failing temporary file
+ * is not an error here: see learn_spill_error). */
 int learn_session_start(struct learn *l, uint32_t sid, int64_t start_us,
-                        uint32_t ep, int status);
+                        uint32_t ep, int status, uint32_t ua);
 int learn_transition(struct learn *l, uint32_t sid, uint32_t from, uint32_t to,
                      int64_t think_us, int status);
 int learn_session_end(struct learn *l, uint32_t sid, uint32_t last,
                       uint32_t requests, int64_t duration_us);
+
+/* A user agent's 64-bit hash, and the 32-bit key sessions carry it under
+ * to the persona pass, where it is matched to the user agents the model
+ * keeps (cut to TOPK_VALUE_MAX bytes, as their pool cuts them); 0 = no
+ * user agent. The key takes the hash of the whole value (capture uses that
+ * hash for its client key too, so a request is hashed once) and hashes
+ * again only a value longer than what the model keeps. */
+uint64_t learn_ua_hash(const char *ua, size_t len);
+uint32_t learn_ua_key(const char *ua, size_t len, uint64_t hash);
 
 /* Counts values of a field that were dropped for privacy (e.g. loc "user",
  * name "remote_user"), for the model's redaction table. */

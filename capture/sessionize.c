@@ -168,7 +168,7 @@ static int start_session(struct sessionizer *s, const struct sess_event *ev,
     if ((rc = half_start(s->opts.half, x->half, start, ev->ep, ev->status)))
       return rc;
   }
-  return learn_session_start(s->learn, i, start, ev->ep, ev->status);
+  return learn_session_start(s->learn, i, start, ev->ep, ev->status, ev->ua);
 }
 
 /* Logged times are whole ticks (seconds, milliseconds): a request's true

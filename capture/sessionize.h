@@ -19,6 +19,7 @@ struct sess_event {
   uint64_t client;   /* client key hash */
   uint32_t ep;       /* endpoint handle */
   uint32_t res_us;   /* resolution of ts_us (1000000 for whole seconds) */
+  uint32_t ua;       /* user agent key (learn_ua_key), 0 = none */
   uint8_t ts_is_end; /* the log wrote ts when the response ended */
   uint16_t status;   /* HTTP status, 0 unknown (personas, split halves) */
 };

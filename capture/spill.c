@@ -126,10 +126,11 @@ static int buf_add(struct spill_buf *b, uint32_t ep, int status,
 }
 
 int spill_buf_begin(struct spill_buf *b, int64_t start_us, uint32_t ep,
-                    int status) {
+                    int status, uint32_t ua) {
   b->len = 0;
   b->n = 0;
   b->start_us = start_us;
+  b->ua = ua;
   return buf_add(b, ep, status, 0, 0);
 }
 
@@ -163,6 +164,8 @@ int spill_put(struct spill *s, struct spill_buf *b, int64_t duration_us) {
   h += put_varint(head + h, zigzag(b->start_us));
   h += put_varint(head + h, duration_us > 0 ? (uint64_t)duration_us : 0);
   h += put_varint(head + h, b->n);
+  /* The user agent key is a hash: 4 plain bytes (a varint would take 5). */
+  for (int i = 0; i < 4; i++) head[h++] = (uint8_t)(b->ua >> (8 * i));
   size_t l = put_varint(len, h + b->len);
   errno = 0;
   if (fwrite(len, 1, l, s->f) != l || fwrite(head, 1, h, s->f) != h ||
@@ -257,6 +260,9 @@ int spill_get(struct spill *s, struct spill_session *out) {
   if ((rc = get_varint(&r, &start)) || (rc = get_varint(&r, &dur)) ||
       (rc = get_varint(&r, &n)))
     return rc;
+  if (r.end - r.p < 4) return ERR_CORRUPT;
+  uint32_t ua = 0;
+  for (int i = 0; i < 4; i++) ua |= (uint32_t)*r.p++ << (8 * i);
   /* Every request takes at least one byte: a count above that is damage. */
   if (n == 0 || n > len || dur > INT64_MAX) return ERR_CORRUPT;
   if ((rc = session_reserve(out, n))) return rc;
@@ -274,6 +280,7 @@ int spill_get(struct spill *s, struct spill_session *out) {
   out->start_us = unzigzag(start);
   out->duration_us = (int64_t)dur;
   out->n = (uint32_t)n;
+  out->ua = ua;
   return 1;
 }
 

@@ -6,9 +6,9 @@
  * session) as compact varints: per request the endpoint handle with its
  * status class, and the think time before it. When the session ends, the
  * buffer goes to the file behind a short header (start time, duration,
- * request count); then it is empty again. The file is unlinked right after
- * it is created, so nothing is left behind whatever happens to the process,
- * and its space is returned when the spill is freed.
+ * request count, the key of its user agent); then it is empty again. The file
+ * is unlinked right after it is created, so nothing is left behind whatever
+ * happens to the process, and its space is returned when the spill is freed.
  *
  * Errors are sticky: after a failed write (a full disk) every later call
  * returns the same code, and the caller is expected to free the spill. */
@@ -25,7 +25,8 @@ struct spill;
 struct spill_buf {
   uint8_t *p; /* owned */
   uint32_t len, cap;
-  uint32_t n; /* requests so far */
+  uint32_t n;  /* requests so far */
+  uint32_t ua; /* user agent key (learn_ua_key), 0 = none */
   int64_t start_us;
 };
 
@@ -34,6 +35,7 @@ struct spill_buf {
 struct spill_session {
   int64_t start_us, duration_us;
   uint32_t n;        /* requests */
+  uint32_t ua;       /* user agent key, as given to spill_buf_begin */
   uint32_t *ep;      /* endpoint handles, n of them */
   uint8_t *cls;      /* status / 100 (1..5), 0 when unknown or odd */
   int64_t *think_us; /* think time before request i; think_us[0] = 0 */
@@ -52,9 +54,10 @@ void spill_free(struct spill *s);
 
 void spill_buf_init(struct spill_buf *b);
 void spill_buf_cleanup(struct spill_buf *b);
-/* Starts a session in b (dropping what it held): its first request. */
+/* Starts a session in b (dropping what it held): its first request, and
+ * the key of the session's user agent (any 32-bit value, kept as is). */
 int spill_buf_begin(struct spill_buf *b, int64_t start_us, uint32_t ep,
-                    int status);
+                    int status, uint32_t ua);
 /* Adds a request; think_us < 0 is stored as 0. Returns 0, -ENOMEM, or
  * ERR_LIMIT past SPILL_MAX_SESSION_BYTES. */
 int spill_buf_step(struct spill_buf *b, uint32_t ep, int status,

@@ -187,9 +187,22 @@ CREATE TABLE pool_value (
 CREATE TABLE user_agent (
   id     INTEGER PRIMARY KEY,
   value  TEXT NOT NULL,
-  count  INTEGER NOT NULL,
-  is_bot INTEGER NOT NULL DEFAULT 0
+  count  INTEGER NOT NULL,      -- requests that sent it
+  is_bot INTEGER NOT NULL DEFAULT 0  -- names a crawler, script or tool
 );
+
+-- User agents by persona: sessions of persona_id whose first request sent
+-- user agent ua_id (sessions with a user agent outside `user_agent` are not
+-- counted). Replay draws a session's user agent from its persona's rows,
+-- so that crawlers keep crawler user agents and browsers browser ones; a
+-- persona without rows, or a model without the table (an older capture, or
+-- one persona), draws from `user_agent` by count.
+CREATE TABLE persona_user_agent (
+  persona_id INTEGER NOT NULL REFERENCES persona(id),
+  ua_id      INTEGER NOT NULL REFERENCES user_agent(id),
+  count      INTEGER NOT NULL,
+  PRIMARY KEY (persona_id, ua_id)
+) WITHOUT ROWID;
 
 -- What privacy protection changed, so that `mimic inspect` can show it:
 -- loc ('query', 'path', 'user', 'session'), name (parameter or field),

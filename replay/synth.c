@@ -85,6 +85,12 @@ struct piece {
   uint32_t param; /* NONE for literal text */
 };
 
+/* One user agent of a persona's own pool. */
+struct pua {
+  uint64_t cum; /* running count within the persona */
+  uint32_t ua;  /* index into m->uas */
+};
+
 struct ep {
   uint32_t piece_first, npieces;
   uint32_t q_first, nq; /* byep[q_first .. +nq): query params in order */
@@ -112,6 +118,10 @@ struct synth {
   uint32_t npick;
   uint64_t *ua_cum; /* aligned with m->uas */
   uint32_t nua;
+  /* Per chain, its user agents (persona_user_agent): pua[pua_first[c] ..
+   * + pua_n[c]); a chain without any draws from ua_cum. */
+  struct pua *pua;
+  uint32_t *pua_first, *pua_n;
   struct ep *eps;
   struct piece *pieces;
   struct param *params; /* aligned with m->params */
@@ -238,6 +248,12 @@ static int check_model(const struct model *m, uint32_t nchains, char *err,
     if (m->params[i].endpoint >= m->nendpoints)
       return fail(err, errlen, ERR_CORRUPT,
                   "parameter %zu names a missing endpoint", i);
+  for (size_t i = 0; i < m->npersona_uas; i++)
+    if (m->persona_uas[i].persona >= nchains || m->persona_uas[i].ua >= m->nuas)
+      return fail(err, errlen, ERR_CORRUPT,
+                  "persona user agent %zu names a missing persona or user "
+                  "agent",
+                  i);
   return 0;
 }
 
@@ -569,6 +585,35 @@ static int build_uas(struct synth *s, char *err, size_t errlen) {
     s->ua_cum[i] = cum;
   }
   s->nua = cum ? n : 0; /* no counts: no user agent rather than a guess */
+  if (!s->nua || !m->npersona_uas) return 0;
+
+  /* Each persona's own user agents, so that a crawler persona sends
+   * crawler user agents and a browsing one browser user agents; rows in
+   * any order, kept in their order within a persona. */
+  s->pua_first = calloc(s->nchains, sizeof *s->pua_first);
+  s->pua_n = calloc(s->nchains, sizeof *s->pua_n);
+  s->pua = malloc(m->npersona_uas * sizeof *s->pua);
+  if (!s->pua_first || !s->pua_n || !s->pua) return -ENOMEM;
+  for (size_t i = 0; i < m->npersona_uas; i++) {
+    const struct model_persona_ua *x = &m->persona_uas[i];
+    if (x->ua < s->nua && x->count) s->pua_n[x->persona]++;
+  }
+  uint32_t at = 0;
+  for (uint32_t c = 0; c < s->nchains; c++) {
+    s->pua_first[c] = at;
+    at += s->pua_n[c];
+    s->pua_n[c] = 0;
+  }
+  for (size_t i = 0; i < m->npersona_uas; i++) {
+    const struct model_persona_ua *x = &m->persona_uas[i];
+    if (x->ua >= s->nua || !x->count) continue;
+    uint32_t c = x->persona, k = s->pua_first[c] + s->pua_n[c]++;
+    uint64_t sum = k > s->pua_first[c] ? s->pua[k - 1].cum : 0;
+    if (add_count(&sum, x->count))
+      return fail(err, errlen, ERR_CORRUPT,
+                  "user agent counts of persona %" PRIu32 " overflow", c);
+    s->pua[k] = (struct pua){.cum = sum, .ua = x->ua};
+  }
   return 0;
 }
 
@@ -826,6 +871,9 @@ void synth_free(struct synth *s) {
   free(s->pick_id);
   free(s->pick_cum);
   free(s->ua_cum);
+  free(s->pua);
+  free(s->pua_first);
+  free(s->pua_n);
   free(s->eps);
   free(s->pieces);
   free(s->params);
@@ -880,9 +928,14 @@ void synth_begin(const struct synth *s, struct rng *r, struct synth_walk *w) {
   uint32_t c = draw_persona(s, r);
   w->persona = (uint16_t)c;
   w->ua = 0;
-  if (s->nua)
+  if (s->pua && s->pua_n[c]) { /* the persona's own user agents */
+    const struct pua *p = s->pua + s->pua_first[c];
+    uint32_t n = s->pua_n[c];
+    w->ua = (uint16_t)p[search(p, sizeof *p, n, rng_below(r, p[n - 1].cum))].ua;
+  } else if (s->nua) {
     w->ua = (uint16_t)search(s->ua_cum, sizeof *s->ua_cum, s->nua,
                              rng_below(r, s->ua_cum[s->nua - 1]));
+  }
   w->step = 1;
   w->length = 0;
   w->held = 0;

@@ -4,7 +4,8 @@
  * pooled fallbacks; the session's length drawn from the persona's length
  * distribution, see synth_begin) and builds requests (paths from templates with
  * values drawn from the parameter pools, query strings by learned presence,
- * user agents by frequency).
+ * user agents by frequency: among the sessions of the persona when the
+ * model has them per persona, else among all requests).
  *
  * Everything random is drawn from the caller's rng, and nothing depends on
  * time or on responses, so the same seed gives the same plan. A synth is

@@ -50,6 +50,10 @@ struct persona_view {
   uint32_t top[PERSONA_TOP];
   uint64_t top_n[PERSONA_TOP];
   size_t ntop;
+  /* Its most frequent user agent (persona_user_agent): index into m->uas,
+   * its sessions and the sessions counted; ua_sessions = 0 when none. */
+  uint32_t top_ua;
+  uint64_t top_ua_n, ua_sessions;
 };
 
 /* The model-wide distributions: with several personas, their merge. */
@@ -113,6 +117,17 @@ static int persona_views(const struct model *m, struct persona_view *v) {
     }
     const struct model_backoff *b = pooled_think(m, c);
     pv->think = b ? &b->think : NULL;
+    for (size_t i = 0; i < m->npersona_uas; i++) {
+      const struct model_persona_ua *x = &m->persona_uas[i];
+      if (x->persona != c || x->ua >= m->nuas) continue;
+      pv->ua_sessions += x->count;
+      /* Ties: the user agent more frequent overall (the lower index). */
+      if (x->count > pv->top_ua_n ||
+          (x->count == pv->top_ua_n && x->ua < pv->top_ua)) {
+        pv->top_ua = x->ua;
+        pv->top_ua_n = x->count;
+      }
+    }
   }
   free(n);
   return 0;
@@ -164,6 +179,10 @@ static void print_personas(const struct model *m, FILE *out) {
                            : 0.0);
     }
     fputc('\n', out);
+    if (pv->ua_sessions)
+      fprintf(out, "    user agent %.60s %.0f%%%s\n", m->uas[pv->top_ua].value,
+              100.0 * (double)pv->top_ua_n / (double)pv->ua_sessions,
+              m->uas[pv->top_ua].is_bot ? " (bot)" : "");
   }
   free(v);
 }
@@ -616,7 +635,8 @@ static int print_json(const struct model *m, FILE *out) {
 }
 
 /* Each persona: name, weight, sessions, requests, its length, duration
- * and think time, and its most requested endpoints. NULL on -ENOMEM. */
+ * and think time, its most requested endpoints and its most frequent user
+ * agent (null when the model has none per persona). NULL on -ENOMEM. */
 static json_t *personas_json(const struct model *m) {
   struct persona_view *v = calloc(m->npersonas ? m->npersonas : 1, sizeof *v);
   json_t *arr = json_array();
@@ -639,16 +659,24 @@ static json_t *personas_json(const struct model *m) {
                     pv->requests ? (double)pv->top_n[i] / (double)pv->requests
                                  : 0.0));
     }
+    json_t *ua = json_null();
+    if (pv->ua_sessions) {
+      const struct model_ua *u = &m->uas[pv->top_ua];
+      ua = json_pack("{s:s, s:I, s:f, s:b}", "value", u->value, "sessions",
+                     (json_int_t)pv->top_ua_n, "share",
+                     (double)pv->top_ua_n / (double)pv->ua_sessions, "bot",
+                     u->is_bot);
+    }
     json_array_append_new(
-        arr,
-        json_pack("{s:s, s:f, s:I, s:I, s:o, s:o, s:o, s:o}", "name", p->name,
-                  "weight", p->weight, "sessions", (json_int_t)p->sessions,
-                  "requests", (json_int_t)pv->requests, "session_length",
-                  dist_json(p->length.has ? &p->length.h : NULL, "count"),
-                  "session_duration_us",
-                  dist_json(p->duration.has ? &p->duration.h : NULL, "us"),
-                  "think_time_us", dist_json(pv->think, "us"), "top_endpoints",
-                  top));
+        arr, json_pack("{s:s, s:f, s:I, s:I, s:o, s:o, s:o, s:o, s:o}", "name",
+                       p->name, "weight", p->weight, "sessions",
+                       (json_int_t)p->sessions, "requests",
+                       (json_int_t)pv->requests, "session_length",
+                       dist_json(p->length.has ? &p->length.h : NULL, "count"),
+                       "session_duration_us",
+                       dist_json(p->duration.has ? &p->duration.h : NULL, "us"),
+                       "think_time_us", dist_json(pv->think, "us"),
+                       "top_endpoints", top, "top_user_agent", ua));
   }
   free(v);
   return arr;

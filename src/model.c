@@ -122,6 +122,7 @@ void model_free(struct model *m) {
   free(m->shapes);
   free(m->profiles);
   free(m->uas);
+  free(m->persona_uas);
   free(m->redactions);
   model_free(m->half[0]);
   model_free(m->half[1]);
@@ -461,6 +462,15 @@ static int save_tables(struct saver *s, const struct model *m) {
     sqlite3_bind_int64(st, 3, (int64_t)m->uas[i].count);
     sqlite3_bind_int(st, 4, m->uas[i].is_bot);
     STEP("user_agent");
+  }
+
+  PREP("INSERT INTO persona_user_agent(persona_id, ua_id, count)"
+       " VALUES (?,?,?)");
+  for (size_t i = 0; i < m->npersona_uas; i++) {
+    sqlite3_bind_int64(st, 1, m->persona_uas[i].persona);
+    sqlite3_bind_int64(st, 2, m->persona_uas[i].ua);
+    sqlite3_bind_int64(st, 3, (int64_t)m->persona_uas[i].count);
+    STEP("persona_user_agent");
   }
 
   PREP("INSERT INTO redaction(loc, name, action, count) VALUES (?,?,?,?)");
@@ -984,6 +994,46 @@ out:
   return rc;
 }
 
+/* User agents by persona, when the file has them (older captures, and
+ * models of one persona, do not: replay then draws from user_agent). The
+ * user agents were loaded in id order; ua_id becomes an index into them by
+ * its rank, as hand-written models need not number them from 0. */
+static int load_persona_uas(struct loader *l, struct model *m) {
+  sqlite3_stmt *st = NULL;
+  int rc = prep_opt(l, "persona_user_agent",
+                    "SELECT p.persona_id,"
+                    " (SELECT count(*) FROM user_agent u WHERE u.id < p.ua_id),"
+                    " p.count,"
+                    " EXISTS (SELECT 1 FROM user_agent u WHERE u.id = p.ua_id)"
+                    " FROM persona_user_agent p ORDER BY p.persona_id, p.ua_id",
+                    &st);
+  if (rc <= 0) return rc;
+  int step;
+  rc = 0;
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    int64_t p = sqlite3_column_int64(st, 0), u = sqlite3_column_int64(st, 1);
+    int64_t c = sqlite3_column_int64(st, 2);
+    if (p < 0 || (uint64_t)p >= m->npersonas || !sqlite3_column_int(st, 3) ||
+        u < 0 || (uint64_t)u >= m->nuas || c < 0) {
+      rc = corrupt(l, "a persona_user_agent row names a missing persona or "
+                      "user agent");
+      goto out;
+    }
+    struct model_persona_ua *x = model_push(m, persona_uas);
+    if (!x) {
+      rc = -ENOMEM;
+      goto out;
+    }
+    x->persona = (uint32_t)p;
+    x->ua = (uint32_t)u;
+    x->count = (uint64_t)c;
+  }
+  if (step != SQLITE_DONE) rc = load_fail(l, "persona_user_agent");
+out:
+  sqlite3_finalize(st);
+  return rc;
+}
+
 static int load_rows(struct loader *l, struct model *m) {
   sqlite3_stmt *st = NULL;
   int rc = 0, step;
@@ -1218,6 +1268,8 @@ static int load_rows(struct loader *l, struct model *m) {
   }
   if (step != SQLITE_DONE) goto sqlfail;
   sqlite3_finalize(st);
+  st = NULL;
+  if ((rc = load_persona_uas(l, m))) goto out;
 
   LOAD_BEGIN("SELECT loc, name, action, count FROM redaction"
              " ORDER BY loc, name, action");

@@ -115,6 +115,12 @@ struct model_ua {
   int is_bot;
 };
 
+/* Sessions of a persona that sent one of the user agents. */
+struct model_persona_ua {
+  uint32_t persona, ua; /* indexes into personas and uas */
+  uint64_t count;
+};
+
 struct model_redaction {
   char *loc, *name, *action;
   uint64_t count;
@@ -174,6 +180,9 @@ struct model {
   MODEL_ARRAY(struct model_shape, shapes);
   MODEL_ARRAY(struct model_profile, profiles);
   MODEL_ARRAY(struct model_ua, uas);
+  /* By persona, then user agent; empty in a model without the table
+   * (replay then draws every persona's user agents from uas). */
+  MODEL_ARRAY(struct model_persona_ua, persona_uas);
   MODEL_ARRAY(struct model_redaction, redactions);
   /* Split-half baseline (compare): the sessions of each half of the
    * source as a small model of its own, holding endpoints (A's ids and

@@ -10,7 +10,6 @@
 
 /* Values longer than this are truncated before hashing and storing, so a
  * hostile value cannot make one entry large. */
-#define VALUE_MAX 256
 #define NONE UINT32_MAX
 /* Fixed, so registers of different pools can be merged. */
 #define SEED UINT64_C(0x6d696d6963746f70)
@@ -212,7 +211,7 @@ static void hll_add(struct topk *t, uint64_t h) {
  * over-estimation `err` (non-zero only when merging). */
 static int add_weighted(struct topk *t, const char *v, size_t len,
                         uint64_t count, uint64_t err) {
-  if (len > VALUE_MAX) len = VALUE_MAX;
+  if (len > TOPK_VALUE_MAX) len = TOPK_VALUE_MAX;
   uint64_t h = hash64(v, len, SEED);
   hll_add(t, h);
   uint32_t i = find(t, h, v, len);

@@ -10,6 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Longer values are cut to this many bytes. */
+#define TOPK_VALUE_MAX 256
+
 struct topk;
 
 struct topk_item {

@@ -6,9 +6,11 @@
 # address and user agent, which tell the kinds apart and which capture
 # never looks at for clustering. Also: --personas K, --personas 1 adds up
 # to the same totals, the same seed gives the same personas, inspect lists
-# them, replay --user-types plays only the named ones, and a temporary file
-# that cannot be written leaves a model with one persona and a clear
-# warning.
+# them, replay --user-types plays only the named ones, a session's user
+# agent comes from its persona (crawlers send crawler user agents, browsing
+# personas browser ones; a model without per-persona counts still replays,
+# from the one pool), and a temporary file that cannot be written leaves a
+# model with one persona and a clear warning.
 . "$(dirname "$0")/lib.sh"
 need jq awk sqlite3
 : "${GENLOG:?}"
@@ -136,6 +138,52 @@ rc=$(run_status "$MIMIC" replay "$WORK/m.db" --dry-run --users 1 --user-types cr
 check "replay --user-types with an unknown name: usage error" 2 "$rc"
 check_true "... naming it and listing the personas" \
   grep -q "unknown persona 'nobody'; the model has: .*crawler" "$WORK/last.err"
+
+# --- user agents by persona --------------------------------------------------
+# A session's user agent comes from its persona's own: the crawler
+# persona's sessions send crawler user agents, the browsing personas'
+# sessions browser ones. Kinds as in the truth above: crawlers by family
+# name; browsers are the other "Mozilla/5.0 (" agents (not the scanners'
+# zgrab or Censys, nor the app's, the partners' or curl).
+# uakind DB PERSONAS WANT: "matching total" over the sessions of a dry run
+# of PERSONAS, matching when the session's user agent is of kind WANT.
+uakind() {
+  "$MIMIC" replay "$1" --dry-run --users 40 --min-request-count 200 \
+    --max-request-count 200 --delay-min 0 --delay-max 0 --user-types "$2" \
+    --seed 7 --quiet | awk -v want="$3" '
+    !($2 in seen) {
+      seen[$2] = 1; ua = $0; sub(/^[^"]*"/, "", ua); sub(/"[^"]*$/, "", ua)
+      if (ua ~ /Googlebot|bingbot|AhrefsBot|SemrushBot|YandexBot|GPTBot|Applebot|DuckDuckBot|facebookexternalhit/) k = "bot"
+      else if (ua ~ /^Mozilla\/5\.0 \(/ && ua !~ /zgrab|Censys/) k = "browser"
+      else k = "other"
+      n++; if (k == want) m++
+    }
+    END { print m + 0, n + 0 }'
+}
+browse=$(q "$WORK/m.db" "SELECT group_concat(name) FROM persona WHERE name LIKE 'browse-%'")
+check_true "browsing personas found ($browse)" test -n "$browse"
+read -r cm cn < <(uakind "$WORK/m.db" crawler bot)
+read -r bm bn < <(uakind "$WORK/m.db" "$browse" browser)
+check_true "crawler persona: crawler user agents in $cm of $cn sessions (90%)" \
+  test "$cn" -ge 100 -a $((cm * 100)) -ge $((cn * 90))
+check_true "browsing personas: browser user agents in $bm of $bn sessions (95%)" \
+  test "$bn" -ge 100 -a $((bm * 100)) -ge $((bn * 95))
+check_true "$((cm + bm)) of $((cn + bn)) sessions send their persona's kind of user agent (95%)" \
+  test $(((cm + bm) * 100)) -ge $(((cn + bn) * 95))
+check "inspect --json: the crawler's top user agent is a bot" true \
+  "$(jq '.personas[] | select(.name == "crawler") | .top_user_agent.bot' "$WORK/m.json")"
+check_true "inspect text: each persona's user agent" \
+  test "$(grep -c '^    user agent ' "$WORK/m.txt")" -eq "$np"
+# A model from before the table (dropped here) still loads and replays,
+# from the one pool of every user agent: crawler sessions then mostly send
+# browser user agents, which is what the checks above tell apart.
+cp "$WORK/m.db" "$WORK/old.db"
+q "$WORK/old.db" "DROP TABLE persona_user_agent"
+read -r om on < <(uakind "$WORK/old.db" crawler bot)
+check_true "without the table: crawler user agents in $om of $on crawler sessions (the pool's share, under 50%)" \
+  test "$on" -ge 100 -a $((om * 100)) -lt $((on * 50))
+check "without the table: inspect --json has no top user agent" null \
+  "$("$MIMIC" inspect --json "$WORK/old.db" | jq '.personas[0].top_user_agent')"
 
 # --- the temporary session file cannot be written ---------------------------
 rc=$(run_status env TMPDIR="$WORK/missing" "$MIMIC" capture -o "$WORK/f.db" "$WORK/g.log")

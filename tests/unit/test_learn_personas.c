@@ -1,7 +1,9 @@
 /* Tests of personas end to end through the sessionizer and the learner:
  * two kinds of users are told apart (every persona holds one kind's
  * endpoints only), the personas add up to the one-persona model exactly
- * (transitions, sessions, arrivals), --personas K is obeyed, the result is
+ * (transitions, sessions, arrivals), each persona counts its sessions by
+ * user agent and holds only its kind's user agents (a value longer than
+ * the pool keeps included), --personas K is obeyed, the result is
  * the same for the same seed, and a temporary file that cannot be written
  * or too few sessions give one persona, "all". */
 #include <setjmp.h>
@@ -11,6 +13,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <string.h>
 
@@ -30,9 +33,11 @@ struct run {
 };
 
 static void feed(struct run *r, uint64_t client, int64_t ts, const char *method,
-                 const char *path, int status) {
+                 const char *path, int status, const char *ua) {
   struct logrec rec;
   logrec_clear(&rec);
+  rec.ua.p = ua;
+  rec.ua.len = strlen(ua);
   rec.method.p = method;
   rec.method.len = strlen(method);
   rec.path.p = path;
@@ -42,18 +47,27 @@ static void feed(struct run *r, uint64_t client, int64_t ts, const char *method,
   rec.latency_us = -1;
   uint32_t ep;
   assert_int_equal(learn_request(r->learn, &rec, &ep), 0);
-  struct sess_event ev = {.ts_us = ts,
-                          .lat_us = -1,
-                          .client = client,
-                          .ep = ep,
-                          .res_us = 1,
-                          .status = (uint16_t)status};
+  struct sess_event ev = {
+      .ts_us = ts,
+      .lat_us = -1,
+      .client = client,
+      .ep = ep,
+      .res_us = 1,
+      .ua = learn_ua_key(ua, rec.ua.len, learn_ua_hash(ua, rec.ua.len)),
+      .status = (uint16_t)status};
   assert_int_equal(sess_feed(r->sess, &ev), 0);
 }
 
 static const char *const shop_paths[] = {"/shop/list", "/shop/item",
                                          "/shop/cart", "/shop/search"};
 static const char *const api_paths[] = {"/api/v1/orders", "/api/v1/stock"};
+static const char *const api_uas[] = {"python-requests/2.32.3",
+                                      "Go-http-client/1.1"};
+static char long_ua[400]; /* longer than the pool keeps of a value */
+static const char *const shop_uas[] = {
+    "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) Safari/604.1",
+    long_ua};
 
 /* n sessions of each kind, interleaved in time (the sessionizer holds many
  * live sessions at once): people reading the shop with long irregular
@@ -68,6 +82,8 @@ static void run_input(struct run *r, unsigned personas, const char *dir,
   struct rng g;
   rng_seed(&g, 99);
   int64_t t0 = 1700000000LL * S;
+  memset(long_ua, 'x', sizeof long_ua - 1);
+  memcpy(long_ua, "Mozilla/5.0 ", 12);
   /* Each round starts 2n sessions a few seconds apart and plays them to
    * the end before the next round, an hour later. */
   for (size_t round = 0; round < 4; round++) {
@@ -77,13 +93,14 @@ static void run_input(struct run *r, unsigned personas, const char *dir,
       int api = (int)(i % 2);
       int64_t t = base + (int64_t)i * 3 * S;
       uint32_t len = 4 + (uint32_t)rng_below(&g, 9);
+      const char *ua = api ? api_uas[rng_below(&g, 2)] : shop_uas[i % 3];
       for (uint32_t j = 0; j < len; j++) {
         if (api) {
           int st = rng_below(&g, 5) == 0 ? 500 : 201;
-          feed(r, client, t, j % 2 ? "GET" : "POST", api_paths[j % 2], st);
+          feed(r, client, t, j % 2 ? "GET" : "POST", api_paths[j % 2], st, ua);
           t += 200000;
         } else {
-          feed(r, client, t, "GET", shop_paths[rng_below(&g, 4)], 200);
+          feed(r, client, t, "GET", shop_paths[rng_below(&g, 4)], 200, ua);
           /* 1 s .. 60 s, log-uniform: people pause irregularly. */
           t += (int64_t)(exp(rng_double(&g) * log(60.0)) * S);
         }
@@ -202,6 +219,27 @@ static void test_two_kinds(void **state) {
       model_length_class(x->lo, &lo, &hi);
       EXPECT_EQ(lo, x->lo);
       EXPECT_EQ(hi, x->hi);
+    }
+    EXPECT_U64(n, ==, b->personas[c].sessions);
+  }
+  /* User agents by persona: every session counted (all five are in the
+   * pool, the long one cut as the pool cuts it), each persona only with
+   * its kind's; none in the one-persona model (replay uses the pool). */
+  EXPECT_EQ(a->npersona_uas, 0);
+  EXPECT_EQ(b->nuas, 5);
+  for (uint32_t c = 0; c < b->npersonas; c++) {
+    uint64_t n = 0;
+    int api_persona = strncmp(b->personas[c].name, "api-", 4) == 0;
+    for (size_t i = 0; i < b->npersona_uas; i++) {
+      const struct model_persona_ua *x = &b->persona_uas[i];
+      if (x->persona != c) continue;
+      n += x->count;
+      const char *v = b->uas[x->ua].value;
+      int api_ua = strncmp(v, "Mozilla/", 8) != 0;
+      if (api_ua != api_persona)
+        fail_msg("persona %s has %" PRIu64 " sessions of %.40s",
+                 b->personas[c].name, x->count, v);
+      if (i) EXPECT_U64(b->persona_uas[i - 1].persona, <=, x->persona);
     }
     EXPECT_U64(n, ==, b->personas[c].sessions);
   }

@@ -141,6 +141,15 @@ static struct model *sample_model(void) {
   u->value = strdup("curl/8.0");
   u->count = 9;
   u->is_bot = 1;
+  u = model_push(m, uas);
+  u->value = strdup("Mozilla/5.0 (X11; Linux x86_64) Firefox/132.0");
+  u->count = 4;
+  for (uint32_t i = 0; i < 2; i++) {
+    struct model_persona_ua *pu = model_push(m, persona_uas);
+    pu->persona = 0;
+    pu->ua = i;
+    pu->count = 7 - i;
+  }
   struct model_redaction *r = model_push(m, redactions);
   r->loc = strdup("query");
   r->name = strdup("api_key");
@@ -254,6 +263,12 @@ static void assert_models_equal(const struct model *a, const struct model *b) {
   assert_int_equal(a->nuas, b->nuas);
   assert_string_equal(a->uas[0].value, b->uas[0].value);
   assert_int_equal(a->uas[0].is_bot, b->uas[0].is_bot);
+  assert_int_equal(a->npersona_uas, b->npersona_uas);
+  for (size_t i = 0; i < a->npersona_uas; i++) {
+    assert_int_equal(a->persona_uas[i].persona, b->persona_uas[i].persona);
+    assert_int_equal(a->persona_uas[i].ua, b->persona_uas[i].ua);
+    assert_int_equal(a->persona_uas[i].count, b->persona_uas[i].count);
+  }
   assert_int_equal(a->nredactions, b->nredactions);
   assert_string_equal(a->redactions[0].name, b->redactions[0].name);
   assert_int_equal(a->redactions[0].count, b->redactions[0].count);
@@ -328,6 +343,34 @@ static void test_damaged_models_refused(void **state) {
   model_free(m);
 }
 
+/* User agents by persona are optional: a model written before them loads
+ * with none (replay then uses the global pool); a row naming a user agent
+ * the model lacks is damage. Hand-written models may number user agents
+ * from anywhere: the rows follow them by id. */
+static void test_persona_user_agents(void **state) {
+  (void)state;
+  char path[600], err[1024];
+  snprintf(path, sizeof path, "%s/pua.db", dir);
+  struct model *m = sample_model(), *back = NULL;
+  assert_int_equal(model_save(m, path, 1, err, sizeof err), 0);
+  exec_sql(path, "UPDATE persona_user_agent SET ua_id = ua_id + 10;"
+                 "UPDATE user_agent SET id = id + 10");
+  assert_int_equal(model_load(path, &back, err, sizeof err), 0);
+  assert_models_equal(m, back);
+  model_free(back);
+  back = NULL;
+  exec_sql(path, "INSERT INTO persona_user_agent VALUES (0, 99, 1)");
+  assert_int_equal(model_load(path, &back, err, sizeof err), ERR_CORRUPT);
+  assert_non_null(strstr(err, "persona_user_agent"));
+  assert_null(back);
+  exec_sql(path, "DROP TABLE persona_user_agent");
+  assert_int_equal(model_load(path, &back, err, sizeof err), 0);
+  assert_int_equal(back->npersona_uas, 0);
+  assert_int_equal(back->nuas, 2);
+  model_free(back);
+  model_free(m);
+}
+
 static void test_unwritable_destination(void **state) {
   (void)state;
   char path[600], err[1024];
@@ -345,6 +388,7 @@ int main(void) {
       cmocka_unit_test(test_round_trip),
       cmocka_unit_test(test_newer_version_refused),
       cmocka_unit_test(test_damaged_models_refused),
+      cmocka_unit_test(test_persona_user_agents),
       cmocka_unit_test(test_unwritable_destination),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

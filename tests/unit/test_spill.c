@@ -1,5 +1,6 @@
 /* Tests of the session spill file: sessions come back exactly as they were
- * built (endpoints, status classes, think times, start, duration), across
+ * built (endpoints, status classes, think times, start, duration, user
+ * agent key), across
  * several reads and appends after reading; the file leaves nothing behind;
  * a folder that cannot take it is an error; a session too long to keep is
  * refused. */
@@ -21,7 +22,7 @@
 
 struct truth {
   int64_t start, duration;
-  uint32_t n;
+  uint32_t n, ua;
   uint32_t ep[300];
   int status[300];
   int64_t think[300];
@@ -32,6 +33,7 @@ static void make(struct rng *r, struct truth *t) {
   t->n = 1 + (uint32_t)rng_below(r, 300);
   t->start = (int64_t)rng_next(r) >> (rng_below(r, 2) ? 1 : 20);
   t->duration = (int64_t)rng_below(r, 1ULL << 45) - 1000; /* < 0 -> 0 */
+  t->ua = rng_below(r, 4) ? (uint32_t)rng_next(r) : rng_below(r, 2) * ~0u;
   for (uint32_t i = 0; i < t->n; i++) {
     t->ep[i] = rng_below(r, 4) ? (uint32_t)rng_below(r, 100)
                                : (uint32_t)rng_next(r); /* up to 2^32-1 */
@@ -48,6 +50,7 @@ static void expect_same(const struct truth *t, const struct spill_session *s) {
   EXPECT_EQ(s->n, t->n);
   EXPECT_EQ(s->start_us, t->start);
   EXPECT_EQ(s->duration_us, t->duration > 0 ? t->duration : 0);
+  EXPECT_EQ(s->ua, t->ua);
   for (uint32_t i = 0; i < t->n; i++) {
     EXPECT_EQ(s->ep[i], t->ep[i]);
     EXPECT_EQ(s->cls[i], class_of(t->status[i]));
@@ -57,7 +60,7 @@ static void expect_same(const struct truth *t, const struct spill_session *s) {
 
 static int write_one(struct spill *sp, struct spill_buf *b,
                      const struct truth *t) {
-  int rc = spill_buf_begin(b, t->start, t->ep[0], t->status[0]);
+  int rc = spill_buf_begin(b, t->start, t->ep[0], t->status[0], t->ua);
   for (uint32_t i = 1; i < t->n && !rc; i++)
     rc = spill_buf_step(b, t->ep[i], t->status[i], t->think[i]);
   return rc ? rc : spill_put(sp, b, t->duration);
@@ -127,7 +130,7 @@ static void test_buffer_released(void **state) {
   assert_int_equal(spill_new(dir, &sp), 0);
   struct spill_buf b;
   spill_buf_init(&b);
-  assert_int_equal(spill_buf_begin(&b, 0, 1, 200), 0);
+  assert_int_equal(spill_buf_begin(&b, 0, 1, 200, 0), 0);
   for (int i = 0; i < 5000; i++)
     assert_int_equal(spill_buf_step(&b, 100000, 200, 123456789), 0);
   EXPECT_U64(b.cap, >, 512);
@@ -135,7 +138,7 @@ static void test_buffer_released(void **state) {
   /* A long session's buffer does not stay with the live-session slot. */
   EXPECT_EQ(b.cap, 0);
   EXPECT_EQ(b.len, 0);
-  assert_int_equal(spill_buf_begin(&b, 0, 1, 200), 0);
+  assert_int_equal(spill_buf_begin(&b, 0, 1, 200, 0), 0);
   assert_int_equal(spill_put(sp, &b, 0), 0);
   EXPECT_U64(b.cap, >, 0); /* a small one does */
   spill_buf_cleanup(&b);
@@ -147,7 +150,7 @@ static void test_session_limit(void **state) {
   (void)state;
   struct spill_buf b;
   spill_buf_init(&b);
-  assert_int_equal(spill_buf_begin(&b, 0, UINT32_MAX, 200), 0);
+  assert_int_equal(spill_buf_begin(&b, 0, UINT32_MAX, 200, 7), 0);
   int rc = 0;
   uint32_t steps = 0;
   while (!(rc = spill_buf_step(&b, UINT32_MAX, 200, INT64_MAX))) steps++;

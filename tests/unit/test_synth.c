@@ -1,8 +1,10 @@
 /* Tests of the synthesizer: sampled transitions, think times, session
  * lengths and persona mixes follow the model's counts and distributions;
- * the same seed gives the same plan; request targets follow the value
- * pools and query presence, make up values of the right shape for empty
- * pools and never write past the buffer; the arrival curve is dense. */
+ * user agents follow their persona's counts when the model has them, the
+ * global pool's otherwise; the same seed gives the same plan; request
+ * targets follow the value pools and query presence, make up values of the
+ * right shape for empty pools and never write past the buffer; the arrival
+ * curve is dense. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -680,6 +682,95 @@ static void test_user_agents(void **state) {
   model_free(m);
 }
 
+/* Per-persona user agents (persona_user_agent): a session's user agent is
+ * drawn from its persona's own counts, rows in any order; a persona
+ * without rows draws from the global pool; a row naming a missing user
+ * agent is refused; and the draw takes as many numbers from the stream as
+ * before, so personas and paths are those of the same seed without it. */
+static void add_pua(struct model *m, uint32_t persona, uint32_t ua,
+                    uint64_t count) {
+  struct model_persona_ua *x = model_push(m, persona_uas);
+  assert_non_null(x);
+  *x = (struct model_persona_ua){.persona = persona, .ua = ua, .count = count};
+}
+
+static void test_persona_user_agents(void **state) {
+  (void)state;
+  struct model *m = persona_model(); /* browser 0.3, api 0.7 */
+  static const char *const v[] = {"Mozilla/5.0 A", "Mozilla/5.0 B",
+                                  "Googlebot/2.1", "python-requests/2.32"};
+  static const uint64_t c[] = {6, 2, 1, 1};
+  for (int i = 0; i < 4; i++) {
+    struct model_ua *u = model_push(m, uas);
+    u->value = strdup(v[i]);
+    u->count = c[i];
+    u->is_bot = i >= 2;
+  }
+  struct synth *global = must_synth(m, NULL);
+  add_pua(m, 1, 3, 3); /* api: python 3, the crawler 1 */
+  add_pua(m, 0, 0, 5); /* browser: A and B alike, unlike the pool's 6:2 */
+  add_pua(m, 1, 2, 1);
+  add_pua(m, 0, 1, 5);
+  struct synth *s = must_synth(m, NULL);
+  struct rng r, q;
+  rng_seed(&r, 11);
+  rng_seed(&q, 11);
+  const int n = 100000;
+  int by[2] = {0, 0}, first[2] = {0, 0};
+  for (int i = 0; i < n; i++) {
+    struct synth_walk w, g;
+    int64_t t1, t2;
+    synth_begin(s, &r, &w);
+    synth_begin(global, &q, &g);
+    if (w.persona != g.persona || w.ep != g.ep)
+      fail_msg("session %d: persona %d at %d, without the table %d at %d", i,
+               w.persona, w.ep, g.persona, g.ep);
+    by[w.persona]++;
+    if (w.persona == 0 && w.ua > 1)
+      fail_msg("browser session sent %s", synth_ua(s, w.ua));
+    if (w.persona == 1 && w.ua < 2)
+      fail_msg("api session sent %s", synth_ua(s, w.ua));
+    first[w.persona] += w.ua == (w.persona ? 3 : 0);
+    int a, b;
+    do {
+      a = synth_step(s, &r, &w, &t1);
+      b = synth_step(global, &q, &g, &t2);
+      EXPECT_EQ(w.ep, g.ep);
+    } while (a && b);
+    EXPECT_EQ(a, b);
+  }
+  EXPECT_NEAR((double)first[0] / by[0], 0.5, 0.015);
+  EXPECT_NEAR((double)first[1] / by[1], 0.75, 0.01);
+  synth_free(s);
+
+  /* The browser persona has no rows: the global pool, by its counts. */
+  m->npersona_uas = 0;
+  add_pua(m, 1, 3, 1);
+  s = must_synth(m, NULL);
+  by[0] = first[0] = 0;
+  for (int i = 0; i < n; i++) {
+    struct synth_walk w;
+    synth_begin(s, &r, &w);
+    if (w.persona == 1) {
+      EXPECT_EQ(w.ua, 3);
+      continue;
+    }
+    by[0]++;
+    first[0] += w.ua == 0;
+  }
+  EXPECT_NEAR((double)first[0] / by[0], 0.6, 0.015);
+  synth_free(s);
+
+  /* A row naming a user agent the model lacks. */
+  add_pua(m, 0, 4, 1);
+  char err[256] = "";
+  s = NULL;
+  EXPECT_EQ(synth_new(m, NULL, &s, err, sizeof err), ERR_CORRUPT);
+  assert_null(s);
+  synth_free(global);
+  model_free(m);
+}
+
 /* ---- targets ---- */
 
 enum { T_USERS, T_SEARCH, T_SHAPES, T_CATCHALL, T_MULTI, T_RANGE, T_N };
@@ -958,6 +1049,7 @@ int main(void) {
       cmocka_unit_test(test_arrivals_dense),
       cmocka_unit_test(test_nodata),
       cmocka_unit_test(test_user_agents),
+      cmocka_unit_test(test_persona_user_agents),
       cmocka_unit_test(test_target_pool_frequencies),
       cmocka_unit_test(test_target_query_presence),
       cmocka_unit_test(test_target_generated_shapes),
