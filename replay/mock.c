@@ -682,10 +682,20 @@ static const http_parser_settings settings = {
 
 /* Parses data; returns the bytes consumed, or -1 on a malformed request. */
 static ssize_t parse(struct conn *c, const char *data, size_t len) {
-  size_t n = http_parser_execute(&c->parser, &settings, data, len);
-  enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
-  if (e != HPE_OK && e != HPE_PAUSED) return -1;
-  return (ssize_t)n;
+  size_t off = 0;
+  for (;;) {
+    size_t n =
+        http_parser_execute(&c->parser, &settings, data + off, len - off);
+    off += n;
+    enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+    if (e != HPE_OK && e != HPE_PAUSED) return -1;
+    /* http-parser stops after a request asking to upgrade (Upgrade,
+     * CONNECT), leaving the rest to another protocol. The mock answers it
+     * as any other and never switches (a learned 1xx closes instead), so
+     * what follows is the next request: read on. */
+    if (e == HPE_PAUSED || off == len || !c->parser.upgrade || !n)
+      return (ssize_t)off;
+  }
 }
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
