@@ -23,8 +23,8 @@
 #include "rng.h"
 #include "route.h"
 
-#define RING 8             /* answers queued per connection (pipelining) */
-#define URL_MAX 4096       /* longer request targets get 414 */
+#define RING MOCK_RING
+#define URL_MAX MOCK_URL_MAX
 #define FILLER (64u << 10) /* body bytes come from one static buffer */
 #define LOGBUF (64u << 10) /* per worker, flushed when nearly full */
 #define LOGLINE (2 * URL_MAX + 1024) /* longest line (the target quoted) */
@@ -240,7 +240,6 @@ struct shared {
 };
 
 static char filler[FILLER];
-static http_parser_settings settings;
 
 static uint64_t now_us(void) {
   return uv_hrtime() / 1000;
@@ -533,9 +532,8 @@ static uint32_t format_head(char *buf, int status, uint64_t length, int final,
   return (uint32_t)(p - buf);
 }
 
-static void arm(struct worker *w);
-
-/* Queues the answer to the request just parsed. */
+/* Queues the answer to the request just parsed (the timer is set for it
+ * by rearm, after the parse). */
 static int answer(struct conn *c) {
   struct worker *w = c->w;
   struct shared *sh = w->sh;
@@ -601,7 +599,6 @@ static int answer(struct conn *c) {
     s->state = SLOT_WAIT;
     if (heap_push(w, (struct due){due, c, c->tail - 1})) return -ENOMEM;
     c->inheap++;
-    if (!w->armed || due < w->armed) arm(w);
   }
   if (!keep) c->last = 1;
   return 0;
@@ -675,18 +672,83 @@ static int on_complete(http_parser *p) {
   return 0;
 }
 
+static const http_parser_settings settings = {
+    .on_message_begin = on_begin,
+    .on_url = on_url,
+    .on_header_field = on_field,
+    .on_header_value = on_value,
+    .on_message_complete = on_complete,
+};
+
 /* Parses data; returns the bytes consumed, or -1 on a malformed request. */
 static ssize_t parse(struct conn *c, const char *data, size_t len) {
-  size_t n = http_parser_execute(&c->parser, &settings, data, len);
-  enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
-  if (e != HPE_OK && e != HPE_PAUSED) return -1;
-  return (ssize_t)n;
+  size_t off = 0;
+  for (;;) {
+    size_t n =
+        http_parser_execute(&c->parser, &settings, data + off, len - off);
+    off += n;
+    enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+    if (e != HPE_OK && e != HPE_PAUSED) return -1;
+    /* http-parser stops after a request asking to upgrade (Upgrade,
+     * CONNECT), leaving the rest to another protocol. The mock answers it
+     * as any other and never switches (a learned 1xx closes instead), so
+     * what follows is the next request: read on. */
+    if (e == HPE_PAUSED || off == len || !c->parser.upgrade || !n)
+      return (ssize_t)off;
+  }
 }
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
   (void)hint;
   struct conn *c = (struct conn *)h;
   *buf = uv_buf_init(c->w->rbuf, READBUF);
+}
+
+/* The I/O-free half of a read: parses it, and holds what follows a full
+ * ring in c->pend (c->paused then says to stop reading). Returns 0, or -1
+ * when the connection must close (a malformed request, no memory). */
+static int conn_input(struct conn *c, const char *data, size_t len) {
+  ssize_t n = parse(c, data, len);
+  if (n < 0) return -1;
+  if (HTTP_PARSER_ERRNO(&c->parser) == HPE_PAUSED) {
+    c->paused = 1;
+    size_t rest = len - (size_t)n;
+    if (rest && !c->last) {
+      c->pend = malloc(rest);
+      if (!c->pend) return -1;
+      memcpy(c->pend, data + n, rest);
+      c->pend_len = rest;
+      c->pend_off = 0;
+    }
+  }
+  return 0;
+}
+
+/* The I/O-free half of resuming: parses held input. Returns -1 when the
+ * connection must close, 0 when the ring filled again (c->paused), 1 when
+ * all held input is parsed. */
+static int conn_resume(struct conn *c) {
+  http_parser_pause(&c->parser, 0);
+  c->paused = 0;
+  if (c->pend) {
+    ssize_t n = parse(c, c->pend + c->pend_off, c->pend_len - c->pend_off);
+    if (n < 0) return -1;
+    c->pend_off += (size_t)n;
+    if (HTTP_PARSER_ERRNO(&c->parser) == HPE_PAUSED) {
+      c->paused = 1;
+      return 0;
+    }
+    free(c->pend);
+    c->pend = NULL;
+  }
+  return 1;
+}
+
+static void arm(struct worker *w);
+
+/* Sets the timer when answers just queued are due before it fires. */
+static void rearm(struct worker *w) {
+  if (w->nheap && (!w->armed || w->heap[0].at < w->armed)) arm(w);
 }
 
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
@@ -697,48 +759,26 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
     return;
   }
   if (nread == 0 || c->closing || c->last) return;
-  ssize_t n = parse(c, buf->base, (size_t)nread);
-  if (n < 0) {
+  int rc = conn_input(c, buf->base, (size_t)nread);
+  rearm(c->w);
+  if (rc) {
     close_conn(c);
     return;
   }
-  if (HTTP_PARSER_ERRNO(&c->parser) == HPE_PAUSED) {
-    uv_read_stop(st);
-    c->paused = 1;
-    size_t rest = (size_t)nread - (size_t)n;
-    if (rest && !c->last) {
-      c->pend = malloc(rest);
-      if (!c->pend) {
-        close_conn(c);
-        return;
-      }
-      memcpy(c->pend, buf->base + n, rest);
-      c->pend_len = rest;
-      c->pend_off = 0;
-    }
-  }
+  if (c->paused) uv_read_stop(st);
   flush(c);
 }
 
 /* Parses held input once the ring has room, then reads again. Returns -1
  * when the connection was closed. */
 static int resume(struct conn *c) {
-  http_parser_pause(&c->parser, 0);
-  c->paused = 0;
-  if (c->pend) {
-    ssize_t n = parse(c, c->pend + c->pend_off, c->pend_len - c->pend_off);
-    if (n < 0) {
-      close_conn(c);
-      return -1;
-    }
-    c->pend_off += (size_t)n;
-    if (HTTP_PARSER_ERRNO(&c->parser) == HPE_PAUSED) {
-      c->paused = 1;
-      return 0;
-    }
-    free(c->pend);
-    c->pend = NULL;
+  int rc = conn_resume(c);
+  rearm(c->w);
+  if (rc < 0) {
+    close_conn(c);
+    return -1;
   }
+  if (rc == 0) return 0;
   if (!c->last && uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read)) {
     close_conn(c);
     return -1;
@@ -746,14 +786,22 @@ static int resume(struct conn *c) {
   return 0;
 }
 
+/* A new connection's state, but its handle. */
+static void conn_init(struct conn *c, struct worker *w) {
+  memset(c, 0, offsetof(struct conn, url));
+  for (int i = 0; i < RING; i++) c->ring[i].state = SLOT_FREE;
+  c->w = w;
+  snprintf(c->peer, sizeof c->peer, "-");
+  http_parser_init(&c->parser, HTTP_REQUEST);
+  c->parser.data = c;
+}
+
 static void on_connection(uv_stream_t *server, int status) {
   struct worker *w = server->data;
   if (status < 0 || w->stopping) return;
   struct conn *c = malloc(sizeof *c);
   if (!c) return;
-  memset(c, 0, offsetof(struct conn, url));
-  for (int i = 0; i < RING; i++) c->ring[i].state = SLOT_FREE;
-  c->w = w;
+  conn_init(c, w);
   if (uv_tcp_init(&w->loop, &c->tcp)) {
     free(c);
     return;
@@ -765,15 +813,12 @@ static void on_connection(uv_stream_t *server, int status) {
   uv_tcp_nodelay(&c->tcp, 1);
   struct sockaddr_storage ss;
   int len = sizeof ss;
-  snprintf(c->peer, sizeof c->peer, "-");
   if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
     if (ss.ss_family == AF_INET)
       uv_ip4_name((struct sockaddr_in *)&ss, c->peer, sizeof c->peer);
     else if (ss.ss_family == AF_INET6)
       uv_ip6_name((struct sockaddr_in6 *)&ss, c->peer, sizeof c->peer);
   }
-  http_parser_init(&c->parser, HTTP_REQUEST);
-  c->parser.data = c;
   c->next = w->live;
   if (w->live) w->live->prev = c;
   w->live = c;
@@ -783,22 +828,30 @@ static void on_connection(uv_stream_t *server, int status) {
 /* ---- timers and stopping
  * ------------------------------------------------------ */
 
+/* The first timer entry is due: its answer is ready, its line logged.
+ * Returns its connection, or NULL when that is closed (and freed here
+ * when this was the last entry pointing to it). */
+static struct conn *fire(struct worker *w) {
+  struct due d = heap_pop(w);
+  struct conn *c = d.c;
+  c->inheap--;
+  log_due(w, &c->ring[d.idx % RING]);
+  if (c->closed) {
+    if (c->inheap == 0) free(c);
+    return NULL;
+  }
+  struct slot *s = &c->ring[d.idx % RING];
+  if (s->state == SLOT_WAIT) s->state = SLOT_READY;
+  return c;
+}
+
 static void on_timer(uv_timer_t *t) {
   struct worker *w = t->data;
   w->armed = 0;
   uint64_t now = now_us();
   while (w->nheap && w->heap[0].at <= now + SLACK_US) {
-    struct due d = heap_pop(w);
-    struct conn *c = d.c;
-    c->inheap--;
-    log_due(w, &c->ring[d.idx % RING]);
-    if (c->closed) {
-      if (c->inheap == 0) free(c);
-      continue;
-    }
-    struct slot *s = &c->ring[d.idx % RING];
-    if (s->state == SLOT_WAIT) s->state = SLOT_READY;
-    flush(c);
+    struct conn *c = fire(w);
+    if (c) flush(c);
   }
   arm(w);
 }
@@ -937,6 +990,20 @@ static int open_socket(struct sockaddr_storage *ss, char *err, size_t errlen) {
   return fd;
 }
 
+/* The session header to log (NULL: the default), lower case. Returns 0,
+ * or -EINVAL when it is too long. */
+static int set_header(struct shared *sh, const char *hdr) {
+  if (!hdr) hdr = "X-Mimic-Session";
+  size_t n = strlen(hdr);
+  if (n >= sizeof sh->header_lc || n >= sizeof((struct conn *)0)->field)
+    return -EINVAL;
+  for (size_t i = 0; i < n; i++)
+    sh->header_lc[i] =
+        (char)(hdr[i] >= 'A' && hdr[i] <= 'Z' ? hdr[i] + 32 : hdr[i]);
+  sh->header_len = n;
+  return 0;
+}
+
 int mock_run(const struct mock_opts *o) {
   struct shared sh = {.o = o};
   struct model *m = NULL;
@@ -946,23 +1013,10 @@ int mock_run(const struct mock_opts *o) {
   atomic_init(&sh.stop, 0);
   pthread_mutex_init(&sh.log_lock, NULL);
   memset(filler, 'x', sizeof filler);
-  settings = (http_parser_settings){
-      .on_message_begin = on_begin,
-      .on_url = on_url,
-      .on_header_field = on_field,
-      .on_header_value = on_value,
-      .on_message_complete = on_complete,
-  };
-  const char *hdr = o->session_header ? o->session_header : "X-Mimic-Session";
-  sh.header_len = strlen(hdr);
-  if (sh.header_len >= sizeof sh.header_lc ||
-      sh.header_len >= sizeof((struct conn *)0)->field) {
+  if (set_header(&sh, o->session_header)) {
     fprintf(o->err, "mimic mock: error: --session-header is too long\n");
     goto out;
   }
-  for (size_t i = 0; i < sh.header_len; i++)
-    sh.header_lc[i] =
-        (char)(hdr[i] >= 'A' && hdr[i] <= 'Z' ? hdr[i] + 32 : hdr[i]);
   struct sockaddr_storage ss;
   memset(&ss, 0, sizeof ss);
   if (!o->listen || parse_listen(o->listen, &ss)) {
@@ -1095,4 +1149,137 @@ out:
   model_free(m);
   pthread_mutex_destroy(&sh.log_lock);
   return status;
+}
+
+/* ---- the test seam ------------------------------------------------------
+ */
+
+struct mock_probe {
+  struct shared sh;
+  struct worker *w; /* big (its read buffer): apart */
+  struct conn *c;
+  uint64_t seed;
+  int open;
+};
+
+int mock_probe_new(struct mock_table *t, const char *session_header,
+                   uint64_t seed, struct mock_probe **out) {
+  struct mock_probe *p = calloc(1, sizeof *p);
+  if (!p) return -ENOMEM;
+  int rc = -ENOMEM;
+  if (!(p->w = calloc(1, sizeof *p->w)) || !(p->c = calloc(1, sizeof *p->c)) ||
+      !(p->w->logbuf = malloc(LOGBUF)))
+    goto fail;
+  if ((rc = set_header(&p->sh, session_header))) goto fail;
+  p->sh.table = t;
+  p->sh.nworkers = 1;
+  p->sh.w = p->w;
+  pthread_mutex_init(&p->sh.log_lock, NULL);
+  p->sh.t0_us = now_us();
+  p->w->sh = &p->sh;
+  p->w->log_sec = -1;
+  p->seed = seed;
+  conn_init(p->c, p->w);
+  p->c->closing = 1; /* none open yet */
+  *out = p;
+  return 0;
+fail:
+  if (p->w) free(p->w->logbuf);
+  free(p->w);
+  free(p->c);
+  free(p);
+  return rc;
+}
+
+void mock_probe_close(struct mock_probe *p) {
+  if (!p->open) return;
+  while (p->w->nheap) fire(p->w);
+  if (p->sh.log) log_flush(p->w);
+  free(p->c->pend);
+  p->c->pend = NULL;
+  p->c->closing = 1;
+  p->open = 0;
+}
+
+void mock_probe_free(struct mock_probe *p) {
+  if (!p) return;
+  mock_probe_close(p);
+  for (size_t i = 0; i < p->w->nlpool; i++) free(p->w->lpool[i]);
+  free(p->w->lpool);
+  free(p->w->heap);
+  free(p->w->logbuf);
+  pthread_mutex_destroy(&p->sh.log_lock);
+  free(p->w);
+  free(p->c);
+  free(p);
+}
+
+void mock_probe_open(struct mock_probe *p, FILE *log) {
+  mock_probe_close(p);
+  p->sh.log = log;
+  struct timespec rt;
+  clock_gettime(CLOCK_REALTIME, &rt);
+  p->sh.wall0_us = (int64_t)rt.tv_sec * 1000000 + rt.tv_nsec / 1000;
+  p->sh.t0_us = now_us();
+  p->w->requests = 0;
+  rng_seed(&p->w->rng, hash_mix(p->seed, 0x6d6f636bULL));
+  conn_init(p->c, p->w);
+  p->open = 1;
+}
+
+static int probe_status(const struct conn *c) {
+  if (c->closing) return -1;
+  return c->paused || c->last ? 1 : 0;
+}
+
+int mock_probe_read(struct mock_probe *p, const void *data, size_t len) {
+  struct conn *c = p->c;
+  /* What on_read does, but for the socket. */
+  if (p->open && !c->closing && !c->last && !c->paused && len &&
+      conn_input(c, data, len))
+    c->closing = 1;
+  return probe_status(c);
+}
+
+void mock_probe_elapse(struct mock_probe *p) {
+  while (p->w->nheap) fire(p->w);
+}
+
+int mock_probe_send(struct mock_probe *p, unsigned max,
+                    void (*fn)(void *arg, const struct mock_probe_answer *a),
+                    void *arg) {
+  struct conn *c = p->c;
+  /* What flush does when every write takes all its bytes at once. */
+  for (;;) {
+    while (c->wnext != c->tail && !c->closing && max) {
+      struct slot *s = &c->ring[c->wnext % RING];
+      if (s->state != SLOT_READY) break;
+      struct mock_probe_answer a = {s->head, s->hlen, s->bytes, s->keep};
+      if (fn) fn(arg, &a);
+      max--;
+      s->state = SLOT_FREE;
+      c->wnext++;
+      c->head++;
+      if (!s->keep) c->closing = 1;
+    }
+    if (c->paused && !c->last && !c->closing && c->tail - c->head < RING) {
+      if (conn_resume(c) < 0) c->closing = 1;
+      continue;
+    }
+    break;
+  }
+  return probe_status(c);
+}
+
+void mock_probe_state(const struct mock_probe *p, struct mock_probe_state *s) {
+  const struct conn *c = p->c;
+  *s = (struct mock_probe_state){.requests = p->w->requests,
+                                 .queued = c->tail - c->head,
+                                 .in_heap = c->inheap,
+                                 .paused = c->paused,
+                                 .last = c->last,
+                                 .closed = c->closing};
+  for (uint32_t i = c->head; i != c->tail; i++)
+    s->ready += c->ring[i % RING].state == SLOT_READY;
+  if (c->pend) s->held = c->pend_len - c->pend_off;
 }
