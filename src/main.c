@@ -256,6 +256,8 @@ static const char REPLAY_USAGE[] =
     "  of every session (staggered by --stagger, default 100ms, each its own\n"
     "  session id); values earlier responses gave are taken from this run's.\n";
 
+_Static_assert(PERSONA_MAX == 64, "--personas' message says 64");
+
 static int usage_error(const char *cmd, const char *fmt, const char *arg) {
   fprintf(stderr, "mimic %s: ", cmd);
   fprintf(stderr, fmt, arg);
@@ -457,11 +459,9 @@ static int cmd_capture(int argc, char **argv) {
       break;
     case OPT_RECORD: o.record = 1; break;
     case OPT_PERSONAS:
-      _Static_assert(PERSONA_MAX == 64, "the message below says 64");
       if (parse_count(optarg, &n) || n == 0 || n > PERSONA_MAX)
         return usage_error("capture",
-                           "--personas '%s': expected a number from 1 to "
-                           "64",
+                           "--personas '%s': expected a number from 1 to 64",
                            optarg);
       o.personas = (unsigned)n;
       break;
