@@ -171,6 +171,10 @@ check_true "interval cleanups deleted during the run" \
 # Had they deleted what a running session still used, it would get 404s.
 check "they took nothing from running sessions (no 404, no real error)" 0 \
   "$(jq '.real.status_classes["4xx"] + .real.errors' "$WORK/r5.json")"
+[ "$(jq '.real.status_classes["4xx"] + .real.errors' "$WORK/r5.json")" = 0 ] || {
+  jq -c '.real' "$WORK/r5.json"
+  grep -v '" 20[0-9] ' "$NGINX_LOG" | tail -n 20
+}
 check "the final cleanup left nothing" 0 "$(jq '.cleanup.failed + .cleanup.left' "$WORK/r5.json")"
 check_true "the database is back to its seed after interval cleanups" js_wait_db "$WORK/seed.json" 10
 
