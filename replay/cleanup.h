@@ -56,6 +56,9 @@ struct cleanup_result {
   uint64_t unfound; /* unconfirmed creates that were never made */
   uint64_t failed;  /* could not be deleted (first ones listed) */
   uint64_t left;    /* not tried: stopped */
+  uint64_t waiting; /* left for a later turn (--cleanup-interval): a
+                       create into their collection waited for its answer
+                       (journal_create_waiting) */
   uint64_t requests;
   double seconds;
   int interrupted;

@@ -57,6 +57,7 @@ enum {
   ST_FOUND,
   ST_HEADERS,
   ST_SUPERSEDED,
+  ST_WAITING,
   ST_COUNT
 };
 
@@ -84,6 +85,9 @@ static const char *const sql[ST_COUNT] = {
                  " del_url = ?3 WHERE seq = ?1",
     [ST_SUPERSEDED] = "SELECT 1 FROM resource WHERE del_url = ?2 AND seq > ?1"
                       " LIMIT 1",
+    [ST_WAITING] = "SELECT 1 FROM resource WHERE seq > ?1 AND url = ?2"
+                   " AND state = 'pending' AND status IS NULL AND run_id ="
+                   " (SELECT run_id FROM resource WHERE seq = ?1) LIMIT 1",
     [ST_HEADERS] = "UPDATE resource SET headers = ?3 WHERE run_id = ?1"
                    " AND user = ?2 AND state IN ('pending', 'live')",
 };
@@ -375,6 +379,7 @@ void journal_items_free(struct journal_item *items, size_t n) {
     free(items[i].url);
     free(items[i].del_method);
     free(items[i].del_url);
+    free(items[i].create_url);
     free(items[i].tag);
     free(items[i].headers);
     free(items[i].run_id);
@@ -434,10 +439,11 @@ int journal_todo(struct journal *j, const char *run_id, int ended_only,
       it->del_method = col_dup(st, 2);
       it->del_url = col_dup(st, 6);
     }
+    it->create_url = col_dup(st, 5);
     it->tag = col_dup(st, 7);
     it->headers = col_dup(st, 8);
     it->run_id = col_dup(st, 9);
-    if (!it->method || !it->url) {
+    if (!it->method || !it->url || !it->create_url) {
       rc = -ENOMEM;
       goto out;
     }
@@ -477,6 +483,19 @@ int journal_superseded(struct journal *j, int64_t seq, const char *url) {
   sqlite3_stmt *st = j->st[ST_SUPERSEDED];
   sqlite3_bind_int64(st, 1, seq);
   bind_text(st, 2, url);
+  int found = sqlite3_step(st) == SQLITE_ROW;
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  pthread_mutex_unlock(&j->lock);
+  return found;
+}
+
+int journal_create_waiting(struct journal *j, int64_t seq,
+                           const char *create_url) {
+  pthread_mutex_lock(&j->lock);
+  sqlite3_stmt *st = j->st[ST_WAITING];
+  sqlite3_bind_int64(st, 1, seq);
+  bind_text(st, 2, create_url);
   int found = sqlite3_step(st) == SQLITE_ROW;
   sqlite3_reset(st);
   sqlite3_clear_bindings(st);

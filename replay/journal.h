@@ -90,6 +90,7 @@ struct journal_item {
   enum journal_kind kind;
   char *method, *url;         /* delete (LIVE) or the collection (PENDING) */
   char *del_method, *del_url; /* PENDING: the template to fill in */
+  char *create_url;           /* the collection it was created in */
   char *tag, *headers, *run_id;
 };
 
@@ -107,6 +108,13 @@ void journal_items_free(struct journal_item *items, size_t n);
 /* Whether a row newer than seq has url as its delete URL (see
  * journal_todo): deleting url would delete that newer resource. */
 int journal_superseded(struct journal *j, int64_t seq, const char *url);
+
+/* Whether a create into create_url newer than row seq, in seq's run, still
+ * waits for its answer (or never got one): a target that reuses ids (the
+ * highest one once it is deleted) may give it seq's URL, and deleting
+ * seq's resource now could take that new one from its session. */
+int journal_create_waiting(struct journal *j, int64_t seq,
+                           const char *create_url);
 
 /* Records a cleanup outcome of row seq: state "deleted", "gone" (404/410:
  * already deleted), "unfound" (a pending create not found in its

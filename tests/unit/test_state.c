@@ -548,14 +548,35 @@ static void test_journal(void **state) {
   EXPECT_EQ(items[0].seq, newer);
   journal_items_free(items, n);
   assert_int_equal(journal_mark(j, newer, "deleted", 200, NULL), 0);
+  /* A create into the same collection still waiting for its answer may be
+   * given an older row's URL: the older one waits (only creates newer than
+   * it, into its collection, unanswered; an answer without an id is no
+   * longer waiting). */
+  int64_t kept, flying, elsewhere;
+  assert_int_equal(journal_intent(j, &in, &kept), 0);
+  assert_int_equal(journal_confirm(j, kept, "6", 201, 1), 0);
+  EXPECT_EQ(journal_create_waiting(j, kept, "http://h/api/posts"), 0);
+  struct journal_intent tags = in;
+  tags.url = "http://h/api/tags";
+  assert_int_equal(journal_intent(j, &tags, &elsewhere), 0);
+  EXPECT_EQ(journal_create_waiting(j, kept, "http://h/api/posts"), 0);
+  assert_int_equal(journal_intent(j, &in, &flying), 0);
+  EXPECT_EQ(journal_create_waiting(j, kept, "http://h/api/posts"), 1);
+  EXPECT_EQ(journal_create_waiting(j, flying, "http://h/api/posts"), 0);
+  assert_int_equal(journal_confirm(j, flying, NULL, 202, 1), 0);
+  EXPECT_EQ(journal_create_waiting(j, kept, "http://h/api/posts"), 0);
+  assert_int_equal(journal_confirm(j, elsewhere, NULL, 400, 1), 0);
+  assert_int_equal(journal_mark(j, kept, "deleted", 200, NULL), 0);
+  assert_int_equal(journal_mark(j, flying, "unfound", 0, NULL), 0);
   EXPECT_EQ(journal_running(j, NULL, 0), 0); /* ourselves do not count */
   journal_close(j);
   /* Reopened for cleanup: the same rows. */
   assert_int_equal(journal_open(path, NULL, &j, err, sizeof err), 0);
   assert_int_equal(journal_counts(j, "run1", &c), 0);
-  EXPECT_EQ(c.deleted, 3);
+  EXPECT_EQ(c.deleted, 4);
   EXPECT_EQ(c.gone, 2);
-  EXPECT_EQ(c.none, 1);
+  EXPECT_EQ(c.none, 2);
+  EXPECT_EQ(c.unfound, 1);
   journal_close(j);
   /* Not a journal; missing. */
   const char *other = write_tmp("other.txt", "hello");
