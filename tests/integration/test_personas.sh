@@ -127,13 +127,16 @@ check "... and sessions" "$(q "$WORK/m1.db" "SELECT sum(sessions) FROM persona")
 check "--personas 0 is refused" 2 "$(run_status "$MIMIC" capture --personas 0 -o "$WORK/x.db" "$WORK/g.log")"
 
 # --- replay --user-types --------------------------------------------------------
-"$MIMIC" replay "$WORK/m.db" --dry-run --users 4 --min-request-count 30 \
-  --max-request-count 30 --delay-min 0 --delay-max 0 --user-types crawler \
+"$MIMIC" replay "$WORK/m.db" --dry-run --users 20 --min-request-count 100 \
+  --max-request-count 100 --delay-min 0 --delay-max 0 --user-types crawler \
   --quiet >"$WORK/plan.txt"
-check "replay --user-types crawler: 120 requests planned" 120 "$(wc -l <"$WORK/plan.txt")"
-check "... all to the crawler's pages" "" \
-  "$(awk '{ p = $4; sub(/\?.*/, "", p); print p }' "$WORK/plan.txt" |
-    grep -Ev '^(/|/products|/products/[0-9]+|/categories/.*|/robots.txt|/sitemap.xml|/product.php)$' | sort -u || true)"
+check "replay --user-types crawler: 2000 requests planned" 2000 "$(wc -l <"$WORK/plan.txt")"
+# The crawler persona holds a few other users' requests itself ($other of
+# $creq, ~0.2%), and a faithful replay plays them too: at most 1% elsewhere
+# (a persona mixed with browsers would send a fifth or more).
+off=$(awk '{ p = $4; sub(/\?.*/, "", p); print p }' "$WORK/plan.txt" |
+  grep -Evc '^(/|/products|/products/[0-9]+|/categories/.*|/robots.txt|/sitemap.xml|/product.php)$' || true)
+check_true "... all but $off of them to the crawler's pages (at most 20)" test "$off" -le 20
 rc=$(run_status "$MIMIC" replay "$WORK/m.db" --dry-run --users 1 --user-types crawler,nobody)
 check "replay --user-types with an unknown name: usage error" 2 "$rc"
 check_true "... naming it and listing the personas" \
