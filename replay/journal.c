@@ -478,9 +478,11 @@ int journal_mark(struct journal *j, int64_t seq, const char *state, int status,
   return rc;
 }
 
-int journal_superseded(struct journal *j, int64_t seq, const char *url) {
+/* Whether the query stmt (?1 a row, ?2 a URL) finds a row. */
+static int row_exists(struct journal *j, int stmt, int64_t seq,
+                      const char *url) {
   pthread_mutex_lock(&j->lock);
-  sqlite3_stmt *st = j->st[ST_SUPERSEDED];
+  sqlite3_stmt *st = j->st[stmt];
   sqlite3_bind_int64(st, 1, seq);
   bind_text(st, 2, url);
   int found = sqlite3_step(st) == SQLITE_ROW;
@@ -490,17 +492,13 @@ int journal_superseded(struct journal *j, int64_t seq, const char *url) {
   return found;
 }
 
+int journal_superseded(struct journal *j, int64_t seq, const char *url) {
+  return row_exists(j, ST_SUPERSEDED, seq, url);
+}
+
 int journal_create_waiting(struct journal *j, int64_t seq,
                            const char *create_url) {
-  pthread_mutex_lock(&j->lock);
-  sqlite3_stmt *st = j->st[ST_WAITING];
-  sqlite3_bind_int64(st, 1, seq);
-  bind_text(st, 2, create_url);
-  int found = sqlite3_step(st) == SQLITE_ROW;
-  sqlite3_reset(st);
-  sqlite3_clear_bindings(st);
-  pthread_mutex_unlock(&j->lock);
-  return found;
+  return row_exists(j, ST_WAITING, seq, create_url);
 }
 
 int journal_found(struct journal *j, int64_t seq, const char *id,
