@@ -15,6 +15,7 @@
 #include "redact.h"
 #include "topk.h"
 #include "trace.h"
+#include "urlenc.h"
 
 #define HDR_POOL 32   /* (name, value) pairs kept per endpoint and side */
 #define HOST_POOL 8   /* hosts kept per endpoint */
@@ -238,25 +239,6 @@ static int is_form(const struct http_hdr *hs, size_t n) {
 
 /* ---- values of requests and responses ----------------------------------- */
 
-static size_t pct_decode(const char *p, size_t n, char *out, size_t cap) {
-  size_t o = 0;
-  for (size_t i = 0; i < n && o < cap; i++) {
-    char c = p[i];
-    if (c == '%' && i + 2 < n) {
-      char hex[3] = {p[i + 1], p[i + 2], 0};
-      char *end;
-      long v = strtol(hex, &end, 16);
-      if (*end == '\0') {
-        out[o++] = (char)v;
-        i += 2;
-        continue;
-      }
-    }
-    out[o++] = c == '+' ? ' ' : c;
-  }
-  return o;
-}
-
 /* Text of a JSON scalar (strings as they are, numbers printed); 0 for
  * others. */
 static size_t scalar_text(json_t *v, char *buf, size_t cap, const char **out) {
@@ -451,7 +433,7 @@ static void record_target(struct httplearn *h, struct outbuf *o,
     if (!e) e = end;
     char name[24];
     snprintf(name, sizeof name, "segment:%d", ++seg);
-    size_t dl = pct_decode(p, (size_t)(e - p), dec, sizeof dec);
+    size_t dl = urlenc_decode(p, (size_t)(e - p), dec, sizeof dec);
     int secret = redact_is_email(dec, dl) || redact_is_jwt(dec, dl) ||
                  redact_is_token(dec, dl);
     if (e > p)
@@ -473,10 +455,11 @@ static void record_target(struct httplearn *h, struct outbuf *o,
       out_add(o, p, (size_t)(stop - p));
     } else {
       char name[64];
-      size_t nl = pct_decode(p, (size_t)(eq - p), name, sizeof name - 1);
+      size_t nl = urlenc_decode(p, (size_t)(eq - p), name, sizeof name - 1);
       name[nl] = '\0';
       out_add(o, p, (size_t)(eq - p) + 1);
-      size_t dl = pct_decode(eq + 1, (size_t)(stop - eq - 1), dec, sizeof dec);
+      size_t dl =
+          urlenc_decode(eq + 1, (size_t)(stop - eq - 1), dec, sizeof dec);
       put_value(h, o, CL_QUERY, name, eq + 1, (size_t)(stop - eq - 1), dec, dl,
                 redact_is_secret_name(name, nl));
     }
@@ -612,10 +595,11 @@ static void record_form(struct httplearn *h, struct outbuf *o, const char *p,
       out_add(o, p, (size_t)(stop - p));
     } else {
       char name[70] = "$.";
-      size_t nl = pct_decode(p, (size_t)(eq - p), name + 2, 64);
+      size_t nl = urlenc_decode(p, (size_t)(eq - p), name + 2, 64);
       name[2 + nl] = '\0';
       out_add(o, p, (size_t)(eq - p) + 1);
-      size_t dl = pct_decode(eq + 1, (size_t)(stop - eq - 1), dec, sizeof dec);
+      size_t dl =
+          urlenc_decode(eq + 1, (size_t)(stop - eq - 1), dec, sizeof dec);
       put_value(h, o, CL_JSON, name, eq + 1, (size_t)(stop - eq - 1), dec, dl,
                 redact_is_secret_name(name + 2, nl));
     }
@@ -640,7 +624,7 @@ static int text_is_safe(const char *p, size_t n) {
             (p[j] >= '0' && p[j] <= '9') || strchr("%._+-@=/", p[j])))
       j++;
     if (j > i) {
-      size_t dl = pct_decode(p + i, j - i, dec, sizeof dec);
+      size_t dl = urlenc_decode(p + i, j - i, dec, sizeof dec);
       if (redact_is_secret_value(dec, dl)) return 0;
       /* Word parts between separators, as names: "password", "apiKey". */
       for (size_t a = 0; a < dl;) {

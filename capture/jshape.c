@@ -9,6 +9,7 @@
 #include "err.h"
 #include "redact.h"
 #include "topk.h"
+#include "urlenc.h"
 
 #define MAX_FIELDS 128 /* paths kept per endpoint and direction */
 #define MAX_DEPTH 8    /* deeper values are not walked */
@@ -158,25 +159,6 @@ static int walk(struct jshape *j, json_t *v, char *path, size_t plen,
   return 0;
 }
 
-static size_t pct_decode(const char *p, size_t n, char *out, size_t cap) {
-  size_t o = 0;
-  for (size_t i = 0; i < n && o < cap; i++) {
-    char c = p[i];
-    if (c == '%' && i + 2 < n) {
-      char hex[3] = {p[i + 1], p[i + 2], 0};
-      char *end;
-      long v = strtol(hex, &end, 16);
-      if (*end == '\0') {
-        out[o++] = (char)v;
-        i += 2;
-        continue;
-      }
-    }
-    out[o++] = c == '+' ? ' ' : c;
-  }
-  return o;
-}
-
 static int add_form(struct jshape *j, const char *p, size_t len) {
   const char *end = p + len;
   while (p < end) {
@@ -190,9 +172,9 @@ static int add_form(struct jshape *j, const char *p, size_t len) {
     if (!nlen || nlen > 64) continue;
     char path[80], dec[VALUE_MAX];
     char nbuf[64];
-    size_t nl = pct_decode(name, nlen, nbuf, sizeof nbuf);
+    size_t nl = urlenc_decode(name, nlen, nbuf, sizeof nbuf);
     snprintf(path, sizeof path, "$.%.*s", (int)nl, nbuf);
-    size_t dl = pct_decode(val, (size_t)(stop - val), dec, sizeof dec);
+    size_t dl = urlenc_decode(val, (size_t)(stop - val), dec, sizeof dec);
     int rc = note(j, path, JS_STRING, dec, dl, jshape_secret_key(nbuf, nl));
     if (rc) return rc;
   }
@@ -212,7 +194,7 @@ int jshape_add(struct jshape *j, const uint8_t *body, size_t len, int form) {
     /* Some clients percent-encode the JSON they send as application/json. */
     char *dec = malloc(len);
     if (!dec) return -ENOMEM;
-    size_t dl = pct_decode((const char *)body, len, dec, len);
+    size_t dl = urlenc_decode((const char *)body, len, dec, len);
     root = json_loadb(dec, dl, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &e);
     free(dec);
   }

@@ -16,6 +16,7 @@
 #include "spill.h"
 #include "templ.h"
 #include "topk.h"
+#include "urlenc.h"
 
 #define MAX_QUERY_PARAMS 64 /* names kept per endpoint; more are ignored */
 #define MAX_NAME 64         /* query names longer than this are ignored */
@@ -204,29 +205,6 @@ static int add_status(struct ep_stats *e, int status, uint64_t count) {
   return 0;
 }
 
-static size_t percent_decode(const char *p, size_t n, char *out, size_t cap) {
-  size_t o = 0;
-  for (size_t i = 0; i < n && o < cap; i++) {
-    char c = p[i];
-    if (c == '%' && i + 2 < n) {
-      int hi = p[i + 1], lo = p[i + 2];
-      int h = hi >= '0' && hi <= '9'                 ? hi - '0'
-              : (hi | 32) >= 'a' && (hi | 32) <= 'f' ? (hi | 32) - 'a' + 10
-                                                     : -1;
-      int v = lo >= '0' && lo <= '9'                 ? lo - '0'
-              : (lo | 32) >= 'a' && (lo | 32) <= 'f' ? (lo | 32) - 'a' + 10
-                                                     : -1;
-      if (h >= 0 && v >= 0) {
-        out[o++] = (char)(h * 16 + v);
-        i += 2;
-        continue;
-      }
-    }
-    out[o++] = c == '+' ? ' ' : c;
-  }
-  return o;
-}
-
 static unsigned shape_of(const char *v, size_t n) {
   if (n == 0) return SHAPE_EMPTY;
   size_t i = v[0] == '-' ? 1 : 0, digits = 0, dots = 0;
@@ -292,7 +270,7 @@ static int learn_query(struct learn *l, struct ep_stats *e, const char *q,
     p->present++;
     if (vlen > MAX_VALUE) vlen = MAX_VALUE;
     char dec[MAX_VALUE];
-    size_t dlen = percent_decode(val, vlen, dec, sizeof dec);
+    size_t dlen = urlenc_decode(val, vlen, dec, sizeof dec);
     p->shapes |= shape_of(dec, dlen);
     char fake[MAX_VALUE + 64];
     if (vlen && (p->secret_name || redact_is_secret_value(dec, dlen))) {
