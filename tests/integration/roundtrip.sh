@@ -204,28 +204,12 @@ rt_stop_dumpcap() {
     "$(grep -o 'received/dropped.*' "$WORK/dumpcap.err" | head -1)"
 }
 
-RT_MOCK_PID=
+# The round trips' mock serves model A (tests/integration/mock.sh).
+. "$(dirname "${BASH_SOURCE[0]}")/mock.sh"
 RT_MOCK_URL=
 rt_start_mock() {
-  : >"$WORK/mock.err" # there before the reader looks
-  "$MIMIC" mock "$WORK/a.db" --listen 127.0.0.1:0 --max-seconds 300 "$@" \
-    2>"$WORK/mock.err" &
-  RT_MOCK_PID=$!
-  local port=
-  for _ in $(seq 200); do
-    port=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\).*|\1|p' \
-      "$WORK/mock.err")
-    [ -n "$port" ] && break
-    sleep 0.05
-  done
-  [ -n "$port" ] || { echo "the mock did not start:"; cat "$WORK/mock.err"; exit 1; }
-  RT_MOCK_URL="http://127.0.0.1:$port"
+  mock_start "$WORK/a.db" --max-seconds 300 "$@"
+  RT_MOCK_URL=$MOCK_URL
 }
 
-rt_stop_mock() {
-  if [ -n "$RT_MOCK_PID" ]; then
-    kill -TERM "$RT_MOCK_PID" 2>/dev/null || true
-    wait "$RT_MOCK_PID" 2>/dev/null || true
-    RT_MOCK_PID=
-  fi
-}
+rt_stop_mock() { mock_stop; }

@@ -26,23 +26,15 @@ dur=8
 lambda=$(rt_expected "$WORK/a.db" $((dur * x)))
 scale=$(awk -v l="$lambda" 'BEGIN { printf "%.4g", 600 / l }')
 nginx_start || { echo "nginx did not start"; exit 1; }
-: >"$WORK/mock.err" # there before the reader looks
-"$MIMIC" mock "$WORK/wrong.db" --listen 127.0.0.1:0 --max-seconds 120 \
-  --log "$WORK/mock.log" --time-scale $x 2>"$WORK/mock.err" &
-RT_MOCK_PID=$!
-for _ in $(seq 200); do
-  port=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\).*|\1|p' "$WORK/mock.err")
-  [ -n "$port" ] && break
-  sleep 0.05
-done
-[ -n "${port:-}" ] || { echo "the mock did not start"; cat "$WORK/mock.err"; exit 1; }
+mock_start "$WORK/wrong.db" --max-seconds 120 --log "$WORK/mock.log" \
+  --time-scale $x
 replay() { # replay MODEL URL REPORT
   "$MIMIC" replay "$1" --target "$2" --time-scale $x --scale "$scale" \
     --duration ${dur}s --drain-timeout 40s --seed 3 --quiet --report "$3"
 }
 replay "$WORK/a.db" "$NGINX_URL" "$WORK/right.json" &
 p1=$!
-replay "$WORK/wrong.db" "http://127.0.0.1:$port" "$WORK/wrong.json" &
+replay "$WORK/wrong.db" "$MOCK_URL" "$WORK/wrong.json" &
 p2=$!
 rc=0
 wait $p1 || rc=$?

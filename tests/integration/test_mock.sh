@@ -20,32 +20,13 @@ awk 'BEGIN { srand(3); t = 1700000000
   } }' >"$WORK/m.log"
 "$MIMIC" capture -q -o "$WORK/m.db" "$WORK/m.log"
 
-mock_pid=
-stop_mock() {
-  if [ -n "$mock_pid" ]; then
-    kill -TERM "$mock_pid" 2>/dev/null || true
-    wait "$mock_pid" 2>/dev/null || true
-    mock_pid=
-  fi
-}
-trap 'stop_mock; rm -rf "$WORK"' EXIT
+. "$(dirname "$0")/mock.sh"
+trap 'mock_stop; rm -rf "$WORK"' EXIT
 
-# start_mock ARGS...: starts it on a free port (it prints the port it got);
-# sets URL. --max-seconds bounds it even if this script is killed.
+# start_mock ARGS...: the mock of m.db; sets URL.
 start_mock() {
-  : >"$WORK/mock.err" # there before the reader looks
-  "$MIMIC" mock "$WORK/m.db" --listen 127.0.0.1:0 --max-seconds 120 "$@" \
-    2>"$WORK/mock.err" &
-  mock_pid=$!
-  local port=
-  for _ in $(seq 100); do
-    port=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\).*|\1|p' \
-      "$WORK/mock.err")
-    [ -n "$port" ] && break
-    sleep 0.05
-  done
-  [ -n "$port" ] || { echo "the mock did not start:"; cat "$WORK/mock.err"; exit 1; }
-  URL="http://127.0.0.1:$port"
+  mock_start "$WORK/m.db" --max-seconds 120 "$@"
+  URL=$MOCK_URL
 }
 
 start_mock --log "$WORK/mock.log" --threads 2 --seed 5
@@ -109,7 +90,7 @@ curl -s -o /dev/null "$URL/nope?order=2"
 wait "$slow_pid"
 
 # --- the access log reads back into capture -------------------------------------
-stop_mock
+mock_stop
 check "the log is in the order answers ended (quick one first)" "2 1" \
   "$(grep -o 'order=[12]' "$WORK/mock.log" | cut -d= -f2 | paste -sd' ')"
 # (Each worker writes its lines in chunks, every 100 ms.)
@@ -141,7 +122,7 @@ secs=$(curl -s -o /dev/null -w '%{time_total}' "$URL/slow")
 check_true "--time-scale 10: /slow in about 30 ms ($secs s)" \
   awk -v s="$secs" 'BEGIN { exit !(s >= 0.025 && s < 0.2) }'
 t0=$(date +%s%N)
-stop_mock
+mock_stop
 t1=$(date +%s%N)
 check_true "SIGTERM when idle: stopped within 2 s ($(((t1 - t0) / 1000000)) ms)" \
   test $(((t1 - t0) / 1000000)) -lt 2000
