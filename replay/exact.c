@@ -412,26 +412,26 @@ static char *substitute(char *s, const char *key, const char *val,
 /* ---- sending
  * ------------------------------------------------------------------ */
 
+/* Appends p to buf (NUL-terminated, cap bytes with the NUL) when it fits
+ * whole: what is kept is a prefix of whole chunks. */
+static void keep(char *buf, size_t *used, size_t cap, const char *p,
+                 size_t len) {
+  if (!buf || *used + len >= cap) return;
+  memcpy(buf + *used, p, len);
+  *used += len;
+  buf[*used] = '\0';
+}
+
 static size_t on_body(char *p, size_t size, size_t n, void *arg) {
   struct inflight *f = arg;
-  size_t len = size * n;
-  if (f->rbody && f->rblen + len < KEEP_BODY) {
-    memcpy(f->rbody + f->rblen, p, len);
-    f->rblen += len;
-    f->rbody[f->rblen] = '\0';
-  }
-  return len;
+  keep(f->rbody, &f->rblen, KEEP_BODY, p, size * n);
+  return size * n;
 }
 
 static size_t on_header(char *p, size_t size, size_t n, void *arg) {
   struct inflight *f = arg;
-  size_t len = size * n;
-  if (f->rhdrs && f->rhlen + len < KEEP_HDRS) {
-    memcpy(f->rhdrs + f->rhlen, p, len);
-    f->rhlen += len;
-    f->rhdrs[f->rhlen] = '\0';
-  }
-  return len;
+  keep(f->rhdrs, &f->rhlen, KEEP_HDRS, p, size * n);
+  return size * n;
 }
 
 static int send_next(struct run *r, struct play *pl) {
